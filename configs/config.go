@@ -1,0 +1,667 @@
+// Package configs loads and validates hotlined's YAML configuration.
+//
+// Loading is strict: Default() first, then the file decoded with unknown keys
+// rejected, then environment overrides, then Validate(). Every error names the
+// key path it is about, so an operator can find the line to fix.
+package configs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole daemon configuration.
+type Config struct {
+	SIP        SIP                 `yaml:"sip"`
+	HTTP       HTTP                `yaml:"http"`
+	Log        Log                 `yaml:"log"`
+	Redis      Redis               `yaml:"redis"`
+	Kafka      Kafka               `yaml:"kafka"`
+	API        API                 `yaml:"api"`
+	TimeZone   string              `yaml:"time_zone"`
+	Provinces  Provinces           `yaml:"provinces"`
+	Hotlines   []Hotline           `yaml:"hotlines"`
+	Menus      map[string]*Node    `yaml:"menus"`
+	Escalation Escalation          `yaml:"escalation"`
+	Location   *time.Location      `yaml:"-"`
+	hotlineIdx map[string]*Hotline `yaml:"-"`
+}
+
+// SIP is the SIP edge.
+type SIP struct {
+	// Listen holds "transport:host:port" entries, transport udp or tcp.
+	Listen []string `yaml:"listen"`
+	// TrustedSources are CIDRs allowed to send requests; empty means all.
+	TrustedSources []string `yaml:"trusted_sources"`
+	// MaxMessageBytes caps a SIP message.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// UserAgent is the Server/User-Agent header value.
+	UserAgent string `yaml:"user_agent"`
+}
+
+// HTTP is the API listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log settings.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"` // json or console
+}
+
+// Redis connection. An empty Addr means an embedded in-memory Redis.
+type Redis struct {
+	Addr   string `yaml:"addr"`
+	DB     int    `yaml:"db"`
+	Shards int    `yaml:"shards"`
+	Prefix string `yaml:"prefix"`
+}
+
+// Kafka connection, topics and routing. Empty Brokers means an embedded broker.
+type Kafka struct {
+	Brokers          []string `yaml:"brokers"`
+	EmbeddedListen   string   `yaml:"embedded_listen"`
+	Source           string   `yaml:"source"`
+	BatchTimeout     Duration `yaml:"batch_timeout"`
+	AutoCreateTopics bool     `yaml:"auto_create_topics"`
+	AlertsTopic      string   `yaml:"alerts_topic"`
+	Routes           []Route  `yaml:"routes"`
+}
+
+// Route sends an event matching every non-empty list of Match to Topics.
+// A topic may contain {province}.
+type Route struct {
+	Match  RouteMatch `yaml:"match"`
+	Topics []string   `yaml:"topics"`
+}
+
+// RouteMatch lists accepted values per work-order attribute; an empty list accepts any.
+type RouteMatch struct {
+	Tier        []string `yaml:"tier"`
+	Class       []string `yaml:"class"`
+	Category    []string `yaml:"category"`
+	Subcategory []string `yaml:"subcategory"`
+}
+
+// API settings.
+type API struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is a bearer token, stored as the hex SHA-256 of its secret.
+type Token struct {
+	Role   string `yaml:"role"`
+	SHA256 string `yaml:"sha256"`
+}
+
+// Provinces maps number prefixes to province codes for hotlines whose
+// province comes from the caller.
+type Provinces struct {
+	Unknown  string            `yaml:"unknown"`
+	Prefixes map[string]string `yaml:"prefixes"`
+}
+
+// Hotline is one called number.
+type Hotline struct {
+	Number string `yaml:"number"`
+	Tier   string `yaml:"tier"`
+	// Province is a province code, or "from_caller".
+	Province string `yaml:"province"`
+	Menu     string `yaml:"menu"`
+}
+
+// ProvinceFromCaller is the Hotline.Province value that derives the province
+// from the X-Province header or the caller's number prefix.
+const ProvinceFromCaller = "from_caller"
+
+// Node is a menu node: a submenu (Options) or a leaf (Category).
+type Node struct {
+	Prompt  string           `yaml:"prompt"`
+	Options map[string]*Node `yaml:"options"`
+	Leaf    `yaml:",inline"`
+}
+
+// Leaf is where the caller's choice ends.
+type Leaf struct {
+	Category             string `yaml:"category"`
+	Subcategory          string `yaml:"subcategory"`
+	Transfer             string `yaml:"transfer"`
+	CollectServiceNumber bool   `yaml:"collect_service_number"`
+	EscalationTendency   bool   `yaml:"escalation_tendency"`
+	ResolveInIVR         bool   `yaml:"resolve_in_ivr"`
+}
+
+// Escalation holds deadline durations per category and stage.
+type Escalation struct {
+	Deadlines    map[string]map[string]Duration `yaml:"deadlines"`
+	PollInterval Duration                       `yaml:"poll_interval"`
+	Lease        Duration                       `yaml:"lease"`
+}
+
+// Duration is a time.Duration written as "2h", "90s".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration like 2h or 500ms", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 2h or 500ms", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Categories are the base categories a leaf may name.
+var Categories = []string{"query", "consultation", "fault_report", "complaint"}
+
+// Classes are the work-order classes.
+var Classes = []string{"query", "consultation", "fault_report", "complaint",
+	"repeat_complaint", "major_complaint", "group_complaint"}
+
+// Tiers are the hotline tiers.
+var Tiers = []string{"province", "group", "appeal"}
+
+// Roles are the API roles.
+var Roles = []string{"agent", "supervisor", "system"}
+
+// Default returns the built-in defaults, the base the file is laid over.
+func Default() *Config {
+	return &Config{
+		SIP: SIP{
+			Listen:          []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
+			MaxMessageBytes: 16384,
+			UserAgent:       "hotlined",
+		},
+		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		Log:      Log{Level: "info", Format: "json"},
+		Redis:    Redis{Shards: 8, Prefix: "hotlined"},
+		TimeZone: "Asia/Shanghai",
+		Kafka: Kafka{
+			EmbeddedListen:   "127.0.0.1:9092",
+			Source:           "/hotlined",
+			BatchTimeout:     Duration(5 * time.Millisecond),
+			AutoCreateTopics: true,
+			AlertsTopic:      "hotline.alerts",
+		},
+		Provinces: Provinces{Unknown: "XX"},
+		Escalation: Escalation{
+			PollInterval: Duration(100 * time.Millisecond),
+			Lease:        Duration(30 * time.Second),
+		},
+	}
+}
+
+// Error is a validation error tied to a key path.
+type Error struct {
+	File string
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads path, applies environment overrides from lookupEnv
+// (os.LookupEnv when nil) and validates the result.
+func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data, lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// MaxFileBytes caps the config file size.
+const MaxFileBytes = 4 << 20
+
+// Parse decodes data over Default(), applies environment overrides and validates.
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileBytes)}
+	}
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	cfg := Default()
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, withKeyPaths(err, &root)
+	}
+	if err := cfg.applyEnv(lookupEnv); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// withKeyPaths rewrites yaml.v3's "line N: msg" errors as "key.path: msg
+// (line N)", finding the key by its line in the parsed node tree.
+func withKeyPaths(err error, root *yaml.Node) error {
+	paths := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if _, seen := paths[k.Line]; !seen {
+					paths[k.Line] = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if _, seen := paths[c.Line]; !seen {
+					paths[c.Line] = p
+				}
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+
+	var lines []string
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		m := yamlLineRe.FindStringSubmatch(l)
+		if m == nil {
+			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
+			continue
+		}
+		var n int
+		fmt.Sscan(m[1], &n)
+		text := strings.ReplaceAll(m[2], "configs.", "")
+		if p, ok := paths[n]; ok {
+			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
+		} else {
+			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
+		}
+	}
+	return &Error{Msg: strings.Join(lines, "; ")}
+}
+
+func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
+	get := func(k string) (string, bool) {
+		v, ok := lookupEnv(k)
+		return strings.TrimSpace(v), ok
+	}
+	if v, ok := get("HOTLINED_SIP_LISTEN"); ok {
+		c.SIP.Listen = splitList(v)
+	}
+	if v, ok := get("HOTLINED_HTTP_LISTEN"); ok {
+		c.HTTP.Listen = v
+	}
+	// Set but empty means embedded, even when the file names a server.
+	if v, ok := get("HOTLINED_REDIS_ADDR"); ok {
+		c.Redis.Addr = v
+	}
+	if v, ok := get("HOTLINED_KAFKA_BROKERS"); ok {
+		c.Kafka.Brokers = splitList(v)
+	}
+	if v, ok := get("HOTLINED_LOG_LEVEL"); ok && v != "" {
+		c.Log.Level = v
+	}
+	if v, ok := get("HOTLINED_API_TOKENS"); ok {
+		c.API.Tokens = nil
+		for i, pair := range splitList(v) {
+			role, secret, found := strings.Cut(pair, ":")
+			if !found || secret == "" {
+				return &Error{Path: fmt.Sprintf("HOTLINED_API_TOKENS[%d]", i), Msg: "want role:token"}
+			}
+			c.API.Tokens = append(c.API.Tokens, Token{Role: role, SHA256: HashToken(secret)})
+		}
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// HashToken returns the hex SHA-256 of a bearer token, the form kept in the file.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+var (
+	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
+	numberRe   = regexp.MustCompile(`^[0-9]{3,20}$`)
+	digitsRe   = regexp.MustCompile(`^[0-9]+$`)
+	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	hexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Validate checks every value and fills derived fields.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, a...)})
+	}
+
+	if len(c.SIP.Listen) == 0 {
+		bad("sip.listen", "at least one listener is required")
+	}
+	for i, l := range c.SIP.Listen {
+		if _, _, err := ParseListen(l); err != nil {
+			bad(fmt.Sprintf("sip.listen[%d]", i), "%v", err)
+		}
+	}
+	for i, s := range c.SIP.TrustedSources {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			bad(fmt.Sprintf("sip.trusted_sources[%d]", i), "%q is not a CIDR like 10.0.0.0/8", s)
+		}
+	}
+	if c.SIP.MaxMessageBytes < 1024 || c.SIP.MaxMessageBytes > 65535 {
+		bad("sip.max_message_bytes", "must be between 1024 and 65535, got %d", c.SIP.MaxMessageBytes)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be one of trace, debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "must be json or console; got %q", c.Log.Format)
+	}
+	if c.Redis.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
+			bad("redis.addr", "%q is not host:port", c.Redis.Addr)
+		}
+	}
+	if c.Redis.Shards < 1 || c.Redis.Shards > 1024 {
+		bad("redis.shards", "must be between 1 and 1024, got %d", c.Redis.Shards)
+	}
+	if c.Redis.DB < 0 {
+		bad("redis.db", "must be >= 0")
+	}
+	if !nameRe.MatchString(c.Redis.Prefix) {
+		bad("redis.prefix", "must be lower-case letters, digits and _, got %q", c.Redis.Prefix)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Kafka.EmbeddedListen); err != nil {
+		bad("kafka.embedded_listen", "%q is not host:port", c.Kafka.EmbeddedListen)
+	}
+	if c.Kafka.Source == "" {
+		bad("kafka.source", "must not be empty (it is the CloudEvents source)")
+	}
+	if c.Kafka.BatchTimeout.D() <= 0 || c.Kafka.BatchTimeout.D() > time.Second {
+		bad("kafka.batch_timeout", "must be > 0 and <= 1s, got %s", c.Kafka.BatchTimeout.D())
+	}
+	if !validTopic(c.Kafka.AlertsTopic) {
+		bad("kafka.alerts_topic", "%q is not a valid topic name", c.Kafka.AlertsTopic)
+	}
+	if len(c.Kafka.Routes) == 0 {
+		bad("kafka.routes", "at least one route is required, or no work order would be published")
+	}
+	for i, r := range c.Kafka.Routes {
+		p := fmt.Sprintf("kafka.routes[%d]", i)
+		checkIn(bad, p+".match.tier", r.Match.Tier, Tiers)
+		checkIn(bad, p+".match.class", r.Match.Class, Classes)
+		checkIn(bad, p+".match.category", r.Match.Category, Categories)
+		if len(r.Topics) == 0 {
+			bad(p+".topics", "at least one topic is required")
+		}
+		for j, t := range r.Topics {
+			if !validTopic(strings.ReplaceAll(t, "{province}", "XX")) {
+				bad(fmt.Sprintf("%s.topics[%d]", p, j), "%q is not a valid topic name", t)
+			}
+		}
+	}
+	for i, t := range c.API.Tokens {
+		p := fmt.Sprintf("api.tokens[%d]", i)
+		if !contains(Roles, t.Role) {
+			bad(p+".role", "must be one of %s; got %q", strings.Join(Roles, ", "), t.Role)
+		}
+		if !hexRe.MatchString(t.SHA256) {
+			bad(p+".sha256", "must be 64 lower-case hex digits (sha256 of the token)")
+		}
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil || c.TimeZone == "" {
+		bad("time_zone", "%q is not a known time zone", c.TimeZone)
+	} else {
+		c.Location = loc
+	}
+	if !provinceRe.MatchString(c.Provinces.Unknown) {
+		bad("provinces.unknown", "must be 2 or 3 upper-case letters, got %q", c.Provinces.Unknown)
+	}
+	for _, k := range sortedKeys(c.Provinces.Prefixes) {
+		if !digitsRe.MatchString(k) {
+			bad("provinces.prefixes."+k, "key must be digits")
+		}
+		if !provinceRe.MatchString(c.Provinces.Prefixes[k]) {
+			bad("provinces.prefixes."+k, "must be 2 or 3 upper-case letters, got %q", c.Provinces.Prefixes[k])
+		}
+	}
+	if len(c.Menus) == 0 {
+		bad("menus", "at least one menu is required")
+	}
+	for _, name := range sortedKeys(c.Menus) {
+		validateNode(bad, "menus."+name, c.Menus[name], 0)
+	}
+	if len(c.Hotlines) == 0 {
+		bad("hotlines", "at least one hotline is required")
+	}
+	c.hotlineIdx = map[string]*Hotline{}
+	for i := range c.Hotlines {
+		h := &c.Hotlines[i]
+		p := fmt.Sprintf("hotlines[%d]", i)
+		if !numberRe.MatchString(h.Number) {
+			bad(p+".number", "must be 3 to 20 digits, got %q", h.Number)
+		} else if _, dup := c.hotlineIdx[h.Number]; dup {
+			bad(p+".number", "%s is configured twice", h.Number)
+		}
+		c.hotlineIdx[h.Number] = h
+		if !contains(Tiers, h.Tier) {
+			bad(p+".tier", "must be one of %s; got %q", strings.Join(Tiers, ", "), h.Tier)
+		}
+		if h.Province != ProvinceFromCaller && !provinceRe.MatchString(h.Province) {
+			bad(p+".province", "must be a province code like GD or %q; got %q", ProvinceFromCaller, h.Province)
+		}
+		if h.Menu == "" {
+			h.Menu = "default"
+		}
+		if _, ok := c.Menus[h.Menu]; !ok {
+			bad(p+".menu", "no menu named %q under menus", h.Menu)
+		}
+	}
+	for _, cat := range sortedKeys(c.Escalation.Deadlines) {
+		p := "escalation.deadlines." + cat
+		if !contains(Categories, cat) {
+			bad(p, "unknown category; want one of %s", strings.Join(Categories, ", "))
+		}
+		for _, stage := range sortedKeys(c.Escalation.Deadlines[cat]) {
+			if !nameRe.MatchString(stage) {
+				bad(p+"."+stage, "stage names are lower-case letters, digits and _")
+			}
+			if c.Escalation.Deadlines[cat][stage].D() <= 0 {
+				bad(p+"."+stage, "must be > 0")
+			}
+		}
+	}
+	if c.Escalation.PollInterval.D() <= 0 {
+		bad("escalation.poll_interval", "must be > 0")
+	}
+	if c.Escalation.Lease.D() < time.Second {
+		bad("escalation.lease", "must be >= 1s")
+	}
+	return errors.Join(errs...)
+}
+
+func validateNode(bad func(string, string, ...any), path string, n *Node, depth int) {
+	if n == nil {
+		bad(path, "empty menu node")
+		return
+	}
+	if depth > 8 {
+		bad(path, "menus nest at most 8 levels")
+		return
+	}
+	isMenu, isLeaf := len(n.Options) > 0, n.Category != ""
+	switch {
+	case isMenu && isLeaf:
+		bad(path, "a node has either options (a submenu) or a category (a leaf), not both")
+		return
+	case !isMenu && !isLeaf:
+		bad(path, "a node needs options (a submenu) or a category (a leaf)")
+		return
+	case isLeaf:
+		if !contains(Categories, n.Category) {
+			bad(path+".category", "must be one of %s; got %q", strings.Join(Categories, ", "), n.Category)
+		}
+		if n.Subcategory == "" || !nameRe.MatchString(n.Subcategory) {
+			bad(path+".subcategory", "must be a lower-case name like billing; got %q", n.Subcategory)
+		}
+		if n.Transfer != "" && !strings.HasPrefix(n.Transfer, "sip:") && !strings.HasPrefix(n.Transfer, "sips:") {
+			bad(path+".transfer", "must be a sip: or sips: URI; got %q", n.Transfer)
+		}
+		if n.ResolveInIVR && n.Transfer != "" {
+			bad(path+".resolve_in_ivr", "a leaf resolved in the IVR has no transfer")
+		}
+		return
+	}
+	for _, k := range sortedKeys(n.Options) {
+		if len(k) != 1 || !strings.Contains("0123456789", k) {
+			bad(path+".options."+k, "option keys are single digits 0-9 (* and # are reserved)")
+			continue
+		}
+		validateNode(bad, path+".options."+k, n.Options[k], depth+1)
+	}
+}
+
+func checkIn(bad func(string, string, ...any), path string, got, allowed []string) {
+	for i, v := range got {
+		if !contains(allowed, v) {
+			bad(fmt.Sprintf("%s[%d]", path, i), "must be one of %s; got %q", strings.Join(allowed, ", "), v)
+		}
+	}
+}
+
+var topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func validTopic(t string) bool { return topicRe.MatchString(t) && t != "." && t != ".." }
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Hotline returns the hotline entry for a called number.
+func (c *Config) Hotline(number string) (*Hotline, bool) {
+	h, ok := c.hotlineIdx[number]
+	return h, ok
+}
+
+// ProvinceOf finds the province for a caller number by longest prefix.
+func (c *Config) ProvinceOf(number string) string {
+	best, code := 0, c.Provinces.Unknown
+	for p, prov := range c.Provinces.Prefixes {
+		if len(p) > best && strings.HasPrefix(number, p) {
+			best, code = len(p), prov
+		}
+	}
+	return code
+}
+
+// ParseListen splits "udp:127.0.0.1:5060" into transport and address.
+func ParseListen(s string) (transport, addr string, err error) {
+	transport, addr, ok := strings.Cut(s, ":")
+	if !ok {
+		return "", "", fmt.Errorf("%q: want transport:host:port, e.g. udp:127.0.0.1:5060", s)
+	}
+	switch transport {
+	case "udp", "tcp":
+	default:
+		return "", "", fmt.Errorf("%q: transport must be udp or tcp", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("%q: %q is not host:port", s, addr)
+	}
+	return transport, addr, nil
+}

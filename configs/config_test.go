@@ -1,0 +1,141 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := Load("hotlined.yaml", noEnv)
+	if err != nil {
+		t.Fatalf("shipped config: %v", err)
+	}
+	h, ok := cfg.Hotline("10000")
+	if !ok || h.Tier != "province" || h.Province != "GD" {
+		t.Fatalf("hotline 10000 = %+v, %v", h, ok)
+	}
+	for _, n := range []string{"4008810000", "12300"} {
+		if h, ok := cfg.Hotline(n); !ok || h.Province != ProvinceFromCaller {
+			t.Errorf("hotline %s = %+v, %v", n, h, ok)
+		}
+	}
+	leaf := cfg.Menus["default"].Options["4"].Options["4"]
+	if leaf.Category != "complaint" || leaf.Subcategory != "service" || !leaf.EscalationTendency {
+		t.Errorf("menu 4 4 = %+v", leaf.Leaf)
+	}
+	if got := cfg.ProvinceOf("075512345678"); got != "GD" {
+		t.Errorf("ProvinceOf(0755...) = %s", got)
+	}
+	if got := cfg.ProvinceOf("13900000000"); got != "XX" {
+		t.Errorf("ProvinceOf(unknown) = %s", got)
+	}
+}
+
+// TestTestdata loads each testdata/*.yaml: good_*.yaml must load, every other
+// file must fail with the message in its first line ("# want: ...").
+func TestTestdata(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("testdata: %v files, %v", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, loadErr := Load(f, noEnv)
+			if strings.HasPrefix(filepath.Base(f), "good_") {
+				if loadErr != nil {
+					t.Fatalf("want success, got %v", loadErr)
+				}
+				return
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			want, ok := strings.CutPrefix(first, "# want: ")
+			if !ok {
+				t.Fatalf("first line must be '# want: <error text>'")
+			}
+			if loadErr == nil {
+				t.Fatalf("want error containing %q, got success", want)
+			}
+			if !strings.Contains(loadErr.Error(), want) {
+				t.Fatalf("error %q\n does not contain %q", loadErr, want)
+			}
+			if !strings.Contains(loadErr.Error(), f) {
+				t.Errorf("error %q does not name the file", loadErr)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"HOTLINED_SIP_LISTEN":    "udp:127.0.0.1:15060, tcp:127.0.0.1:15061",
+		"HOTLINED_HTTP_LISTEN":   "127.0.0.1:18080",
+		"HOTLINED_REDIS_ADDR":    "127.0.0.1:6390",
+		"HOTLINED_KAFKA_BROKERS": "127.0.0.1:9093,127.0.0.1:9094",
+		"HOTLINED_LOG_LEVEL":     "debug",
+		"HOTLINED_API_TOKENS":    "agent:a1,system:s1",
+	}
+	cfg, err := Load("hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.SIP.Listen) != 2 || cfg.SIP.Listen[1] != "tcp:127.0.0.1:15061" {
+		t.Errorf("sip.listen = %v", cfg.SIP.Listen)
+	}
+	if cfg.HTTP.Listen != "127.0.0.1:18080" || cfg.Redis.Addr != "127.0.0.1:6390" || cfg.Log.Level != "debug" {
+		t.Errorf("http/redis/log = %s %s %s", cfg.HTTP.Listen, cfg.Redis.Addr, cfg.Log.Level)
+	}
+	if len(cfg.Kafka.Brokers) != 2 {
+		t.Errorf("kafka.brokers = %v", cfg.Kafka.Brokers)
+	}
+	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[0].Role != "agent" || cfg.API.Tokens[0].SHA256 != HashToken("a1") {
+		t.Errorf("tokens = %+v", cfg.API.Tokens)
+	}
+
+	// Set but empty: embedded Redis even though a file could name one.
+	cfg, err = Load("testdata/good_real_servers.yaml", func(k string) (string, bool) {
+		if k == "HOTLINED_REDIS_ADDR" {
+			return "", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Addr != "" || len(cfg.Kafka.Brokers) != 1 {
+		t.Errorf("redis.addr = %q, brokers = %v", cfg.Redis.Addr, cfg.Kafka.Brokers)
+	}
+
+	_, err = Load("hotlined.yaml", func(k string) (string, bool) {
+		if k == "HOTLINED_API_TOKENS" {
+			return "agent", true
+		}
+		return "", false
+	})
+	if err == nil || !strings.Contains(err.Error(), "HOTLINED_API_TOKENS[0]: want role:token") {
+		t.Errorf("bad token env: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"hotlined.yaml", "testdata/bad_unknown_key.yaml", "testdata/bad_menu_both.yaml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data, noEnv)
+		if err == nil && cfg.Location == nil {
+			t.Fatal("valid config without a time zone")
+		}
+	})
+}
