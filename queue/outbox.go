@@ -1,0 +1,52 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outbox is the Redis side of the outbox: one stream per shard, each key
+// carrying the shard's hash tag so it sits in the same slot as the orders
+// and timers whose changes write to it.
+type Outbox struct {
+	prefix string
+	shards int
+}
+
+// NewOutbox returns the outbox layout for prefix and shard count.
+func NewOutbox(prefix string, shards int) *Outbox { return &Outbox{prefix: prefix, shards: shards} }
+
+// Key is the stream of shard.
+func (o *Outbox) Key(shard int) string { return fmt.Sprintf("%s:{%d}:outbox", o.prefix, shard) }
+
+// Keys are all shard streams.
+func (o *Outbox) Keys() []string {
+	keys := make([]string, o.shards)
+	for i := range keys {
+		keys[i] = o.Key(i)
+	}
+	return keys
+}
+
+// Add queues the events on pipe, which the caller runs as one MULTI with
+// the state change that caused them.
+func (o *Outbox) Add(ctx context.Context, pipe redis.Pipeliner, shard int, events ...Event) {
+	for _, e := range events {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: o.Key(shard), Values: e.Values()})
+	}
+}
+
+// Depth is the number of events waiting in all shards.
+func (o *Outbox) Depth(ctx context.Context, rdb redis.Cmdable) (int64, error) {
+	var total int64
+	for _, k := range o.Keys() {
+		n, err := rdb.XLen(ctx, k).Result()
+		if err != nil {
+			return 0, fmt.Errorf("outbox depth: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,297 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+)
+
+// Publisher is the Kafka side of the relay; *kafka.Writer implements it.
+type Publisher interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+var _ Publisher = (*kafka.Writer)(nil)
+
+// relayGroup is the consumer group every daemon's relay joins on each
+// outbox stream, so instances share the work without publishing twice.
+const relayGroup = "relay"
+
+// RelayParams configures a Relay.
+type RelayParams struct {
+	Redis     redis.UniversalClient
+	Outbox    *Outbox
+	Publisher Publisher
+	Logger    zerolog.Logger
+	// Consumer names this process in the consumer group; unique per process.
+	Consumer string
+	// BatchSize is the most entries read and published at once (default 256).
+	BatchSize int
+	// Block is how long a read waits for new entries (default 1s).
+	Block time.Duration
+	// ClaimIdle is how long another consumer's entry may stay unacknowledged
+	// before this relay takes it over (default 30s): a crashed daemon's work.
+	ClaimIdle time.Duration
+	// Metrics may be nil.
+	Metrics *RelayMetrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// RelayMetrics are the relay's Prometheus metrics.
+type RelayMetrics struct {
+	Published      *prometheus.CounterVec
+	PublishErrors  prometheus.Counter
+	PublishLatency prometheus.Histogram
+}
+
+// NewRelayMetrics registers the relay metrics on reg.
+func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
+	m := &RelayMetrics{
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hotlined_outbox_published_total",
+			Help: "Events published from the outbox to Kafka, by event type.",
+		}, []string{"type"}),
+		PublishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotlined_outbox_publish_errors_total",
+			Help: "Failed attempts to publish an outbox batch to Kafka (each is retried).",
+		}),
+		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hotlined_outbox_publish_latency_seconds",
+			Help:    "Time from an event's commit to its Kafka acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+	reg.MustRegister(m.Published, m.PublishErrors, m.PublishLatency)
+	return m
+}
+
+// Relay publishes outbox entries to Kafka, in stream order per shard, and
+// deletes each only after Kafka acknowledged it.
+type Relay struct {
+	p       RelayParams
+	stop    chan struct{}
+	done    chan struct{}
+	started sync.Once
+	stopped sync.Once
+	abort   context.CancelFunc
+}
+
+// NewRelay checks params and fills defaults.
+func NewRelay(p RelayParams) (*Relay, error) {
+	if p.Redis == nil || p.Outbox == nil || p.Publisher == nil || p.Consumer == "" {
+		return nil, errors.New("new relay: Redis, Outbox, Publisher and Consumer are required")
+	}
+	if p.BatchSize <= 0 {
+		p.BatchSize = 256
+	}
+	if p.Block <= 0 {
+		p.Block = time.Second
+	}
+	if p.ClaimIdle <= 0 {
+		p.ClaimIdle = 30 * time.Second
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	p.Logger = p.Logger.With().Str("component", "relay").Logger()
+	return &Relay{p: p, stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Start runs one loop per outbox shard until Shutdown.
+func (r *Relay) Start(ctx context.Context) error {
+	for _, key := range r.p.Outbox.Keys() {
+		err := r.p.Redis.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("relay: create group on %s: %w", key, err)
+		}
+	}
+	ctx, r.abort = context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, key := range r.p.Outbox.Keys() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(ctx, key)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(r.done)
+	}()
+	return nil
+}
+
+// Shutdown stops reading new work once each shard's stream is drained, or
+// when ctx ends, whichever comes first; what is left stays in the outbox for
+// the next start.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	r.stopped.Do(func() { close(r.stop) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		r.abort()
+		<-r.done
+		return fmt.Errorf("relay shutdown: %w", ctx.Err())
+	}
+}
+
+func (r *Relay) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *Relay) loop(ctx context.Context, key string) {
+	log := r.p.Logger.With().Str("stream", key).Logger()
+	ownPending := true // first re-publish what this consumer name left unacknowledged
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		var (
+			entries []redis.XMessage
+			err     error
+		)
+		switch {
+		case ownPending:
+			entries, err = r.read(ctx, key, "0", -1) // a pending read never waits
+			if err == nil && len(entries) == 0 {
+				ownPending = false
+				continue
+			}
+		case r.p.Now().Sub(lastClaim) >= r.p.ClaimIdle/2:
+			lastClaim = r.p.Now()
+			entries, _, err = r.p.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: key, Group: relayGroup, Consumer: r.p.Consumer,
+				MinIdle: r.p.ClaimIdle, Start: "0-0", Count: int64(r.p.BatchSize),
+			}).Result()
+			if len(entries) > 0 {
+				log.Warn().Int("entries", len(entries)).Msg("took over entries another relay left unacknowledged")
+			}
+		default:
+			block := r.p.Block
+			if r.stopping() {
+				block = -1 // no wait: drain what is there, then stop
+			}
+			entries, err = r.read(ctx, key, ">", block)
+			if err == nil && len(entries) == 0 && r.stopping() {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Error().Err(err).Msg("read outbox")
+			r.sleep(ctx, time.Second)
+			continue
+		}
+		if len(entries) > 0 {
+			r.publish(ctx, log, key, entries)
+		}
+	}
+}
+
+// read returns entries after id; block < 0 means do not wait (go-redis
+// leaves BLOCK out then; BLOCK 0 would wait for ever).
+func (r *Relay) read(ctx context.Context, key, id string, block time.Duration) ([]redis.XMessage, error) {
+	args := &redis.XReadGroupArgs{
+		Group: relayGroup, Consumer: r.p.Consumer,
+		Streams: []string{key, id}, Count: int64(r.p.BatchSize), Block: block,
+	}
+	res, err := r.p.Redis.XReadGroup(ctx, args).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, nil
+	}
+	return res[0].Messages, nil
+}
+
+// publish sends entries to Kafka in order, retrying until Kafka takes them
+// all or ctx ends, then acknowledges and deletes them.
+func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, entries []redis.XMessage) {
+	var (
+		msgs   []kafka.Message
+		events []Event
+		ids    []string
+		bad    []redis.XMessage
+	)
+	for _, e := range entries {
+		ev, err := EventFromValues(e.Values)
+		if err != nil {
+			log.Error().Err(err).Str("entry", e.ID).Msg("undecodable outbox entry moved to the dead stream")
+			bad = append(bad, e)
+			continue
+		}
+		msgs = append(msgs, ev.Messages()...)
+		events = append(events, ev)
+		ids = append(ids, e.ID)
+	}
+	backoff := 100 * time.Millisecond
+	for attempt := 1; len(msgs) > 0; attempt++ {
+		err := r.p.Publisher.WriteMessages(ctx, msgs...)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return // aborted: the entries stay pending and are re-read at next start
+		}
+		if r.p.Metrics != nil {
+			r.p.Metrics.PublishErrors.Inc()
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			log.Warn().Err(err).Int("attempt", attempt).Int("events", len(events)).
+				Msg("kafka publish failed; events stay in the outbox and are retried")
+		}
+		r.sleep(ctx, backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	now := r.p.Now()
+	if r.p.Metrics != nil {
+		for _, ev := range events {
+			r.p.Metrics.Published.WithLabelValues(ev.Type).Inc()
+			r.p.Metrics.PublishLatency.Observe(now.Sub(ev.Time).Seconds())
+		}
+	}
+	for _, b := range bad {
+		ids = append(ids, b.ID)
+	}
+	_, err := r.p.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, b := range bad {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: key + ":dead", Values: b.Values})
+		}
+		pipe.XAck(ctx, key, relayGroup, ids...)
+		pipe.XDel(ctx, key, ids...)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		// Published but not acknowledged: they will be published again
+		// (delivery is at least once; ce_id lets consumers drop the copy).
+		log.Error().Err(err).Int("events", len(ids)).Msg("acknowledge published outbox entries")
+	}
+}
+
+func (r *Relay) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,45 @@
+package queue
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/hotlined/hotlined/configs"
+)
+
+// Attrs are the work-order attributes routing rules match on.
+type Attrs struct {
+	Tier, Class, Category, Subcategory, Province string
+}
+
+// Router turns work-order attributes into topics, from config rules.
+type Router struct {
+	routes []configs.Route
+}
+
+// NewRouter uses the routes in order; an event goes to the union of the
+// topics of every matching route.
+func NewRouter(routes []configs.Route) *Router { return &Router{routes: routes} }
+
+// Topics returns the topics for a, without duplicates, in rule order.
+func (r *Router) Topics(a Attrs) []string {
+	var out []string
+	for _, rt := range r.routes {
+		m := rt.Match
+		if !matches(m.Tier, a.Tier) || !matches(m.Class, a.Class) ||
+			!matches(m.Category, a.Category) || !matches(m.Subcategory, a.Subcategory) {
+			continue
+		}
+		for _, t := range rt.Topics {
+			t = strings.ReplaceAll(t, "{province}", a.Province)
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func matches(allowed []string, v string) bool {
+	return len(allowed) == 0 || slices.Contains(allowed, v)
+}
