@@ -1,0 +1,62 @@
+// Package workorder holds the work order, its Redis store, and the Service
+// that turns a finished IVR walk into a classified, stored, published order.
+package workorder
+
+import (
+	"time"
+
+	"github.com/hotlined/hotlined/classifier"
+)
+
+// Order is a work order; its JSON is the data of every work-order event.
+type Order struct {
+	ID            string               `json:"id"`
+	CallID        string               `json:"call_id,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+	Hotline       string               `json:"hotline"`
+	Tier          string               `json:"tier"`
+	Province      string               `json:"province"`
+	Caller        string               `json:"caller"`
+	ServiceNumber string               `json:"service_number"`
+	IVRPath       string               `json:"ivr_path"`
+	Category      string               `json:"category"`
+	Subcategory   string               `json:"subcategory"`
+	Class         string               `json:"class"`
+	Reasons       []classifier.Reason  `json:"reasons"`
+	Related       []string             `json:"related"`
+	Priority      int                  `json:"priority"`
+	Status        string               `json:"status"`
+	Deadlines     map[string]time.Time `json:"deadlines"`
+	Valid         bool                 `json:"valid"`
+	Transfer      string               `json:"transfer,omitempty"`
+}
+
+// Statuses.
+const (
+	StatusNew      = "new"
+	StatusResolved = "resolved"
+)
+
+// Key is the Kafka key of the order's events: the service number, else the
+// caller, else the order id, so one customer's events stay in order.
+func (o *Order) Key() string {
+	switch {
+	case o.ServiceNumber != "":
+		return o.ServiceNumber
+	case o.Caller != "":
+		return o.Caller
+	}
+	return o.ID
+}
+
+// Mask hides the middle of a phone number for logs: 18912345678 becomes
+// 189****5678. Short or empty values are masked whole.
+func Mask(number string) string {
+	if len(number) < 8 {
+		if number == "" {
+			return ""
+		}
+		return "****"
+	}
+	return number[:3] + "****" + number[len(number)-4:]
+}

@@ -1,0 +1,103 @@
+package workorder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/queue"
+)
+
+// ErrNotFound is returned for an unknown work order.
+var ErrNotFound = errors.New("work order not found")
+
+// Store keeps orders in Redis. An order, its outbox events and its timers
+// share the shard hash tag, so Create writes them in one MULTI that works on
+// Redis Cluster unchanged.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	shards int
+	outbox *queue.Outbox
+	timers *escalation.Store
+}
+
+// NewStore returns the store.
+func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queue.Outbox, timers *escalation.Store) *Store {
+	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers}
+}
+
+// Shard picks an order's shard from its id.
+func (s *Store) Shard(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(s.shards))
+}
+
+func (s *Store) orderKey(id string) string {
+	return fmt.Sprintf("%s:{%d}:wo:%s", s.prefix, s.Shard(id), id)
+}
+
+// seqTTL keeps a day's sequence counter past the day in every time zone.
+const seqTTL = 72 * time.Hour
+
+// NextID returns a new id WO-YYYYMMDD-PROV-NNNNNN; day is the date in the
+// operator's time zone. The counter is per day and province.
+func (s *Store) NextID(ctx context.Context, day time.Time, province string) (string, error) {
+	date := day.Format("20060102")
+	key := fmt.Sprintf("%s:seq:%s:%s", s.prefix, date, province)
+	var incr *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		incr = pipe.Incr(ctx, key)
+		pipe.Expire(ctx, key, seqTTL)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("next work order id: %w", err)
+	}
+	return fmt.Sprintf("WO-%s-%s-%06d", date, province, incr.Val()), nil
+}
+
+// Create writes the order, its events to the outbox and its timers in one
+// transaction: either all of them are stored or none.
+func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, timers []escalation.Timer) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode work order: %w", err)
+	}
+	shard := s.Shard(o.ID)
+	for i := range timers {
+		timers[i].Shard = shard
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.SetArgs(ctx, s.orderKey(o.ID), data, redis.SetArgs{Mode: "NX"})
+		s.outbox.Add(ctx, pipe, shard, events...)
+		return s.timers.Add(ctx, pipe, timers...)
+	})
+	if err != nil {
+		return fmt.Errorf("create work order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// Get reads an order.
+func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
+	data, err := s.rdb.Get(ctx, s.orderKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get work order %s: %w", id, err)
+	}
+	var o Order
+	if err := json.Unmarshal(data, &o); err != nil {
+		return nil, fmt.Errorf("decode work order %s: %w", id, err)
+	}
+	return &o, nil
+}
