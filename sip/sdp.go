@@ -1,0 +1,147 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// maxSDPBody caps an SDP offer.
+const maxSDPBody = 8192
+
+// ErrNoCodec means the offer has no codec in common with us (488).
+var ErrNoCodec = errors.New("no common codec")
+
+// ErrBadSDP means the offer cannot be parsed (400).
+var ErrBadSDP = errors.New("bad sdp")
+
+// codec is an audio payload we can send and receive.
+type codec struct {
+	pt   uint8
+	name string
+}
+
+// supported lists our codecs, preferred first: G.711 mu-law and A-law.
+var supported = []codec{{0, "PCMU"}, {8, "PCMA"}}
+
+// media is the outcome of negotiation.
+type media struct {
+	codec      codec
+	dtmfPT     int // telephone-event payload type, -1 if not offered
+	remoteAddr string
+	remotePort int
+}
+
+// negotiate picks our codec from an offer: the first of the offer's audio
+// formats we support, and telephone-event/8000 if offered.
+func negotiate(offer []byte) (media, error) {
+	m := media{dtmfPT: -1}
+	if len(offer) > maxSDPBody {
+		return m, fmt.Errorf("%w: %d bytes is over %d", ErrBadSDP, len(offer), maxSDPBody)
+	}
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(string(offer)); err != nil {
+		return m, fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	var audio *sdp.MediaDescription
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 {
+			audio = md
+			break
+		}
+	}
+	if audio == nil {
+		return m, fmt.Errorf("%w: no audio stream offered", ErrNoCodec)
+	}
+	rtpmap := map[int]string{}
+	for _, a := range audio.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		ptStr, enc, ok := strings.Cut(a.Value, " ")
+		if pt, err := strconv.Atoi(ptStr); ok && err == nil {
+			rtpmap[pt] = strings.ToLower(enc)
+		}
+	}
+	found := false
+	for _, f := range audio.MediaName.Formats {
+		pt, err := strconv.Atoi(f)
+		if err != nil || pt < 0 || pt > 127 {
+			continue
+		}
+		if enc := rtpmap[pt]; strings.HasPrefix(enc, "telephone-event/8000") {
+			m.dtmfPT = pt
+			continue
+		}
+		if found {
+			continue
+		}
+		for _, c := range supported {
+			// Static payload types need no rtpmap; a dynamic one must name the codec.
+			enc, mapped := rtpmap[pt]
+			if (!mapped && pt == int(c.pt)) || enc == strings.ToLower(c.name)+"/8000" {
+				m.codec, found = codec{uint8(pt), c.name}, true
+				break
+			}
+		}
+	}
+	if !found {
+		return m, fmt.Errorf("%w: offered formats %v", ErrNoCodec, audio.MediaName.Formats)
+	}
+	if audio.ConnectionInformation != nil && audio.ConnectionInformation.Address != nil {
+		m.remoteAddr = audio.ConnectionInformation.Address.Address
+	} else if sd.ConnectionInformation != nil && sd.ConnectionInformation.Address != nil {
+		m.remoteAddr = sd.ConnectionInformation.Address.Address
+	}
+	m.remotePort = audio.MediaName.Port.Value
+	return m, nil
+}
+
+// describe builds our SDP: an answer for m, or, with m nil, an offer of
+// every codec (late offer: INVITE without SDP).
+func describe(host string, port int, m *media) ([]byte, error) {
+	formats := []string{}
+	attrs := []sdp.Attribute{}
+	dtmfPT := 101
+	if m != nil {
+		formats = append(formats, strconv.Itoa(int(m.codec.pt)))
+		attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/8000", m.codec.pt, m.codec.name)))
+		dtmfPT = m.dtmfPT
+	} else {
+		for _, c := range supported {
+			formats = append(formats, strconv.Itoa(int(c.pt)))
+			attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/8000", c.pt, c.name)))
+		}
+	}
+	if dtmfPT >= 0 {
+		formats = append(formats, strconv.Itoa(dtmfPT))
+		attrs = append(attrs,
+			sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/8000", dtmfPT)),
+			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", dtmfPT)))
+	}
+	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute("sendrecv"))
+	id := rand.Uint64N(1 << 62)
+	sd := sdp.SessionDescription{
+		Origin: sdp.Origin{Username: "hotlined", SessionID: id, SessionVersion: id,
+			NetworkType: "IN", AddressType: addrType(host), UnicastAddress: host},
+		SessionName:           "hotlined",
+		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType(host), Address: &sdp.Address{Address: host}},
+		TimeDescriptions:      []sdp.TimeDescription{{Timing: sdp.Timing{}}},
+		MediaDescriptions: []*sdp.MediaDescription{{
+			MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: port}, Protos: []string{"RTP", "AVP"}, Formats: formats},
+			Attributes: attrs,
+		}},
+	}
+	return sd.Marshal()
+}
+
+func addrType(host string) string {
+	if strings.Contains(host, ":") {
+		return "IP6"
+	}
+	return "IP4"
+}
