@@ -1,0 +1,160 @@
+// Package api is hotlined's HTTP interface: the work-order API for agents,
+// supervisors and machines, and the health, readiness and metrics endpoints.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/workorder"
+)
+
+// Orders reads work orders; *workorder.Service implements it.
+type Orders interface {
+	Get(ctx context.Context, id string) (*workorder.Order, error)
+}
+
+// Check reports whether a dependency is reachable.
+type Check func(ctx context.Context) error
+
+// Params configures the handler.
+type Params struct {
+	Orders   Orders
+	Tokens   []configs.Token
+	Gatherer prometheus.Gatherer
+	// Ready must pass for /readyz to answer 200 (Redis: without it no call
+	// can be taken). Degraded is reported but does not fail readiness
+	// (Kafka: while it is down, events wait in the outbox).
+	Ready    map[string]Check
+	Degraded map[string]Check
+	Logger   zerolog.Logger
+}
+
+type server struct {
+	p      Params
+	hashes [][]byte
+	log    zerolog.Logger
+}
+
+// New returns the HTTP handler.
+func New(p Params) http.Handler {
+	s := &server{p: p, log: p.Logger.With().Str("component", "api").Logger()}
+	for _, t := range p.Tokens {
+		h, _ := hex.DecodeString(t.SHA256) // validated by configs
+		s.hashes = append(s.hashes, h)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/workorders/{id}", s.auth(s.getWorkOrder, "agent", "supervisor", "system"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint", "")
+	})
+	return mux
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status, body := http.StatusOK, map[string]string{}
+	for name, check := range s.p.Ready {
+		body[name] = "ok"
+		if err := check(ctx); err != nil {
+			status, body[name] = http.StatusServiceUnavailable, "unreachable: "+err.Error()
+		}
+	}
+	for name, check := range s.p.Degraded {
+		body[name] = "ok"
+		if err := check(ctx); err != nil {
+			body[name] = "unreachable (events wait in the outbox): " + err.Error()
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+// auth admits a request whose bearer token has one of roles.
+func (s *server) auth(h http.HandlerFunc, roles ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotlined"`)
+			writeError(w, http.StatusUnauthorized, "a bearer token is required", "Authorization")
+			return
+		}
+		role, ok := s.role(token)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hotlined", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unknown token", "Authorization")
+			return
+		}
+		if !slices.Contains(roles, role) {
+			writeError(w, http.StatusForbidden, "role "+role+" may not do this", "")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// role compares the token's hash with every configured hash in constant time.
+func (s *server) role(token string) (string, bool) {
+	sum := sha256.Sum256([]byte(token))
+	role, found := "", 0
+	for i, h := range s.hashes {
+		if subtle.ConstantTimeCompare(sum[:], h) == 1 {
+			role, found = s.p.Tokens[i].Role, 1
+		}
+	}
+	return role, found == 1
+}
+
+var orderIDRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,}$`)
+
+func (s *server) getWorkOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !orderIDRe.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "not a work order id like WO-20261123-GD-000123", "id")
+		return
+	}
+	o, err := s.p.Orders.Get(r.Context(), id)
+	if errors.Is(err, workorder.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no work order "+id, "id")
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("work_order", id).Msg("get work order")
+		writeError(w, http.StatusInternalServerError, "could not read the work order", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg, field string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, status, body)
+}

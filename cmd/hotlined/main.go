@@ -1,0 +1,54 @@
+// Command hotlined is the telecom hotline daemon: SIP calls in, classified
+// work orders out to Kafka, deadline timers in Redis.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/daemon"
+)
+
+func main() {
+	configPath := flag.String("config", "configs/hotlined.yaml", "path to the YAML config")
+	checkOnly := flag.Bool("check-config", false, "validate the config and exit")
+	flag.Parse()
+
+	cfg, err := configs.Load(*configPath, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hotlined: config: %v\n", err)
+		os.Exit(2)
+	}
+	if *checkOnly {
+		fmt.Printf("%s: ok\n", *configPath)
+		return
+	}
+	log := newLogger(cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.Run(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("hotlined stopped with an error")
+		os.Exit(1)
+	}
+	log.Info().Msg("hotlined stopped")
+}
+
+func newLogger(c configs.Log) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(c.Level) // validated by configs
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	var log zerolog.Logger
+	if c.Format == "console" {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	} else {
+		log = zerolog.New(os.Stderr)
+	}
+	return log.Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,276 @@
+// Package daemon wires hotlined together: Redis, Kafka, the outbox relay,
+// the escalation scheduler, the SIP server and the HTTP API. Tests boot it
+// whole, in-process, on port 0.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/hotlined/hotlined/api"
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/queue"
+	"github.com/hotlined/hotlined/sip"
+	"github.com/hotlined/hotlined/workorder"
+)
+
+// Daemon is a running hotlined.
+type Daemon struct {
+	cfg      *configs.Config
+	log      zerolog.Logger
+	registry *prometheus.Registry
+
+	rdb          *redis.Client
+	brokers      []string
+	sip          *sip.Server
+	httpAddr     string
+	shutdownFns  []func(context.Context) error
+	shutdownDone bool
+}
+
+// ShutdownGrace bounds how long Shutdown waits for calls in progress and for
+// the outbox to drain.
+const ShutdownGrace = 30 * time.Second
+
+// Start brings every component up, in dependency order; on error, what was
+// started is stopped again.
+func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Daemon, err error) {
+	d = &Daemon{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			err = errors.Join(err, d.Shutdown(stopCtx))
+			d = nil
+		}
+	}()
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := d.startRedis(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.startKafka(); err != nil {
+		return nil, err
+	}
+	writer := &kafka.Writer{
+		Addr:                   kafka.TCP(d.brokers...),
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           cfg.Kafka.BatchTimeout.D(),
+		BatchSize:              1000,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        500 * time.Millisecond,
+		Compression:            kafka.Lz4,
+		AllowAutoTopicCreation: cfg.Kafka.AutoCreateTopics,
+	}
+	d.onShutdown(func(context.Context) error { return writer.Close() })
+
+	outbox := queue.NewOutbox(cfg.Redis.Prefix, cfg.Redis.Shards)
+	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hotlined_outbox_depth",
+		Help: "Events waiting in the Redis outbox for Kafka.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := outbox.Depth(ctx, d.rdb)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+	relay, err := queue.NewRelay(queue.RelayParams{
+		Redis: d.rdb, Outbox: outbox, Publisher: writer, Logger: log,
+		Consumer: consumerName(), Metrics: queue.NewRelayMetrics(d.registry),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := relay.Start(ctx); err != nil {
+		return nil, err
+	}
+	d.onShutdown(relay.Shutdown)
+
+	timers := escalation.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox)
+	scheduler, err := escalation.NewScheduler(escalation.SchedulerParams{
+		Store: timers, Logger: log, Interval: cfg.Escalation.PollInterval.D(),
+		Lease: cfg.Escalation.Lease.D(), Source: cfg.Kafka.Source,
+		AlertsTopic: cfg.Kafka.AlertsTopic, Metrics: escalation.NewMetrics(d.registry),
+	})
+	if err != nil {
+		return nil, err
+	}
+	scheduler.Start(ctx)
+	d.onShutdown(scheduler.Shutdown)
+
+	orders := workorder.NewService(workorder.ServiceParams{
+		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
+		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Logger: log, Registerer: d.registry,
+	})
+
+	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.sip.Listen(ctx); err != nil {
+		return nil, err
+	}
+	d.onShutdown(d.sip.Shutdown)
+
+	if len(cfg.API.Tokens) == 0 {
+		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
+	}
+	handler := api.New(api.Params{
+		Orders: orders, Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
+		Ready:    map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
+		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},
+	})
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	d.httpAddr = ln.Addr().String()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("http server stopped")
+		}
+	}()
+	d.onShutdown(srv.Shutdown)
+	log.Info().Str("http", d.httpAddr).Strs("sip", d.sip.Addrs()).Strs("kafka", d.brokers).
+		Msg("hotlined started")
+	return d, nil
+}
+
+// onShutdown registers a teardown; Shutdown runs them in reverse order.
+func (d *Daemon) onShutdown(fn func(context.Context) error) {
+	d.shutdownFns = append(d.shutdownFns, fn)
+}
+
+// Shutdown stops taking calls, lets calls in progress finish, flushes the
+// outbox and closes everything, within ctx.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	if d.shutdownDone {
+		return nil
+	}
+	d.shutdownDone = true
+	if d.sip != nil {
+		d.sip.Drain()
+	}
+	var errs []error
+	for i := len(d.shutdownFns) - 1; i >= 0; i-- {
+		if err := d.shutdownFns[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the daemon and stops it when ctx ends.
+func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger) error {
+	d, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info().Msg("shutting down: new calls get 503, calls in progress may finish, the outbox is flushed")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownGrace)
+	defer cancel()
+	return d.Shutdown(stopCtx)
+}
+
+// SIPAddrs are the SIP listeners as transport:host:port.
+func (d *Daemon) SIPAddrs() []string { return d.sip.Addrs() }
+
+// HTTPAddr is the HTTP listener's host:port.
+func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// KafkaBrokers are the brokers in use (the embedded one's address too).
+func (d *Daemon) KafkaBrokers() []string { return d.brokers }
+
+// Registry is the daemon's metrics registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
+
+func (d *Daemon) startRedis(ctx context.Context) error {
+	addr := d.cfg.Redis.Addr
+	if addr == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start embedded redis: %w", err)
+		}
+		d.onShutdown(func(context.Context) error { mr.Close(); return nil })
+		addr = mr.Addr()
+		d.log.Warn().Str("addr", addr).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
+			"ALL STATE (work orders, timers, the outbox) IS LOST WHEN THIS PROCESS EXITS. Set HOTLINED_REDIS_ADDR for production.")
+	}
+	d.rdb = redis.NewClient(&redis.Options{
+		Addr: addr, DB: d.cfg.Redis.DB,
+		// Each outbox shard holds a connection in a blocking read.
+		PoolSize: d.cfg.Redis.Shards + 32,
+	})
+	d.onShutdown(func(context.Context) error { return d.rdb.Close() })
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w", addr, err)
+	}
+	return nil
+}
+
+func (d *Daemon) startKafka() error {
+	d.brokers = d.cfg.Kafka.Brokers
+	if len(d.brokers) > 0 {
+		return nil
+	}
+	_, portStr, _ := net.SplitHostPort(d.cfg.Kafka.EmbeddedListen)
+	port, _ := strconv.Atoi(portStr)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.AllowAutoTopicCreation(),
+		kfake.SeedTopics(1, d.cfg.Kafka.AlertsTopic))
+	if err != nil {
+		return fmt.Errorf("start embedded kafka on %s: %w", d.cfg.Kafka.EmbeddedListen, err)
+	}
+	d.onShutdown(func(context.Context) error { cluster.Close(); return nil })
+	d.brokers = cluster.ListenAddrs()
+	d.log.Warn().Strs("brokers", d.brokers).Msg("NO KAFKA BROKERS CONFIGURED: using an embedded in-memory Kafka broker. " +
+		"PUBLISHED EVENTS ARE LOST WHEN THIS PROCESS EXITS. Set HOTLINED_KAFKA_BROKERS for production.")
+	return nil
+}
+
+func (d *Daemon) kafkaReachable(ctx context.Context) error {
+	var errs []error
+	for _, b := range d.brokers {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", b)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// consumerName names this process in the outbox consumer group.
+func consumerName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return strings.Join([]string{host, strconv.Itoa(os.Getpid()), hex.EncodeToString(b)}, "-")
+}
