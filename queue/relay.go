@@ -80,7 +80,6 @@ type Relay struct {
 	p       RelayParams
 	stop    chan struct{}
 	done    chan struct{}
-	started sync.Once
 	stopped sync.Once
 	abort   context.CancelFunc
 }

@@ -134,6 +134,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.srv.OnOptions(s.guard(s.onOptions))
 	s.srv.OnCancel(s.guard(s.onCancel))
 
+	var serves []func() error
 	for _, l := range s.cfg.SIP.Listen {
 		transport, addr, _ := configs.ParseListen(l) // validated by configs
 		var (
@@ -174,12 +175,16 @@ func (s *Server) Listen(ctx context.Context) error {
 		}
 		s.dialogs[transport] = &sipgo.DialogUA{Client: s.client, ContactHDR: contact}
 		s.addrs = append(s.addrs, transport+":"+local)
+		serves = append(serves, serve)
+	}
+	// Serve only once every listener's state is built: handlers read it.
+	for i, serve := range serves {
 		go func() {
 			if err := serve(); err != nil && s.ctx.Err() == nil {
-				s.log.Debug().Err(err).Str("listen", l).Msg("sip listener stopped")
+				s.log.Debug().Err(err).Str("listen", s.addrs[i]).Msg("sip listener stopped")
 			}
 		}()
-		s.log.Info().Str("listen", transport+":"+local).Msg("sip listening")
+		s.log.Info().Str("listen", s.addrs[i]).Msg("sip listening")
 	}
 	return nil
 }

@@ -1,0 +1,33 @@
+# make test: what CI runs. It installs what is missing (scripts/deps.sh),
+# checks formatting, vets, runs every Go test with the race detector, then
+# the end-to-end run of the real binary against redis-server, SIPp and kcat.
+
+GO ?= go
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+
+.PHONY: test deps lint unit e2e build run clean
+
+test: deps lint unit e2e
+
+deps:
+	scripts/deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+e2e: build
+	scripts/e2e.sh
+
+build:
+	$(GO) build -o bin/hotlined ./cmd/hotlined
+
+run:
+	$(GO) run ./cmd/hotlined
+
+clean:
+	rm -rf bin

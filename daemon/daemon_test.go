@@ -1,0 +1,369 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/daemon"
+	"github.com/hotlined/hotlined/internal/testenv"
+)
+
+const testToken = "e2e-supervisor-token"
+
+// logSink collects the daemon's log lines for the test to inspect.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+type harness struct {
+	d    *daemon.Daemon
+	logs *logSink
+	udp  string // host:port of the SIP UDP listener
+}
+
+// boot starts the whole daemon in-process on port 0 against a real
+// redis-server and the daemon's embedded kfake broker.
+func boot(t *testing.T, edit func(*configs.Config)) *harness {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	env := map[string]string{
+		"HOTLINED_SIP_LISTEN":    "udp:127.0.0.1:0,tcp:127.0.0.1:0",
+		"HOTLINED_HTTP_LISTEN":   "127.0.0.1:0",
+		"HOTLINED_REDIS_ADDR":    r.Addr,
+		"HOTLINED_KAFKA_BROKERS": "",
+		"HOTLINED_API_TOKENS":    "supervisor:" + testToken,
+	}
+	cfg, err := configs.Load("../configs/hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka.EmbeddedListen = "127.0.0.1:0"
+	if edit != nil {
+		edit(cfg)
+	}
+	logs := &logSink{}
+	log := zerolog.New(logs).Level(zerolog.DebugLevel)
+	ctx := t.Context()
+	d, err := daemon.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.Shutdown(stop); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	h := &harness{d: d, logs: logs}
+	for _, a := range d.SIPAddrs() {
+		if rest, ok := strings.CutPrefix(a, "udp:"); ok {
+			h.udp = rest
+		}
+	}
+	return h
+}
+
+// caller is a sipgo user agent playing the SBC that hands us calls.
+type caller struct {
+	dialogs *sipgo.DialogUA
+}
+
+func newCaller(t *testing.T) *caller {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("e2e-sbc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); ua.Close() })
+	c := &caller{dialogs: &sipgo.DialogUA{Client: client,
+		ContactHDR: sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "sbc", Host: "127.0.0.1"}}}}
+	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	return c
+}
+
+const offer = "v=0\r\no=sbc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	"m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+
+// call places an INVITE from number to hotline at addr with extra headers.
+func (c *caller) call(t *testing.T, addr, hotline, number string, headers ...sipmsg.Header) (*sipgo.DialogClientSession, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	host, port := splitHostPort(t, addr)
+	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: number, Host: "127.0.0.1"}, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", sipmsg.GenerateTagN(16))
+	headers = append(headers, from, sipmsg.NewHeader("Content-Type", "application/sdp"))
+	sess, err := c.dialogs.Invite(ctx, sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}, []byte(offer), headers...)
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return sess, err
+	}
+	return sess, sess.Ack(ctx)
+}
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	var port int
+	host, p, _ := strings.Cut(addr, ":")
+	if _, err := fmt.Sscan(p, &port); err != nil {
+		t.Fatalf("bad addr %q", addr)
+	}
+	return host, port
+}
+
+func readEvent(t *testing.T, brokers []string, topic string, match func(kafka.Message) bool) kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: "e2e-" + topic, StartOffset: kafka.FirstOffset,
+		MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("no matching event on %s: %v", topic, err)
+		}
+		if match(m) {
+			return m
+		}
+	}
+}
+
+func headerMap(m kafka.Message) map[string]string {
+	out := map[string]string{}
+	for _, h := range m.Headers {
+		out[h.Key] = string(h.Value)
+	}
+	return out
+}
+
+func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
+	h := boot(t, func(cfg *configs.Config) {
+		// The register deadline comes due a second after the call.
+		cfg.Escalation.Deadlines["complaint"] = map[string]configs.Duration{"register": configs.Duration(time.Second)}
+	})
+	c := newCaller(t)
+	sess, err := c.call(t, h.udp, "10000", "18912345678",
+		sipmsg.NewHeader("X-IVR-Path", "41"),
+		sipmsg.NewHeader("X-Service-Number", "02012345678"),
+		sipmsg.NewHeader("P-Asserted-Identity", "<sip:18912345678@127.0.0.1>"))
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if got := string(sess.InviteResponse.Body()); !strings.Contains(got, "RTP/AVP 8 101") {
+		t.Errorf("SDP answer should choose PCMA (first offered) and telephone-event:\n%s", got)
+	}
+	callID := sess.InviteRequest.CallID().Value()
+
+	m := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
+	hdr := headerMap(m)
+	for k, want := range map[string]string{
+		"ce_specversion": "1.0", "ce_type": "hotline.workorder.created", "ce_source": "/hotlined",
+		"content-type": "application/json",
+	} {
+		if hdr[k] != want {
+			t.Errorf("header %s = %q, want %q", k, hdr[k], want)
+		}
+	}
+	if hdr["ce_id"] == "" {
+		t.Error("ce_id is empty")
+	}
+	if _, err := time.Parse(time.RFC3339Nano, hdr["ce_time"]); err != nil {
+		t.Errorf("ce_time %q: %v", hdr["ce_time"], err)
+	}
+	if string(m.Key) != "02012345678" {
+		t.Errorf("key = %q, want the service number", m.Key)
+	}
+	var order map[string]any
+	if err := json.Unmarshal(m.Value, &order); err != nil {
+		t.Fatalf("value: %v", err)
+	}
+	id, _ := order["id"].(string)
+	if !regexp.MustCompile(`^WO-\d{8}-GD-\d{6}$`).MatchString(id) || hdr["ce_subject"] != id {
+		t.Errorf("id %q, ce_subject %q", id, hdr["ce_subject"])
+	}
+	for k, want := range map[string]any{
+		"call_id": callID, "caller": "18912345678", "service_number": "02012345678", "hotline": "10000",
+		"tier": "province", "province": "GD", "ivr_path": "41", "category": "complaint",
+		"subcategory": "billing", "class": "complaint", "status": "new", "valid": true,
+	} {
+		if order[k] != want {
+			t.Errorf("order.%s = %v, want %v", k, order[k], want)
+		}
+	}
+	if dl, _ := order["deadlines"].(map[string]any); dl["register"] == nil {
+		t.Errorf("deadlines = %v, want a register deadline", order["deadlines"])
+	}
+	// A billing complaint is copied to the billing topic too.
+	readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.billing", func(b kafka.Message) bool { return headerMap(b)["ce_subject"] == id })
+
+	// The order is readable over HTTP with a token, and only with one.
+	url := "http://" + h.d.HTTPAddr() + "/v1/workorders/" + id
+	resp := get(t, url, "")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET without token = %d, want 401", resp.StatusCode)
+	}
+	resp = get(t, url, testToken)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":"`+id+`"`) {
+		t.Errorf("GET = %d %s", resp.StatusCode, body)
+	}
+
+	// The one-second register deadline raises an alert.
+	a := readEvent(t, h.d.KafkaBrokers(), "hotline.alerts", func(a kafka.Message) bool { return headerMap(a)["ce_subject"] == id })
+	var alert map[string]any
+	if err := json.Unmarshal(a.Value, &alert); err != nil {
+		t.Fatal(err)
+	}
+	if headerMap(a)["ce_type"] != "hotline.alert.raised" || alert["stage"] != "register" ||
+		alert["severity"] != "breach" || alert["work_order_id"] != id || alert["state"] != "open" {
+		t.Errorf("alert %s: %v", headerMap(a)["ce_type"], alert)
+	}
+
+	byeCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := sess.Bye(byeCtx); err != nil {
+		t.Errorf("bye: %v", err)
+	}
+	if strings.Contains(h.logs.String(), "18912345678") || strings.Contains(h.logs.String(), "02012345678") {
+		t.Errorf("a log line holds an unmasked phone number")
+	}
+}
+
+func TestInfoDTMFOnGroupHotline(t *testing.T) {
+	h := boot(t, nil)
+	c := newCaller(t)
+	// No IVR headers: the caller presses 3 1 # by SIP INFO. The group
+	// hotline takes the province from the caller's area code (020: GD).
+	sess, err := c.call(t, h.udp, "4008810000", "02087654321")
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, body := range []string{"Signal=3\r\nDuration=160\r\n", "Signal=1\r\nDuration=160\r\n", "Signal=#\r\nDuration=160\r\n"} {
+		res, err := sess.Do(ctx, info(sess, "application/dtmf-relay", body))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("INFO %q: %v %v", body, res, err)
+		}
+	}
+	res, err := sess.Do(ctx, info(sess, "application/dtmf-relay", "Signal=X\r\n"))
+	if err != nil || res.StatusCode != 400 {
+		t.Errorf("bad INFO: %v %v, want 400", res, err)
+	}
+	var order map[string]any
+	for _, topic := range []string{"hotline.workorders.group", "hotline.workorders.netops"} {
+		m := readEvent(t, h.d.KafkaBrokers(), topic, func(kafka.Message) bool { return true })
+		if err := json.Unmarshal(m.Value, &order); err != nil {
+			t.Fatal(err)
+		}
+		if order["class"] != "fault_report" || order["subcategory"] != "broadband" || order["tier"] != "group" ||
+			order["province"] != "GD" || order["service_number"] != "02087654321" || order["ivr_path"] != "31" {
+			t.Errorf("%s: order %v", topic, order)
+		}
+	}
+	if err := sess.Bye(ctx); err != nil {
+		t.Errorf("bye: %v", err)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	h := boot(t, nil)
+	c := newCaller(t)
+	tests := []struct {
+		name    string
+		hotline string
+		headers []sipmsg.Header
+		code    int
+	}{
+		{"unknown number", "12345", nil, 404},
+		{"path not in the menu", "10000", []sipmsg.Header{sipmsg.NewHeader("X-IVR-Path", "9")}, 400},
+		{"path with letters", "10000", []sipmsg.Header{sipmsg.NewHeader("X-IVR-Path", "4a")}, 400},
+		{"bad service number", "10000", []sipmsg.Header{sipmsg.NewHeader("X-IVR-Path", "41"), sipmsg.NewHeader("X-Service-Number", "12")}, 400},
+		{"bad province", "4008810000", []sipmsg.Header{sipmsg.NewHeader("X-Province", "guangdong")}, 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.call(t, h.udp, tc.hotline, "18912345678", tc.headers...)
+			var de *sipgo.ErrDialogResponse
+			if !asDialogErr(err, &de) || de.Res.StatusCode != tc.code {
+				t.Fatalf("got %v, want %d", err, tc.code)
+			}
+		})
+	}
+}
+
+func asDialogErr(err error, target **sipgo.ErrDialogResponse) bool {
+	if e, ok := err.(*sipgo.ErrDialogResponse); ok {
+		*target = e
+		return true
+	}
+	return false
+}
+
+func info(sess *sipgo.DialogClientSession, contentType, body string) *sipmsg.Request {
+	req := sipmsg.NewRequest(sipmsg.INFO, sess.InviteResponse.Contact().Address)
+	req.AppendHeader(sipmsg.NewHeader("Content-Type", contentType))
+	req.SetBody([]byte(body))
+	return req
+}
+
+func get(t *testing.T, url, token string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}

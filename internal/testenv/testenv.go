@@ -1,0 +1,114 @@
+// Package testenv starts the real servers tests run against: a redis-server
+// process on a free port, and franz-go's kfake Kafka broker in-process.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Redis is a redis-server started for one test.
+type Redis struct {
+	Addr   string
+	Client *redis.Client
+}
+
+// StartRedis starts redis-server on a free loopback port, without
+// persistence, and stops it when the test ends. A missing redis-server fails
+// the test: `make test` installs it.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (make test installs it: apt-get install redis-server): %v", err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port := FreePort(t)
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		go func() { // keep the pipe drained
+			s := bufio.NewScanner(out)
+			for s.Scan() {
+			}
+		}()
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+		if lastErr = waitPing(client); lastErr == nil {
+			t.Cleanup(func() {
+				client.Close()
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			})
+			return &Redis{Addr: addr, Client: client}
+		}
+		client.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	t.Fatalf("redis-server did not come up: %v", lastErr)
+	return nil
+}
+
+func waitPing(c *redis.Client) error {
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err = c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartKafka starts an in-process kfake broker speaking the Kafka protocol on
+// a free loopback port, closed when the test ends.
+func StartKafka(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3)}, opts...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Flush empties the test's Redis between subtests.
+func (r *Redis) Flush(t testing.TB) {
+	t.Helper()
+	if err := r.Client.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatalf("flushall: %v", err)
+	}
+}
+
+// String is for failure messages.
+func (r *Redis) String() string { return fmt.Sprintf("redis-server at %s", r.Addr) }
