@@ -50,3 +50,6 @@ func (o *Outbox) Depth(ctx context.Context, rdb redis.Cmdable) (int64, error) {
 	}
 	return total, nil
 }
+
+// Len is the number of shards.
+func (o *Outbox) Len() int { return o.shards }

@@ -14,8 +14,11 @@ import (
 	"github.com/hotlined/hotlined/queue"
 )
 
-// ErrNotFound is returned for an unknown work order.
-var ErrNotFound = errors.New("work order not found")
+// Errors of the store.
+var (
+	ErrNotFound = errors.New("work order not found")
+	ErrExists   = errors.New("work order already exists")
+)
 
 // Store keeps orders in Redis. An order, its outbox events and its timers
 // share the shard hash tag, so Create writes them in one MULTI that works on
@@ -75,11 +78,24 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 	for i := range timers {
 		timers[i].Shard = shard
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.SetArgs(ctx, s.orderKey(o.ID), data, redis.SetArgs{Mode: "NX"})
-		s.outbox.Add(ctx, pipe, shard, events...)
-		return s.timers.Add(ctx, pipe, timers...)
-	})
+	key := s.orderKey(o.ID)
+	// WATCH the order key so a second order under the same id (a lost
+	// sequence counter) fails whole instead of adding events and timers.
+	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Exists(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.Set(ctx, key, data, 0)
+			s.outbox.Add(ctx, pipe, shard, events...)
+			return s.timers.Add(ctx, pipe, timers...)
+		})
+		return err
+	}, key)
 	if err != nil {
 		return fmt.Errorf("create work order %s: %w", o.ID, err)
 	}

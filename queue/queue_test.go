@@ -1,0 +1,246 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/testenv"
+	"github.com/hotlined/hotlined/queue"
+)
+
+func TestRouter(t *testing.T) {
+	cfg, err := configs.Load("../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := queue.NewRouter(cfg.Kafka.Routes)
+	tests := []struct {
+		a    queue.Attrs
+		want []string
+	}{
+		{queue.Attrs{Tier: "province", Class: "query", Category: "query", Subcategory: "billing", Province: "GD"},
+			[]string{"hotline.workorders.province.GD", "hotline.workorders.billing"}},
+		{queue.Attrs{Tier: "province", Class: "major_complaint", Category: "complaint", Subcategory: "service", Province: "BJ"},
+			[]string{"hotline.workorders.province.BJ", "hotline.workorders.group"}},
+		{queue.Attrs{Tier: "appeal", Class: "group_complaint", Category: "complaint", Subcategory: "network", Province: "SH"},
+			[]string{"hotline.workorders.group"}},
+		{queue.Attrs{Tier: "group", Class: "fault_report", Category: "fault_report", Subcategory: "broadband", Province: "GD"},
+			[]string{"hotline.workorders.group", "hotline.workorders.netops"}},
+		{queue.Attrs{Tier: "province", Class: "consultation", Category: "consultation", Subcategory: "product", Province: "GD"},
+			[]string{"hotline.workorders.province.GD"}},
+	}
+	for _, tc := range tests {
+		if got := r.Topics(tc.a); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Topics(%+v) = %v, want %v", tc.a, got, tc.want)
+		}
+	}
+}
+
+func TestEventValuesRoundTrip(t *testing.T) {
+	e := queue.Event{ID: "id-1", Type: queue.TypeWorkOrderCreated, Source: "/hotlined", Subject: "WO-1",
+		Time: time.Date(2026, 11, 23, 1, 2, 3, 4, time.UTC), Key: "18912345678",
+		Topics: []string{"a", "b"}, Data: []byte(`{"x":1}`)}
+	v := e.Values()
+	m := map[string]any{}
+	for i := 0; i < len(v); i += 2 {
+		m[v[i].(string)] = v[i+1]
+	}
+	got, err := queue.EventFromValues(m)
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("round trip = %+v, %v\nwant %+v", got, err, e)
+	}
+	delete(m, "topics")
+	if _, err := queue.EventFromValues(m); err == nil {
+		t.Error("an entry without topics decoded")
+	}
+	msgs := e.Messages()
+	if len(msgs) != 2 || msgs[1].Topic != "b" || string(msgs[0].Key) != "18912345678" {
+		t.Fatalf("messages %+v", msgs)
+	}
+	h := map[string]string{}
+	for _, x := range msgs[0].Headers {
+		h[x.Key] = string(x.Value)
+	}
+	want := map[string]string{"ce_specversion": "1.0", "ce_id": "id-1", "ce_source": "/hotlined",
+		"ce_type": queue.TypeWorkOrderCreated, "ce_time": "2026-11-23T01:02:03.000000004Z",
+		"ce_subject": "WO-1", "content-type": "application/json"}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("headers %v, want %v", h, want)
+	}
+}
+
+type fixture struct {
+	rdb     *redis.Client
+	outbox  *queue.Outbox
+	cluster *kfake.Cluster
+	writer  *kafka.Writer
+}
+
+func newFixture(t *testing.T, shards int) *fixture {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	c := testenv.StartKafka(t, kfake.SeedTopics(3, "orders"))
+	w := &kafka.Writer{Addr: kafka.TCP(c.ListenAddrs()...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond, MaxAttempts: 2, WriteBackoffMin: 10 * time.Millisecond, WriteBackoffMax: 50 * time.Millisecond}
+	t.Cleanup(func() { w.Close() })
+	return &fixture{rdb: r.Client, outbox: queue.NewOutbox("t", shards), cluster: c, writer: w}
+}
+
+// commit writes n events for keys k0..k4 round robin, each in its own
+// transaction, spread over shards, with a per-key sequence in the data.
+func (f *fixture) commit(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	seq := map[string]int{}
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("k%d", i%5)
+		seq[key]++
+		e := queue.Event{ID: fmt.Sprint(i), Type: queue.TypeWorkOrderCreated, Source: "/t", Subject: key,
+			Time: time.Now(), Key: key, Topics: []string{"orders"}, Data: fmt.Appendf(nil, `{"seq":%d}`, seq[key])}
+		// One customer's events share a shard, as an order's events do.
+		shard := i % 5 % f.outbox.Len()
+		if _, err := f.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { f.outbox.Add(ctx, p, shard, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) relay(t *testing.T, consumer string, claimIdle time.Duration) *queue.Relay {
+	t.Helper()
+	r, err := queue.NewRelay(queue.RelayParams{Redis: f.rdb, Outbox: f.outbox, Publisher: f.writer,
+		Logger: zerolog.Nop(), Consumer: consumer, Block: 50 * time.Millisecond, ClaimIdle: claimIdle, BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return r
+}
+
+// consume reads n messages from topic and checks each key's sequence is
+// 1, 2, 3, ... with none missing and none out of order.
+func (f *fixture) consume(t *testing.T, n int) {
+	t.Helper()
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: f.cluster.ListenAddrs(), Topic: "orders", GroupID: t.Name(),
+		StartOffset: kafka.FirstOffset, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond})
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	next := map[string]int{}
+	for i := 0; i < n; i++ {
+		m, err := rd.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", i, n, err)
+		}
+		var seq int
+		fmt.Sscanf(string(m.Value), `{"seq":%d}`, &seq)
+		k := string(m.Key)
+		next[k]++
+		if seq != next[k] {
+			t.Fatalf("key %s: got seq %d, want %d (lost or reordered)", k, seq, next[k])
+		}
+	}
+}
+
+func (f *fixture) waitDrained(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, err := f.outbox.Depth(context.Background(), f.rdb); err == nil && n == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n, _ := f.outbox.Depth(context.Background(), f.rdb)
+	t.Fatalf("outbox not drained: %d left", n)
+}
+
+func TestRelayPublishesInOrderAndEmptiesTheOutbox(t *testing.T) {
+	f := newFixture(t, 4)
+	f.relay(t, "a", time.Minute)
+	f.commit(t, 100)
+	f.consume(t, 100)
+	f.waitDrained(t)
+}
+
+// While the broker refuses every produce, events wait in the outbox; when it
+// recovers they all arrive, each key's order intact.
+func TestRelaySurvivesKafkaOutage(t *testing.T) {
+	f := newFixture(t, 4)
+	var down atomic.Bool
+	var refused atomic.Int64
+	down.Store(true)
+	f.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		f.cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range preq.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = 19 // NOT_ENOUGH_REPLICAS: retriable
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	f.relay(t, "a", time.Minute)
+	f.commit(t, 200)
+	deadline := time.Now().Add(10 * time.Second)
+	for refused.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if refused.Load() < 3 {
+		t.Fatalf("the broker saw %d produce requests during the outage", refused.Load())
+	}
+	if n, _ := f.outbox.Depth(context.Background(), f.rdb); n != 200 {
+		t.Fatalf("outbox during outage holds %d, want 200", n)
+	}
+	down.Store(false)
+	f.consume(t, 200)
+	f.waitDrained(t)
+}
+
+// A relay that read entries and died before acknowledging them: another
+// relay takes them over after ClaimIdle and publishes them.
+func TestRelayTakesOverADeadRelaysEntries(t *testing.T) {
+	f := newFixture(t, 1)
+	ctx := context.Background()
+	if err := f.rdb.XGroupCreateMkStream(ctx, f.outbox.Key(0), "relay", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(t, 10)
+	// The dead relay read everything and never acknowledged it.
+	res, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "relay", Consumer: "dead",
+		Streams: []string{f.outbox.Key(0), ">"}, Count: 100, Block: -1}).Result()
+	if err != nil || len(res[0].Messages) != 10 {
+		t.Fatalf("dead relay read %v, %v", res, err)
+	}
+	f.relay(t, "alive", 200*time.Millisecond)
+	f.consume(t, 10)
+	f.waitDrained(t)
+}

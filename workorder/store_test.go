@@ -1,0 +1,96 @@
+package workorder_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/testenv"
+	"github.com/hotlined/hotlined/queue"
+	"github.com/hotlined/hotlined/workorder"
+)
+
+func newStore(t *testing.T) (*workorder.Store, *redis.Client, *queue.Outbox) {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	outbox := queue.NewOutbox("t", 4)
+	timers := escalation.NewStore(r.Client, "t", 4, outbox)
+	return workorder.NewStore(r.Client, "t", 4, outbox, timers), r.Client, outbox
+}
+
+func TestCreateWritesOrderOutboxAndTimersTogether(t *testing.T) {
+	s, rdb, outbox := newStore(t)
+	ctx := context.Background()
+	day := time.Date(2026, 11, 23, 23, 59, 0, 0, time.FixedZone("CST", 8*3600))
+	id, err := s.NextID(ctx, day, "GD")
+	if err != nil || id != "WO-20261123-GD-000001" {
+		t.Fatalf("NextID = %q, %v", id, err)
+	}
+	if id2, _ := s.NextID(ctx, day, "GD"); id2 != "WO-20261123-GD-000002" {
+		t.Fatalf("second NextID = %q", id2)
+	}
+	if id3, _ := s.NextID(ctx, day, "BJ"); id3 != "WO-20261123-BJ-000001" {
+		t.Fatalf("other province NextID = %q", id3)
+	}
+
+	o := &workorder.Order{ID: id, Class: "complaint", ServiceNumber: "18912345678", Status: workorder.StatusNew}
+	ev := queue.Event{ID: "e1", Type: queue.TypeWorkOrderCreated, Source: "/t", Subject: id, Time: day,
+		Key: o.Key(), Topics: []string{"a"}, Data: []byte(`{}`)}
+	timer := escalation.Timer{ID: escalation.TimerID(id, "register"), WorkOrderID: id, Stage: "register", Due: day.Add(time.Hour)}
+	if err := s.Create(ctx, o, []queue.Event{ev}, []escalation.Timer{timer}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, id)
+	if err != nil || got.ID != id || got.Class != "complaint" {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	if n, _ := outbox.Depth(ctx, rdb); n != 1 {
+		t.Errorf("outbox depth %d, want 1", n)
+	}
+	shard := s.Shard(id)
+	if n := rdb.ZCard(ctx, fmt.Sprintf("t:{%d}:timers", shard)).Val(); n != 1 {
+		t.Errorf("timers in shard %d: %d, want 1", shard, n)
+	}
+
+	// The same id again fails whole: no second event, no second timer set.
+	err = s.Create(ctx, o, []queue.Event{ev}, []escalation.Timer{timer})
+	if !errors.Is(err, workorder.ErrExists) {
+		t.Fatalf("duplicate Create = %v, want ErrExists", err)
+	}
+	if n, _ := outbox.Depth(ctx, rdb); n != 1 {
+		t.Errorf("outbox depth after duplicate %d, want 1", n)
+	}
+
+	if _, err := s.Get(ctx, "WO-20261123-GD-999999"); !errors.Is(err, workorder.ErrNotFound) {
+		t.Errorf("Get unknown = %v", err)
+	}
+}
+
+func TestCreateFailsWholeWhenRedisIsDown(t *testing.T) {
+	s, rdb, _ := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rdb.Close()
+	err := s.Create(ctx, &workorder.Order{ID: "WO-20261123-GD-000001"}, nil, nil)
+	if err == nil {
+		t.Fatal("Create on a closed client succeeded")
+	}
+}
+
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{
+		"18912345678":  "189****5678",
+		"075512345678": "075****5678",
+		"1234567":      "****",
+		"":             "",
+	} {
+		if got := workorder.Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
