@@ -64,26 +64,64 @@ func New(p Params) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/workorders/{id}", s.auth(s.getWorkOrder, "agent", "supervisor", "system"))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint", "")
-	})
-	return mux
+	return jsonMuxErrors(mux)
 }
 
+// jsonMuxErrors answers what the mux itself would refuse (404 for an unknown
+// path, 405 with Allow for a known path and the wrong method) in JSON.
+func jsonMuxErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if probe.status == http.StatusMethodNotAllowed {
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed here", "")
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such endpoint", "")
+	})
+}
+
+// statusProbe records the status and headers a handler would send.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+
+// readyz reports each dependency as ok or unreachable. The endpoint needs
+// no token, so the error detail (addresses, dial errors) goes to the log only.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	status, body := http.StatusOK, map[string]string{}
+	run := func(name string, check Check) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		err := check(ctx)
+		if err != nil {
+			s.log.Warn().Err(err).Str("dependency", name).Msg("readiness check failed")
+		}
+		return err
+	}
 	for name, check := range s.p.Ready {
 		body[name] = "ok"
-		if err := check(ctx); err != nil {
-			status, body[name] = http.StatusServiceUnavailable, "unreachable: "+err.Error()
+		if err := run(name, check); err != nil {
+			status, body[name] = http.StatusServiceUnavailable, "unreachable"
 		}
 	}
 	for name, check := range s.p.Degraded {
 		body[name] = "ok"
-		if err := check(ctx); err != nil {
-			body[name] = "unreachable (events wait in the outbox): " + err.Error()
+		if err := run(name, check); err != nil {
+			body[name] = "unreachable (events wait in the outbox)"
 		}
 	}
 	writeJSON(w, status, body)
@@ -92,8 +130,9 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // auth admits a request whose bearer token has one of roles.
 func (s *server) auth(h http.HandlerFunc, roles ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="hotlined"`)
 			writeError(w, http.StatusUnauthorized, "a bearer token is required", "Authorization")
 			return

@@ -480,8 +480,13 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	seenToken := map[string]bool{}
 	for i, t := range c.API.Tokens {
 		p := fmt.Sprintf("api.tokens[%d]", i)
+		if seenToken[t.SHA256] {
+			bad(p+".sha256", "the same token is configured twice")
+		}
+		seenToken[t.SHA256] = true
 		if !contains(Roles, t.Role) {
 			bad(p+".role", "must be one of %s; got %q", strings.Join(Roles, ", "), t.Role)
 		}
