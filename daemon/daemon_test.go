@@ -339,6 +339,21 @@ func TestRejections(t *testing.T) {
 	}
 }
 
+func TestOptions(t *testing.T) {
+	h := boot(t, nil)
+	c := newCaller(t)
+	host, port := splitHostPort(t, h.udp)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	res, err := c.dialogs.Client.Do(ctx, sipmsg.NewRequest(sipmsg.OPTIONS, sipmsg.Uri{Scheme: "sip", Host: host, Port: port}))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("OPTIONS = %v, %v", res, err)
+	}
+	if allow := res.GetHeader("Allow"); allow == nil || !strings.Contains(allow.Value(), "INVITE") {
+		t.Errorf("Allow = %v", allow)
+	}
+}
+
 func asDialogErr(err error, target **sipgo.ErrDialogResponse) bool {
 	if e, ok := err.(*sipgo.ErrDialogResponse); ok {
 		*target = e
