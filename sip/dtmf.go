@@ -23,20 +23,23 @@ func ParseDTMFInfo(contentType string, body []byte) (byte, error) {
 	ct, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(contentType)), ";")
 	switch strings.TrimSpace(ct) {
 	case "application/dtmf-relay":
-		var signal []byte
+		var (
+			signal []byte
+			seen   bool
+		)
 		for _, line := range bytes.Split(body, []byte("\n")) {
 			name, value, ok := bytes.Cut(bytes.TrimSpace(line), []byte("="))
 			if !ok {
 				continue
 			}
 			if strings.EqualFold(string(bytes.TrimSpace(name)), "signal") {
-				if signal != nil {
+				if seen {
 					return 0, fmt.Errorf("%w: more than one Signal", ErrBadDTMF)
 				}
-				signal = bytes.TrimSpace(value)
+				signal, seen = bytes.TrimSpace(value), true
 			}
 		}
-		if signal == nil {
+		if !seen {
 			return 0, fmt.Errorf("%w: no Signal= line", ErrBadDTMF)
 		}
 		return dtmfKey(signal)

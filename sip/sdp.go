@@ -43,13 +43,20 @@ func negotiate(offer []byte) (media, error) {
 	if len(offer) > maxSDPBody {
 		return m, fmt.Errorf("%w: %d bytes is over %d", ErrBadSDP, len(offer), maxSDPBody)
 	}
+	// pion/sdp takes a truncated body for an empty session; an offer must at
+	// least open with its version line.
+	if !strings.HasPrefix(string(offer), "v=0") {
+		return m, fmt.Errorf("%w: does not start with v=0", ErrBadSDP)
+	}
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(offer)); err != nil {
 		return m, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	var audio *sdp.MediaDescription
 	for _, md := range sd.MediaDescriptions {
-		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 {
+		// Plain RTP only: an SRTP offer (RTP/SAVP) cannot be answered in kind.
+		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 &&
+			strings.EqualFold(strings.Join(md.MediaName.Protos, "/"), "RTP/AVP") {
 			audio = md
 			break
 		}
@@ -73,7 +80,7 @@ func negotiate(offer []byte) (media, error) {
 		if err != nil || pt < 0 || pt > 127 {
 			continue
 		}
-		if enc := rtpmap[pt]; strings.HasPrefix(enc, "telephone-event/8000") {
+		if enc := rtpmap[pt]; enc == "telephone-event/8000" || enc == "telephone-event/8000/1" {
 			m.dtmfPT = pt
 			continue
 		}
@@ -83,7 +90,8 @@ func negotiate(offer []byte) (media, error) {
 		for _, c := range supported {
 			// Static payload types need no rtpmap; a dynamic one must name the codec.
 			enc, mapped := rtpmap[pt]
-			if (!mapped && pt == int(c.pt)) || enc == strings.ToLower(c.name)+"/8000" {
+			name := strings.ToLower(c.name) + "/8000"
+			if (!mapped && pt == int(c.pt)) || enc == name || enc == name+"/1" {
 				m.codec, found = codec{uint8(pt), c.name}, true
 				break
 			}
