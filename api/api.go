@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -163,11 +162,9 @@ func (s *server) role(token string) (string, bool) {
 	return role, found == 1
 }
 
-var orderIDRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,}$`)
-
 func (s *server) getWorkOrder(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if !orderIDRe.MatchString(id) {
+	if !workorder.ValidID(id) {
 		writeError(w, http.StatusBadRequest, "not a work order id like WO-20261123-GD-000123", "id")
 		return
 	}

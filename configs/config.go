@@ -36,6 +36,7 @@ type Config struct {
 	Hotlines   []Hotline           `yaml:"hotlines"`
 	Menus      map[string]*Node    `yaml:"menus"`
 	Escalation Escalation          `yaml:"escalation"`
+	Classifier Classifier          `yaml:"classifier"`
 	Location   *time.Location      `yaml:"-"`
 	hotlineIdx map[string]*Hotline `yaml:"-"`
 }
@@ -79,7 +80,13 @@ type Kafka struct {
 	BatchTimeout     Duration `yaml:"batch_timeout"`
 	AutoCreateTopics bool     `yaml:"auto_create_topics"`
 	AlertsTopic      string   `yaml:"alerts_topic"`
-	Routes           []Route  `yaml:"routes"`
+	UpdatesTopic     string   `yaml:"updates_topic"`
+	DeadLetterTopic  string   `yaml:"deadletter_topic"`
+	ConsumerGroup    string   `yaml:"consumer_group"`
+	// OutboxClaimIdle is how long an outbox entry read by another daemon
+	// may stay unacknowledged before this one publishes it (a crashed peer).
+	OutboxClaimIdle Duration `yaml:"outbox_claim_idle"`
+	Routes          []Route  `yaml:"routes"`
 }
 
 // Route sends an event matching every non-empty list of Match to Topics.
@@ -152,6 +159,13 @@ type Escalation struct {
 	Lease        Duration                       `yaml:"lease"`
 }
 
+// Classifier holds the classification rules' parameters.
+type Classifier struct {
+	// RepeatWindow: a complaint within this time after the same service
+	// number's previous complaint was archived is a repeat complaint.
+	RepeatWindow Duration `yaml:"repeat_window"`
+}
+
 // Duration is a time.Duration written as "2h", "90s".
 type Duration time.Duration
 
@@ -206,8 +220,13 @@ func Default() *Config {
 			BatchTimeout:     Duration(5 * time.Millisecond),
 			AutoCreateTopics: true,
 			AlertsTopic:      "hotline.alerts",
+			UpdatesTopic:     "hotline.workorders.updates",
+			DeadLetterTopic:  "hotline.deadletter",
+			ConsumerGroup:    "hotlined",
+			OutboxClaimIdle:  Duration(30 * time.Second),
 		},
-		Provinces: Provinces{Unknown: "XX"},
+		Provinces:  Provinces{Unknown: "XX"},
+		Classifier: Classifier{RepeatWindow: Duration(30 * 24 * time.Hour)},
 		Escalation: Escalation{
 			PollInterval: Duration(100 * time.Millisecond),
 			Lease:        Duration(30 * time.Second),
@@ -463,6 +482,17 @@ func (c *Config) Validate() error {
 	if !validTopic(c.Kafka.AlertsTopic) {
 		bad("kafka.alerts_topic", "%q is not a valid topic name", c.Kafka.AlertsTopic)
 	}
+	for path, t := range map[string]string{"kafka.updates_topic": c.Kafka.UpdatesTopic, "kafka.deadletter_topic": c.Kafka.DeadLetterTopic} {
+		if !validTopic(t) {
+			bad(path, "%q is not a valid topic name", t)
+		}
+	}
+	if c.Kafka.ConsumerGroup == "" {
+		bad("kafka.consumer_group", "must not be empty")
+	}
+	if c.Kafka.OutboxClaimIdle.D() < time.Second {
+		bad("kafka.outbox_claim_idle", "must be >= 1s")
+	}
 	if len(c.Kafka.Routes) == 0 {
 		bad("kafka.routes", "at least one route is required, or no work order would be published")
 	}
@@ -556,6 +586,9 @@ func (c *Config) Validate() error {
 				bad(p+"."+stage, "must be > 0")
 			}
 		}
+	}
+	if c.Classifier.RepeatWindow.D() <= 0 {
+		bad("classifier.repeat_window", "must be > 0")
 	}
 	if c.Escalation.PollInterval.D() <= 0 {
 		bad("escalation.poll_interval", "must be > 0")

@@ -100,6 +100,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 	relay, err := queue.NewRelay(queue.RelayParams{
 		Redis: d.rdb, Outbox: outbox, Publisher: writer, Logger: log,
 		Consumer: consumerName(), Metrics: queue.NewRelayMetrics(d.registry),
+		ClaimIdle: cfg.Kafka.OutboxClaimIdle.D(),
 	})
 	if err != nil {
 		return nil, err
@@ -126,6 +127,21 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Logger: log, Registerer: d.registry,
 	})
 
+	updates, err := queue.NewUpdatesConsumer(queue.UpdatesParams{
+		Reader: kafka.NewReader(kafka.ReaderConfig{
+			Brokers: d.brokers, GroupID: cfg.Kafka.ConsumerGroup, Topic: cfg.Kafka.UpdatesTopic,
+			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond,
+			StartOffset: kafka.FirstOffset, CommitInterval: 0, // commit each message once handled
+		}),
+		DeadLetter: writer, DeadLetterTopic: cfg.Kafka.DeadLetterTopic, Applier: orders,
+		Logger: log, Registerer: d.registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	updates.Start(ctx)
+	d.onShutdown(updates.Shutdown)
+
 	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry})
 	if err != nil {
 		return nil, err
@@ -133,7 +149,17 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 	if err := d.sip.Listen(ctx); err != nil {
 		return nil, err
 	}
-	d.onShutdown(d.sip.Shutdown)
+	// Calls get two thirds of the shutdown time; the outbox flush and the
+	// rest need what is left.
+	d.onShutdown(func(ctx context.Context) error {
+		sipCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			sipCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)*2/3))
+			defer cancel()
+		}
+		return d.sip.Shutdown(sipCtx)
+	})
 
 	if len(cfg.API.Tokens) == 0 {
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
@@ -243,7 +269,7 @@ func (d *Daemon) startKafka() error {
 	_, portStr, _ := net.SplitHostPort(d.cfg.Kafka.EmbeddedListen)
 	port, _ := strconv.Atoi(portStr)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.AllowAutoTopicCreation(),
-		kfake.SeedTopics(1, d.cfg.Kafka.AlertsTopic))
+		kfake.SeedTopics(1, d.cfg.Kafka.AlertsTopic, d.cfg.Kafka.UpdatesTopic, d.cfg.Kafka.DeadLetterTopic))
 	if err != nil {
 		return fmt.Errorf("start embedded kafka on %s: %w", d.cfg.Kafka.EmbeddedListen, err)
 	}

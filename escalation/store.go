@@ -83,6 +83,19 @@ func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) 
 	return nil
 }
 
+// Cancel queues the removal of timers on pipe, inside the caller's MULTI.
+func (s *Store) Cancel(ctx context.Context, pipe redis.Pipeliner, shard int, ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	pipe.ZRem(ctx, s.timersKey(shard), members...)
+	pipe.HDel(ctx, s.dataKey(shard), ids...)
+}
+
 // claimScript takes due timers and leases them by moving their score forward.
 //
 // KEYS[1] timers sorted set, KEYS[2] timer data hash

@@ -26,10 +26,19 @@ type Event struct {
 	Data    []byte    // the JSON value
 }
 
-// Event types.
+// Event types (DESIGN.md, "Kafka").
 const (
-	TypeWorkOrderCreated = "hotline.workorder.created"
-	TypeAlertRaised      = "hotline.alert.raised"
+	TypeWorkOrderCreated       = "hotline.workorder.created"
+	TypeWorkOrderUrged         = "hotline.workorder.urged"
+	TypeWorkOrderReclassified  = "hotline.workorder.reclassified"
+	TypeWorkOrderStatusChanged = "hotline.workorder.status_changed"
+	TypeWorkOrderEscalated     = "hotline.workorder.escalated"
+	TypeIncidentGroupComplaint = "hotline.incident.group_complaint"
+	TypeAlertRaised            = "hotline.alert.raised"
+	TypeAlertAcked             = "hotline.alert.acked"
+	TypeAlertResolved          = "hotline.alert.resolved"
+	// TypeStatusUpdate is the inbound type on hotline.workorders.updates.
+	TypeStatusUpdate = "hotline.workorder.status_update"
 )
 
 // ErrBadEntry marks an outbox entry that cannot be decoded.

@@ -193,7 +193,7 @@ func (r *Relay) loop(ctx context.Context, key string) {
 				return
 			}
 			log.Error().Err(err).Msg("read outbox")
-			r.sleep(ctx, time.Second)
+			sleep(ctx, time.Second)
 			continue
 		}
 		if len(entries) > 0 {
@@ -258,7 +258,7 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 			log.Warn().Err(err).Int("attempt", attempt).Int("events", len(events)).
 				Msg("kafka publish failed; events stay in the outbox and are retried")
 		}
-		r.sleep(ctx, backoff)
+		sleep(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
 	now := r.p.Now()
@@ -283,14 +283,5 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 		// Published but not acknowledged: they will be published again
 		// (delivery is at least once; ce_id lets consumers drop the copy).
 		log.Error().Err(err).Int("events", len(ids)).Msg("acknowledge published outbox entries")
-	}
-}
-
-func (r *Relay) sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -208,7 +208,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-waited:
 	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("sip shutdown: calls still in progress: %w", ctx.Err()))
+		// Grace is over: end the remaining calls ourselves, with BYE.
+		n := 0
+		s.calls.Range(func(_, v any) bool {
+			n++
+			go s.hangUp(v.(*call))
+			return true
+		})
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Second):
+		}
+		errs = append(errs, fmt.Errorf("sip shutdown: hung up %d calls still in progress after the grace period", n))
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -3,6 +3,7 @@
 package workorder
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/hotlined/hotlined/classifier"
@@ -29,6 +30,8 @@ type Order struct {
 	Deadlines     map[string]time.Time `json:"deadlines"`
 	Valid         bool                 `json:"valid"`
 	Transfer      string               `json:"transfer,omitempty"`
+	UpdatedAt     time.Time            `json:"updated_at"`
+	History       []Change             `json:"history"`
 }
 
 // Statuses.
@@ -60,3 +63,9 @@ func Mask(number string) string {
 	}
 	return number[:3] + "****" + number[len(number)-4:]
 }
+
+var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,9}$`)
+
+// ValidID reports whether id has the form of a work order id,
+// WO-20261123-GD-000123.
+func ValidID(id string) bool { return idRe.MatchString(id) }

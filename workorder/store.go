@@ -102,6 +102,109 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 	return nil
 }
 
+// Mutation is what an update writes besides the order itself.
+type Mutation struct {
+	Events       []queue.Event
+	AddTimers    []escalation.Timer
+	CancelTimers []string
+}
+
+// appliedTTL is how long a change id is remembered for de-duplication.
+const appliedTTL = 7 * 24 * time.Hour
+
+// Update reads the order, lets mutate change it, and writes the order, the
+// mutation's events and timer changes, and the change id in one optimistic
+// transaction, retried when the order changed underneath. A changeID seen
+// before returns ErrDuplicate with the current order.
+func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *Order) (Mutation, error)) (*Order, error) {
+	shard := s.Shard(id)
+	key := s.orderKey(id)
+	applied := fmt.Sprintf("%s:{%d}:applied:%s", s.prefix, shard, changeID)
+	watched := []string{key}
+	if changeID != "" {
+		watched = append(watched, applied)
+	}
+	var result *Order
+	for attempt := 0; attempt < 10; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			data, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			var o Order
+			if err := json.Unmarshal(data, &o); err != nil {
+				return fmt.Errorf("decode work order %s: %w", id, err)
+			}
+			result = &o
+			if changeID != "" {
+				n, err := tx.Exists(ctx, applied).Result()
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					return ErrDuplicate
+				}
+			}
+			m, err := mutate(&o)
+			if err != nil {
+				return err
+			}
+			for i := range m.AddTimers {
+				m.AddTimers[i].Shard = shard
+			}
+			data, err = json.Marshal(&o)
+			if err != nil {
+				return fmt.Errorf("encode work order: %w", err)
+			}
+			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				pipe.Set(ctx, key, data, 0)
+				if changeID != "" {
+					pipe.Set(ctx, applied, 1, appliedTTL)
+				}
+				s.outbox.Add(ctx, pipe, shard, m.Events...)
+				s.timers.Cancel(ctx, pipe, shard, m.CancelTimers...)
+				return s.timers.Add(ctx, pipe, m.AddTimers...)
+			})
+			return err
+		}, watched...)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue // the order changed while we looked: read it again
+		}
+		if err != nil {
+			return result, fmt.Errorf("update work order %s: %w", id, err)
+		}
+		return result, nil
+	}
+	return nil, fmt.Errorf("update work order %s: too much contention", id)
+}
+
+// RememberArchivedComplaint starts the repeat-complaint window of a service
+// number: a complaint from it within window is a repeat complaint.
+func (s *Store) RememberArchivedComplaint(ctx context.Context, serviceNumber, id string, window time.Duration) error {
+	key := fmt.Sprintf("%s:svc:{%s}:archived_complaint", s.prefix, serviceNumber)
+	if err := s.rdb.Set(ctx, key, id, window).Err(); err != nil {
+		return fmt.Errorf("remember archived complaint %s: %w", id, err)
+	}
+	return nil
+}
+
+// LastArchivedComplaint returns the order id that opened the service
+// number's repeat window, "" when none is open.
+func (s *Store) LastArchivedComplaint(ctx context.Context, serviceNumber string) (string, error) {
+	key := fmt.Sprintf("%s:svc:{%s}:archived_complaint", s.prefix, serviceNumber)
+	id, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("last archived complaint: %w", err)
+	}
+	return id, nil
+}
+
 // Get reads an order.
 func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 	data, err := s.rdb.Get(ctx, s.orderKey(id)).Bytes()

@@ -1,0 +1,107 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/segmentio/kafka-go"
+)
+
+// Inbound status updates: only the good one changes the order; the
+// duplicate, the unknown order, the illegal transition, the malformed JSON
+// and the oversize message reach the dead-letter topic with their reasons,
+// and the consumer goes on to the next message each time.
+func TestInboundUpdates(t *testing.T) {
+	h := boot(t, nil)
+	c := newCaller(t)
+	sess, err := c.call(t, h.udp, "10000", "18912345678", sipmsg.NewHeader("X-IVR-Path", "42"))
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sess.Bye(ctx)
+	}()
+	created := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
+	id := headerMap(created)["ce_subject"]
+
+	update := func(ceID, value string) kafka.Message {
+		return kafka.Message{Key: []byte("18912345678"), Value: []byte(value), Headers: []kafka.Header{
+			{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_id", Value: []byte(ceID)},
+			{Key: "ce_type", Value: []byte("hotline.workorder.status_update")}, {Key: "ce_source", Value: []byte("/billing")},
+		}}
+	}
+	good := `{"work_order_id":"` + id + `","status":"accepted","actor":"billing","note":"taken"}`
+	msgs := []kafka.Message{
+		update("u-1", good),
+		update("u-1", good), // the same event again
+		update("u-2", `{"work_order_id":"WO-20260101-GD-999999","status":"accepted","actor":"billing"}`),
+		update("u-3", `{"work_order_id":"`+id+`","status":"archived","actor":"billing"}`), // accepted -> archived
+		update("u-4", `{"work_order_id":`),
+		update("u-5", `{"work_order_id":"`+id+`","status":"in_progress","actor":"billing","note":"`+strings.Repeat("x", 70<<10)+`"}`),
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(h.d.KafkaBrokers()...), Topic: "hotline.workorders.updates",
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchBytes: 1 << 20}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for _, m := range msgs { // one by one: a single partition keeps their order anyway
+		if err := w.WriteMessages(ctx, m); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+
+	want := map[string]string{"u-1": "duplicate", "u-2": "unknown_order", "u-3": "illegal_transition",
+		"u-4": "bad_json", "u-5": "oversize"}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.d.KafkaBrokers(), Topic: "hotline.deadletter",
+		GroupID: "dl-check", StartOffset: kafka.FirstOffset, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	for len(want) > 0 {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("dead letters still missing %v: %v", want, err)
+		}
+		hdr := headerMap(m)
+		ceID := hdr["ce_id"]
+		if hdr["x-hotline-error-code"] != want[ceID] {
+			t.Errorf("%s dead-lettered with %q (%s), want %q", ceID, hdr["x-hotline-error-code"], hdr["x-hotline-error"], want[ceID])
+		}
+		if hdr["x-hotline-error"] == "" || !strings.HasPrefix(hdr["x-hotline-source"], "hotline.workorders.updates/") {
+			t.Errorf("%s: error %q source %q", ceID, hdr["x-hotline-error"], hdr["x-hotline-source"])
+		}
+		delete(want, ceID)
+	}
+
+	// Only the first update changed the order, with its audit entry and event.
+	resp := get(t, "http://"+h.d.HTTPAddr()+"/v1/workorders/"+id, testToken)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %d %s", resp.StatusCode, body)
+	}
+	var order struct {
+		Status  string `json:"status"`
+		History []struct {
+			Actor, From, To, Note string
+		} `json:"history"`
+	}
+	if err := json.Unmarshal(body, &order); err != nil {
+		t.Fatal(err)
+	}
+	if order.Status != "accepted" || len(order.History) != 1 || order.History[0].Actor != "billing" ||
+		order.History[0].From != "new" || order.History[0].To != "accepted" || order.History[0].Note != "taken" {
+		t.Errorf("order after updates: %+v", order)
+	}
+	changed := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(m kafka.Message) bool {
+		return headerMap(m)["ce_type"] == "hotline.workorder.status_changed"
+	})
+	if headerMap(changed)["ce_subject"] != id {
+		t.Errorf("status_changed for %s, want %s", headerMap(changed)["ce_subject"], id)
+	}
+}

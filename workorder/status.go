@@ -1,0 +1,72 @@
+package workorder
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Statuses of a work order.
+const (
+	StatusAccepted   = "accepted"
+	StatusInProgress = "in_progress"
+	StatusArchived   = "archived"
+	StatusReopened   = "reopened"
+)
+
+// Statuses lists every status.
+var Statuses = []string{StatusNew, StatusAccepted, StatusInProgress, StatusResolved, StatusArchived, StatusReopened}
+
+// transitions is the legal status graph. An archived order is final: a
+// customer unhappy with the result gets a new order (DOMAIN.md).
+var transitions = map[string][]string{
+	StatusNew:        {StatusAccepted, StatusInProgress, StatusResolved},
+	StatusAccepted:   {StatusInProgress, StatusResolved},
+	StatusInProgress: {StatusResolved},
+	StatusResolved:   {StatusArchived, StatusReopened},
+	StatusReopened:   {StatusAccepted, StatusInProgress, StatusResolved},
+	StatusArchived:   {},
+}
+
+// Errors of status changes.
+var (
+	ErrIllegalTransition = errors.New("illegal status transition")
+	ErrUnknownStatus     = errors.New("unknown status")
+	ErrDuplicate         = errors.New("change already applied")
+)
+
+// CanTransition reports whether an order may go from one status to another.
+func CanTransition(from, to string) bool { return slices.Contains(transitions[from], to) }
+
+// checkTransition explains why from -> to is refused, or returns nil.
+func checkTransition(from, to string) error {
+	if !slices.Contains(Statuses, to) {
+		return fmt.Errorf("%w %q", ErrUnknownStatus, to)
+	}
+	if !CanTransition(from, to) {
+		return fmt.Errorf("%w: %s -> %s (allowed from %s: %v)", ErrIllegalTransition, from, to, from, transitions[from])
+	}
+	return nil
+}
+
+// Change is one entry of an order's audit trail.
+type Change struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"` // status
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to,omitempty"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// StatusChange asks for an order to move to Status.
+type StatusChange struct {
+	WorkOrderID string
+	Status      string
+	Actor       string
+	Note        string
+	// ChangeID makes applying idempotent: a change with an ID already
+	// applied returns ErrDuplicate (the inbound ce_id, or an API request id).
+	ChangeID string
+}
