@@ -274,6 +274,10 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	if strings.Contains(h.logs.String(), "18912345678") || strings.Contains(h.logs.String(), "02012345678") {
 		t.Errorf("a log line holds an unmasked phone number")
 	}
+	// created on the province and billing topics, the alert.
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n < 3 {
+		t.Errorf("validated %d events, want at least 3", n)
+	}
 }
 
 func TestInfoDTMFOnGroupHotline(t *testing.T) {
@@ -310,6 +314,9 @@ func TestInfoDTMFOnGroupHotline(t *testing.T) {
 	}
 	if err := sess.Bye(ctx); err != nil {
 		t.Errorf("bye: %v", err)
+	}
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 2 {
+		t.Errorf("validated %d events, want 2 (group and netops)", n)
 	}
 }
 

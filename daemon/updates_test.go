@@ -104,4 +104,7 @@ func TestInboundUpdates(t *testing.T) {
 	if headerMap(changed)["ce_subject"] != id {
 		t.Errorf("status_changed for %s, want %s", headerMap(changed)["ce_subject"], id)
 	}
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 2 {
+		t.Errorf("validated %d events, want 2 (created, status_changed)", n)
+	}
 }
