@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -95,101 +95,13 @@ func boot(t *testing.T, edit func(*configs.Config)) *harness {
 	return h
 }
 
-// caller is a sipgo user agent playing the SBC that hands us calls.
-type caller struct {
-	dialogs *sipgo.DialogUA
-}
-
-func newCaller(t *testing.T) *caller {
-	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("e2e-sbc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); ua.Close() })
-	c := &caller{dialogs: &sipgo.DialogUA{Client: client,
-		ContactHDR: sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "sbc", Host: "127.0.0.1"}}}}
-	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	return c
-}
-
-const offer = "v=0\r\no=sbc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
-	"m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-
-// call places an INVITE from number to hotline at addr with extra headers.
-func (c *caller) call(t *testing.T, addr, hotline, number string, headers ...sipmsg.Header) (*sipgo.DialogClientSession, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	host, port := splitHostPort(t, addr)
-	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: number, Host: "127.0.0.1"}, Params: sipmsg.NewParams()}
-	from.Params.Add("tag", sipmsg.GenerateTagN(16))
-	headers = append(headers, from, sipmsg.NewHeader("Content-Type", "application/sdp"))
-	sess, err := c.dialogs.Invite(ctx, sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}, []byte(offer), headers...)
-	if err != nil {
-		return nil, err
-	}
-	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		return sess, err
-	}
-	return sess, sess.Ack(ctx)
-}
-
-func splitHostPort(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	var port int
-	host, p, _ := strings.Cut(addr, ":")
-	if _, err := fmt.Sscan(p, &port); err != nil {
-		t.Fatalf("bad addr %q", addr)
-	}
-	return host, port
-}
-
-func readEvent(t *testing.T, brokers []string, topic string, match func(kafka.Message) bool) kafka.Message {
-	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, GroupID: "e2e-" + topic, StartOffset: kafka.FirstOffset,
-		MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond,
-	})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("no matching event on %s: %v", topic, err)
-		}
-		if match(m) {
-			return m
-		}
-	}
-}
-
-func headerMap(m kafka.Message) map[string]string {
-	out := map[string]string{}
-	for _, h := range m.Headers {
-		out[h.Key] = string(h.Value)
-	}
-	return out
-}
-
 func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	h := boot(t, func(cfg *configs.Config) {
 		// The register deadline comes due a second after the call.
 		cfg.Escalation.Deadlines["complaint"] = map[string]configs.Duration{"register": configs.Duration(time.Second)}
 	})
-	c := newCaller(t)
-	sess, err := c.call(t, h.udp, "10000", "18912345678",
+	c := testenv.NewCaller(t)
+	sess, err := c.Call(t, h.udp, "10000", "18912345678",
 		sipmsg.NewHeader("X-IVR-Path", "41"),
 		sipmsg.NewHeader("X-Service-Number", "02012345678"),
 		sipmsg.NewHeader("P-Asserted-Identity", "<sip:18912345678@127.0.0.1>"))
@@ -201,8 +113,8 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	}
 	callID := sess.InviteRequest.CallID().Value()
 
-	m := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
-	hdr := headerMap(m)
+	m := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
+	hdr := testenv.Headers(m)
 	for k, want := range map[string]string{
 		"ce_specversion": "1.0", "ce_type": "hotline.workorder.created", "ce_source": "/hotlined",
 		"content-type": "application/json",
@@ -241,7 +153,7 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 		t.Errorf("deadlines = %v, want a register deadline", order["deadlines"])
 	}
 	// A billing complaint is copied to the billing topic too.
-	readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.billing", func(b kafka.Message) bool { return headerMap(b)["ce_subject"] == id })
+	testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.billing", func(b kafka.Message) bool { return testenv.Headers(b)["ce_subject"] == id })
 
 	// The order is readable over HTTP with a token, and only with one.
 	url := "http://" + h.d.HTTPAddr() + "/v1/workorders/" + id
@@ -256,14 +168,14 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	}
 
 	// The one-second register deadline raises an alert.
-	a := readEvent(t, h.d.KafkaBrokers(), "hotline.alerts", func(a kafka.Message) bool { return headerMap(a)["ce_subject"] == id })
+	a := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.alerts", func(a kafka.Message) bool { return testenv.Headers(a)["ce_subject"] == id })
 	var alert map[string]any
 	if err := json.Unmarshal(a.Value, &alert); err != nil {
 		t.Fatal(err)
 	}
-	if headerMap(a)["ce_type"] != "hotline.alert.raised" || alert["stage"] != "register" ||
+	if testenv.Headers(a)["ce_type"] != "hotline.alert.raised" || alert["stage"] != "register" ||
 		alert["severity"] != "breach" || alert["work_order_id"] != id || alert["state"] != "open" {
-		t.Errorf("alert %s: %v", headerMap(a)["ce_type"], alert)
+		t.Errorf("alert %s: %v", testenv.Headers(a)["ce_type"], alert)
 	}
 
 	byeCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -282,28 +194,28 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 
 func TestInfoDTMFOnGroupHotline(t *testing.T) {
 	h := boot(t, nil)
-	c := newCaller(t)
+	c := testenv.NewCaller(t)
 	// No IVR headers: the caller presses 3 1 # by SIP INFO. The group
 	// hotline takes the province from the caller's area code (020: GD).
-	sess, err := c.call(t, h.udp, "4008810000", "02087654321")
+	sess, err := c.Call(t, h.udp, "4008810000", "02087654321")
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	for _, body := range []string{"Signal=3\r\nDuration=160\r\n", "Signal=1\r\nDuration=160\r\n", "Signal=#\r\nDuration=160\r\n"} {
-		res, err := sess.Do(ctx, info(sess, "application/dtmf-relay", body))
+		res, err := sess.Do(ctx, testenv.Info(sess, "application/dtmf-relay", body))
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("INFO %q: %v %v", body, res, err)
 		}
 	}
-	res, err := sess.Do(ctx, info(sess, "application/dtmf-relay", "Signal=X\r\n"))
+	res, err := sess.Do(ctx, testenv.Info(sess, "application/dtmf-relay", "Signal=X\r\n"))
 	if err != nil || res.StatusCode != 400 {
 		t.Errorf("bad INFO: %v %v, want 400", res, err)
 	}
 	var order map[string]any
 	for _, topic := range []string{"hotline.workorders.group", "hotline.workorders.netops"} {
-		m := readEvent(t, h.d.KafkaBrokers(), topic, func(kafka.Message) bool { return true })
+		m := testenv.ReadEvent(t, h.d.KafkaBrokers(), topic, func(kafka.Message) bool { return true })
 		if err := json.Unmarshal(m.Value, &order); err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +234,7 @@ func TestInfoDTMFOnGroupHotline(t *testing.T) {
 
 func TestRejections(t *testing.T) {
 	h := boot(t, nil)
-	c := newCaller(t)
+	c := testenv.NewCaller(t)
 	tests := []struct {
 		name    string
 		hotline string
@@ -337,9 +249,8 @@ func TestRejections(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.call(t, h.udp, tc.hotline, "18912345678", tc.headers...)
-			var de *sipgo.ErrDialogResponse
-			if !asDialogErr(err, &de) || de.Res.StatusCode != tc.code {
+			_, err := c.Call(t, h.udp, tc.hotline, "18912345678", tc.headers...)
+			if got := testenv.Status(err); got != tc.code {
 				t.Fatalf("got %v, want %d", err, tc.code)
 			}
 		})
@@ -348,32 +259,18 @@ func TestRejections(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	h := boot(t, nil)
-	c := newCaller(t)
-	host, port := splitHostPort(t, h.udp)
+	c := testenv.NewCaller(t)
+	host, portStr, _ := net.SplitHostPort(h.udp)
+	port, _ := strconv.Atoi(portStr)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	res, err := c.dialogs.Client.Do(ctx, sipmsg.NewRequest(sipmsg.OPTIONS, sipmsg.Uri{Scheme: "sip", Host: host, Port: port}))
+	res, err := c.Dialogs.Client.Do(ctx, sipmsg.NewRequest(sipmsg.OPTIONS, sipmsg.Uri{Scheme: "sip", Host: host, Port: port}))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("OPTIONS = %v, %v", res, err)
 	}
 	if allow := res.GetHeader("Allow"); allow == nil || !strings.Contains(allow.Value(), "INVITE") {
 		t.Errorf("Allow = %v", allow)
 	}
-}
-
-func asDialogErr(err error, target **sipgo.ErrDialogResponse) bool {
-	if e, ok := err.(*sipgo.ErrDialogResponse); ok {
-		*target = e
-		return true
-	}
-	return false
-}
-
-func info(sess *sipgo.DialogClientSession, contentType, body string) *sipmsg.Request {
-	req := sipmsg.NewRequest(sipmsg.INFO, sess.InviteResponse.Contact().Address)
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", contentType))
-	req.SetBody([]byte(body))
-	return req
 }
 
 func get(t *testing.T, url, token string) *http.Response {

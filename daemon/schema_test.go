@@ -52,7 +52,7 @@ func checkEveryEventValid(t *testing.T, brokers []string) int {
 				if err != nil {
 					break
 				}
-				typ := headerMap(m)["ce_type"]
+				typ := testenv.Headers(m)["ce_type"]
 				if err := schemas.Validate(typ, m.Value); err != nil {
 					t.Errorf("%s/%d@%d: %v", p.Topic, p.ID, m.Offset, err)
 				}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/hotlined/hotlined/internal/testenv"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -19,8 +20,8 @@ import (
 // and the consumer goes on to the next message each time.
 func TestInboundUpdates(t *testing.T) {
 	h := boot(t, nil)
-	c := newCaller(t)
-	sess, err := c.call(t, h.udp, "10000", "18912345678", sipmsg.NewHeader("X-IVR-Path", "42"))
+	c := testenv.NewCaller(t)
+	sess, err := c.Call(t, h.udp, "10000", "18912345678", sipmsg.NewHeader("X-IVR-Path", "42"))
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
@@ -29,8 +30,8 @@ func TestInboundUpdates(t *testing.T) {
 		defer cancel()
 		_ = sess.Bye(ctx)
 	}()
-	created := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
-	id := headerMap(created)["ce_subject"]
+	created := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(kafka.Message) bool { return true })
+	id := testenv.Headers(created)["ce_subject"]
 
 	update := func(ceID, value string) kafka.Message {
 		return kafka.Message{Key: []byte("18912345678"), Value: []byte(value), Headers: []kafka.Header{
@@ -68,7 +69,7 @@ func TestInboundUpdates(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dead letters still missing %v: %v", want, err)
 		}
-		hdr := headerMap(m)
+		hdr := testenv.Headers(m)
 		ceID := hdr["ce_id"]
 		if hdr["x-hotline-error-code"] != want[ceID] {
 			t.Errorf("%s dead-lettered with %q (%s), want %q", ceID, hdr["x-hotline-error-code"], hdr["x-hotline-error"], want[ceID])
@@ -98,11 +99,11 @@ func TestInboundUpdates(t *testing.T) {
 		order.History[0].From != "new" || order.History[0].To != "accepted" || order.History[0].Note != "taken" {
 		t.Errorf("order after updates: %+v", order)
 	}
-	changed := readEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(m kafka.Message) bool {
-		return headerMap(m)["ce_type"] == "hotline.workorder.status_changed"
+	changed := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.province.GD", func(m kafka.Message) bool {
+		return testenv.Headers(m)["ce_type"] == "hotline.workorder.status_changed"
 	})
-	if headerMap(changed)["ce_subject"] != id {
-		t.Errorf("status_changed for %s, want %s", headerMap(changed)["ce_subject"], id)
+	if testenv.Headers(changed)["ce_subject"] != id {
+		t.Errorf("status_changed for %s, want %s", testenv.Headers(changed)["ce_subject"], id)
 	}
 	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 2 {
 		t.Errorf("validated %d events, want 2 (created, status_changed)", n)
