@@ -29,7 +29,8 @@ type call struct {
 
 	mu       sync.Mutex
 	session  *ivr.Session
-	answered bool // the caller ACKed our 200
+	acked    bool // an ACK for our 200 arrived
+	answered bool // the caller ACKed our 200 and the INVITE is done
 	ordering bool // a work order is being or has been created
 	orderID  string
 	failed   bool
@@ -141,23 +142,28 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.active.Add(1)
 	s.metrics.active.Inc()
 	go c.drainRTP()
-	go func() {
-		<-dlg.Context().Done()
-		s.finish(c)
-	}()
 	c.log.Info().Str("ivr_path", path).Str("province", province).Msg("call answered")
 
-	if err := dlg.RespondSDP(sdpBody); err != nil {
+	err = dlg.RespondSDP(sdpBody)
+	c.mu.Lock()
+	// An ACK followed at once by BYE can end the dialog before RespondSDP
+	// sees it confirmed: the ACK itself is what counts.
+	c.answered = c.acked
+	c.mu.Unlock()
+	if err != nil && !c.answered {
 		// No ACK, or the caller cancelled first.
 		c.log.Info().Err(err).Msg("call not confirmed")
 		s.hangUp(c)
 		s.finish(c)
 		return
 	}
-	c.mu.Lock()
-	c.answered = true
-	c.mu.Unlock()
+	// Decide about the order before watching for the end of the call, so a
+	// caller who hangs up right after reaching a leaf is not abandoned.
 	s.maybeCreateOrder(c)
+	go func() {
+		<-dlg.Context().Done()
+		s.finish(c)
+	}()
 }
 
 // onReinvite answers a re-INVITE of a known dialog; media changes arrive
@@ -182,7 +188,11 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	if v, ok := s.calls.Load(id); ok {
-		_ = v.(*call).dlg.ReadAck(req, tx) // a stray ACK is dropped, as RFC 3261 says
+		c := v.(*call)
+		c.mu.Lock()
+		c.acked = true
+		c.mu.Unlock()
+		_ = c.dlg.ReadAck(req, tx) // a stray ACK is dropped, as RFC 3261 says
 	}
 }
 
@@ -194,6 +204,12 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	c := v.(*call)
+	c.mu.Lock()
+	// A BYE in the dialog means the caller had our 200: the call was
+	// answered even if its ACK is still on its way (requests are handled
+	// concurrently, so a BYE can overtake the ACK).
+	c.acked = true
+	c.mu.Unlock()
 	if err := c.dlg.ReadBye(req, tx); err != nil {
 		c.log.Debug().Err(err).Msg("read bye")
 	}
