@@ -244,3 +244,23 @@ func TestRelayTakesOverADeadRelaysEntries(t *testing.T) {
 	f.consume(t, 10)
 	f.waitDrained(t)
 }
+
+// Two relays on the same outbox share the shards by lease: every event is
+// published once, each key's in order.
+func TestTwoRelaysPublishEachEventOnce(t *testing.T) {
+	f := newFixture(t, 4)
+	f.relay(t, "a", 2*time.Second)
+	f.relay(t, "b", 2*time.Second)
+	f.commit(t, 200)
+	f.consume(t, 200)
+	f.waitDrained(t)
+	// Nothing more arrives: no event was published twice.
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: f.cluster.ListenAddrs(), Topic: "orders", GroupID: t.Name(),
+		MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond})
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if m, err := rd.ReadMessage(ctx); err == nil {
+		t.Errorf("a 201st message arrived: key %s value %s", m.Key, m.Value)
+	}
+}

@@ -37,8 +37,9 @@ type RelayParams struct {
 	BatchSize int
 	// Block is how long a read waits for new entries (default 1s).
 	Block time.Duration
-	// ClaimIdle is how long another consumer's entry may stay unacknowledged
-	// before this relay takes it over (default 30s): a crashed daemon's work.
+	// ClaimIdle is the TTL of a relay's lease on a shard (default 30s): how
+	// long a crashed daemon's shards, and the entries it read but never
+	// acknowledged, wait before another relay takes them over.
 	ClaimIdle time.Duration
 	// Metrics may be nil.
 	Metrics *RelayMetrics
@@ -153,33 +154,79 @@ func (r *Relay) stopping() bool {
 	}
 }
 
+// Each shard's stream has one relay at a time: the holder of the shard's
+// lease (a key with a TTL of ClaimIdle, renewed while the relay works). A
+// relay that takes a shard over first adopts every entry the consumer group
+// still has pending, so a crashed peer's unacknowledged events go out
+// before anything newer and one customer's events keep their order.
+
+// renewScript extends a lease its holder still has.
+// KEYS[1] lease key; ARGV[1] holder; ARGV[2] TTL in ms. Returns 1 if renewed.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// releaseScript deletes a lease its holder still has.
+// KEYS[1] lease key; ARGV[1] holder. Returns 1 if released.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
 func (r *Relay) loop(ctx context.Context, key string) {
 	log := r.p.Logger.With().Str("stream", key).Logger()
-	ownPending := true // first re-publish what this consumer name left unacknowledged
-	lastClaim := time.Time{}
+	lease := key + ":lease"
+	owned, ownPending := false, false
+	defer func() {
+		if owned {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = releaseScript.Run(rctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
+		}
+	}()
+	tick := r.p.ClaimIdle / 3
 	for ctx.Err() == nil {
+		if !owned {
+			if r.stopping() {
+				return // another relay has this shard
+			}
+			ok, err := r.p.Redis.SetNX(ctx, lease, r.p.Consumer, r.p.ClaimIdle).Result()
+			if err != nil || !ok {
+				sleep(ctx, tick)
+				continue
+			}
+			owned = true
+			if err := r.adopt(ctx, log, key); err != nil {
+				log.Error().Err(err).Msg("adopt pending outbox entries")
+				owned = false
+				_ = releaseScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
+				sleep(ctx, tick)
+				continue
+			}
+			ownPending = true
+		} else if !r.renew(ctx, lease) {
+			log.Warn().Msg("lost the lease on this outbox shard; another relay takes it")
+			owned = false
+			continue
+		}
+
 		var (
 			entries []redis.XMessage
 			err     error
 		)
-		switch {
-		case ownPending:
-			entries, err = r.read(ctx, key, "0", -1) // a pending read never waits
+		if ownPending {
+			entries, err = r.read(ctx, key, "0", -1) // pending first, in stream order; never waits
 			if err == nil && len(entries) == 0 {
 				ownPending = false
 				continue
 			}
-		case r.p.Now().Sub(lastClaim) >= r.p.ClaimIdle/2:
-			lastClaim = r.p.Now()
-			entries, _, err = r.p.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-				Stream: key, Group: relayGroup, Consumer: r.p.Consumer,
-				MinIdle: r.p.ClaimIdle, Start: "0-0", Count: int64(r.p.BatchSize),
-			}).Result()
-			if len(entries) > 0 {
-				log.Warn().Int("entries", len(entries)).Msg("took over entries another relay left unacknowledged")
-			}
-		default:
-			block := r.p.Block
+		} else {
+			block := min(r.p.Block, tick)
 			if r.stopping() {
 				block = -1 // no wait: drain what is there, then stop
 			}
@@ -196,10 +243,39 @@ func (r *Relay) loop(ctx context.Context, key string) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		if len(entries) > 0 {
-			r.publish(ctx, log, key, entries)
+		if len(entries) > 0 && !r.publish(ctx, log, key, entries, func() bool { return r.renew(ctx, lease) }) {
+			owned = false // the entries stay pending for the relay that took the shard
 		}
 	}
+}
+
+// renew extends this relay's lease on a shard; false if it is gone.
+func (r *Relay) renew(ctx context.Context, lease string) bool {
+	n, err := renewScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer, r.p.ClaimIdle.Milliseconds()).Int()
+	return err == nil && n == 1
+}
+
+// adopt moves every pending entry of the stream, whoever read it, to this
+// consumer, so reading pending entries with id 0 returns them in order.
+func (r *Relay) adopt(ctx context.Context, log zerolog.Logger, key string) error {
+	start, total := "0-0", 0
+	for {
+		ids, next, err := r.p.Redis.XAutoClaimJustID(ctx, &redis.XAutoClaimArgs{
+			Stream: key, Group: relayGroup, Consumer: r.p.Consumer, MinIdle: 0, Start: start, Count: 1000,
+		}).Result()
+		if err != nil {
+			return err
+		}
+		total += len(ids)
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	if total > 0 {
+		log.Warn().Int("entries", total).Msg("took over entries another relay read but never acknowledged")
+	}
+	return nil
 }
 
 // read returns entries after id; block < 0 means do not wait (go-redis
@@ -223,8 +299,9 @@ func (r *Relay) read(ctx context.Context, key, id string, block time.Duration) (
 }
 
 // publish sends entries to Kafka in order, retrying until Kafka takes them
-// all or ctx ends, then acknowledges and deletes them.
-func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, entries []redis.XMessage) {
+// all, then acknowledges and deletes them. It returns false when it gave up:
+// ctx ended, or stillOwner reported the shard's lease lost during retries.
+func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, entries []redis.XMessage, stillOwner func() bool) bool {
 	var (
 		msgs   []kafka.Message
 		events []Event
@@ -249,7 +326,7 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 			break
 		}
 		if ctx.Err() != nil {
-			return // aborted: the entries stay pending and are re-read at next start
+			return false // aborted: the entries stay pending and are re-read at next start
 		}
 		if r.p.Metrics != nil {
 			r.p.Metrics.PublishErrors.Inc()
@@ -259,7 +336,10 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 				Msg("kafka publish failed; events stay in the outbox and are retried")
 		}
 		sleep(ctx, backoff)
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, 5*time.Second, r.p.ClaimIdle/3)
+		if !stillOwner() {
+			return false
+		}
 	}
 	now := r.p.Now()
 	if r.p.Metrics != nil {
@@ -284,4 +364,5 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 		// (delivery is at least once; ce_id lets consumers drop the copy).
 		log.Error().Err(err).Int("events", len(ids)).Msg("acknowledge published outbox entries")
 	}
+	return true
 }

@@ -85,7 +85,11 @@ func (s *Service) Create(ctx context.Context, in Intake) (*Order, error) {
 		Caller: in.Caller, ServiceNumber: in.ServiceNumber,
 		EscalationTendency: in.Leaf.EscalationTendency,
 	})
-	id, err := s.store.NextID(ctx, now, in.Province)
+	key := in.ServiceNumber
+	if key == "" {
+		key = in.Caller
+	}
+	id, err := s.store.NextID(ctx, now, in.Province, s.store.ShardOf(key))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,10 +38,26 @@ func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queu
 	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers}
 }
 
-// Shard picks an order's shard from its id.
+// Shard is the shard of an order, read from its id: the sequence number
+// modulo the shard count (see NextID). The shard count therefore must not
+// change while orders are stored.
 func (s *Store) Shard(id string) int {
-	h := fnv.New32a()
+	if i := strings.LastIndexByte(id, '-'); i >= 0 {
+		if seq, err := strconv.ParseUint(id[i+1:], 10, 64); err == nil {
+			return int(seq % uint64(s.shards))
+		}
+	}
+	h := fnv.New32a() // not an order id: any shard will do, nothing is stored under it
 	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(s.shards))
+}
+
+// ShardOf is the shard of a customer: every order of one service number
+// lands in it, so the customer's events share one outbox stream and reach
+// Kafka in the order they happened.
+func (s *Store) ShardOf(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(s.shards))
 }
 
@@ -50,11 +68,12 @@ func (s *Store) orderKey(id string) string {
 // seqTTL keeps a day's sequence counter past the day in every time zone.
 const seqTTL = 72 * time.Hour
 
-// NextID returns a new id WO-YYYYMMDD-PROV-NNNNNN; day is the date in the
-// operator's time zone. The counter is per day and province.
-func (s *Store) NextID(ctx context.Context, day time.Time, province string) (string, error) {
+// NextID returns a new id WO-YYYYMMDD-PROV-NNNNNN in shard; day is the date
+// in the operator's time zone. Each day, province and shard has a counter
+// n, and the sequence number is n*shards+shard, so the id names its shard.
+func (s *Store) NextID(ctx context.Context, day time.Time, province string, shard int) (string, error) {
 	date := day.Format("20060102")
-	key := fmt.Sprintf("%s:seq:%s:%s", s.prefix, date, province)
+	key := fmt.Sprintf("%s:{%d}:seq:%s:%s", s.prefix, shard, date, province)
 	var incr *redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		incr = pipe.Incr(ctx, key)
@@ -64,7 +83,8 @@ func (s *Store) NextID(ctx context.Context, day time.Time, province string) (str
 	if err != nil {
 		return "", fmt.Errorf("next work order id: %w", err)
 	}
-	return fmt.Sprintf("WO-%s-%s-%06d", date, province, incr.Val()), nil
+	seq := incr.Val()*int64(s.shards) + int64(shard)
+	return fmt.Sprintf("WO-%s-%s-%06d", date, province, seq), nil
 }
 
 // Create writes the order, its events to the outbox and its timers in one

@@ -27,17 +27,27 @@ func TestCreateWritesOrderOutboxAndTimersTogether(t *testing.T) {
 	s, rdb, outbox := newStore(t)
 	ctx := context.Background()
 	day := time.Date(2026, 11, 23, 23, 59, 0, 0, time.FixedZone("CST", 8*3600))
-	id, err := s.NextID(ctx, day, "GD")
-	if err != nil || id != "WO-20261123-GD-000001" {
-		t.Fatalf("NextID = %q, %v", id, err)
+	id, err := s.NextID(ctx, day, "GD", 1)
+	if err != nil || id != "WO-20261123-GD-000005" || s.Shard(id) != 1 {
+		t.Fatalf("NextID = %q (shard %d), %v", id, s.Shard(id), err)
 	}
-	if id2, _ := s.NextID(ctx, day, "GD"); id2 != "WO-20261123-GD-000002" {
+	if id2, _ := s.NextID(ctx, day, "GD", 1); id2 != "WO-20261123-GD-000009" || s.Shard(id2) != 1 {
 		t.Fatalf("second NextID = %q", id2)
 	}
-	if id3, _ := s.NextID(ctx, day, "BJ"); id3 != "WO-20261123-BJ-000001" {
-		t.Fatalf("other province NextID = %q", id3)
+	if id3, _ := s.NextID(ctx, day, "GD", 3); id3 != "WO-20261123-GD-000007" || s.Shard(id3) != 3 {
+		t.Fatalf("other shard NextID = %q", id3)
 	}
-
+	if id4, _ := s.NextID(ctx, day, "BJ", 1); id4 != "WO-20261123-BJ-000005" {
+		t.Fatalf("other province NextID = %q", id4)
+	}
+	// Customers spread over the shards.
+	used := map[int]bool{}
+	for i := 0; i < 100; i++ {
+		used[s.ShardOf(fmt.Sprintf("1890000%04d", i))] = true
+	}
+	if len(used) != 4 {
+		t.Errorf("100 customers use shards %v, want all 4", used)
+	}
 	o := &workorder.Order{ID: id, Class: "complaint", ServiceNumber: "18912345678", Status: workorder.StatusNew}
 	ev := queue.Event{ID: "e1", Type: queue.TypeWorkOrderCreated, Source: "/t", Subject: id, Time: day,
 		Key: o.Key(), Topics: []string{"a"}, Data: []byte(`{}`)}
