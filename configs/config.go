@@ -86,7 +86,10 @@ type Kafka struct {
 	// OutboxClaimIdle is how long an outbox entry read by another daemon
 	// may stay unacknowledged before this one publishes it (a crashed peer).
 	OutboxClaimIdle Duration `yaml:"outbox_claim_idle"`
-	Routes          []Route  `yaml:"routes"`
+	// OutboxAlertThreshold: more events than this waiting for Kafka raise a
+	// supervisor alert.
+	OutboxAlertThreshold int64   `yaml:"outbox_alert_threshold"`
+	Routes               []Route `yaml:"routes"`
 }
 
 // Route sends an event matching every non-empty list of Match to Topics.
@@ -215,15 +218,16 @@ func Default() *Config {
 		Redis:    Redis{Shards: 8, Prefix: "hotlined"},
 		TimeZone: "Asia/Shanghai",
 		Kafka: Kafka{
-			EmbeddedListen:   "127.0.0.1:9092",
-			Source:           "/hotlined",
-			BatchTimeout:     Duration(5 * time.Millisecond),
-			AutoCreateTopics: true,
-			AlertsTopic:      "hotline.alerts",
-			UpdatesTopic:     "hotline.workorders.updates",
-			DeadLetterTopic:  "hotline.deadletter",
-			ConsumerGroup:    "hotlined",
-			OutboxClaimIdle:  Duration(30 * time.Second),
+			EmbeddedListen:       "127.0.0.1:9092",
+			Source:               "/hotlined",
+			BatchTimeout:         Duration(5 * time.Millisecond),
+			AutoCreateTopics:     true,
+			AlertsTopic:          "hotline.alerts",
+			UpdatesTopic:         "hotline.workorders.updates",
+			DeadLetterTopic:      "hotline.deadletter",
+			ConsumerGroup:        "hotlined",
+			OutboxClaimIdle:      Duration(30 * time.Second),
+			OutboxAlertThreshold: 1000,
 		},
 		Provinces:  Provinces{Unknown: "XX"},
 		Classifier: Classifier{RepeatWindow: Duration(30 * 24 * time.Hour)},
@@ -489,6 +493,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.ConsumerGroup == "" {
 		bad("kafka.consumer_group", "must not be empty")
+	}
+	if c.Kafka.OutboxAlertThreshold < 1 {
+		bad("kafka.outbox_alert_threshold", "must be >= 1")
 	}
 	if c.Kafka.OutboxClaimIdle.D() < time.Second {
 		bad("kafka.outbox_claim_idle", "must be >= 1s")

@@ -122,6 +122,16 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 	scheduler.Start(ctx)
 	d.onShutdown(scheduler.Shutdown)
 
+	backlog, err := escalation.NewBacklogMonitor(escalation.BacklogParams{
+		Store: timers, Redis: d.rdb, Outbox: outbox, Threshold: cfg.Kafka.OutboxAlertThreshold,
+		Interval: 5 * time.Second, Source: cfg.Kafka.Source, AlertsTopic: cfg.Kafka.AlertsTopic, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	backlog.Start(ctx)
+	d.onShutdown(backlog.Shutdown)
+
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Logger: log, Registerer: d.registry,

@@ -1,0 +1,62 @@
+package escalation
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+func TestBacklogAlertRaisedOnceAndResolved(t *testing.T) {
+	s, rdb, outbox := newTestStore(t, 2)
+	ctx := context.Background()
+	m, err := NewBacklogMonitor(BacklogParams{Store: s, Redis: rdb, Outbox: outbox, Threshold: 10,
+		Interval: time.Second, Source: "/t", AlertsTopic: "hotline.alerts", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := func(n int) {
+		for i := 0; i < n; i++ {
+			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: outbox.Key(1), Values: event("x").Values()}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(10)
+	if err := m.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alert(ctx, systemShard, BacklogAlertID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("alert at the threshold: %v", err)
+	}
+	fill(1)
+	for i := 0; i < 3; i++ { // several checks, several daemons: one alert, one event
+		if err := m.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Alert(ctx, systemShard, BacklogAlertID)
+	if err != nil || a.State != "open" || a.Severity != "warning" {
+		t.Fatalf("alert = %+v, %v", a, err)
+	}
+	if n := rdb.XLen(ctx, outbox.Key(systemShard)).Val(); n != 1 {
+		t.Errorf("raised events in the outbox: %d, want 1", n)
+	}
+	// Kafka is back and the relay drains: under half the threshold resolves it.
+	rdb.Del(ctx, outbox.Key(1))
+	if err := m.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alert(ctx, systemShard, BacklogAlertID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("alert after drain: %v", err)
+	}
+	if n := rdb.XLen(ctx, outbox.Key(systemShard)).Val(); n != 2 {
+		t.Errorf("events in the outbox: %d, want raised + resolved", n)
+	}
+	if rdb.SIsMember(ctx, s.openAlertsKey(systemShard), BacklogAlertID).Val() {
+		t.Error("alert still listed as open")
+	}
+}
