@@ -8,6 +8,8 @@ package configs
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,6 +72,60 @@ type Redis struct {
 	DB     int    `yaml:"db"`
 	Shards int    `yaml:"shards"`
 	Prefix string `yaml:"prefix"`
+	// Username is the Redis ACL user; the password comes from the
+	// environment variable named by PasswordEnv, never from the file.
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	TLS         TLS    `yaml:"tls"`
+	// Password is read from PasswordEnv at load time.
+	Password string `yaml:"-"`
+}
+
+// TLS settings of a client connection.
+type TLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile verifies the server; empty means the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are this client's certificate, for mutual TLS.
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// SASL settings of the Kafka connection.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means none.
+	Mechanism   string `yaml:"mechanism"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	// Password is read from PasswordEnv at load time.
+	Password string `yaml:"-"`
+}
+
+// Config builds the tls.Config, reading the files.
+func (t TLS) Config() (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load cert_file/key_file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // Kafka connection, topics and routing. Empty Brokers means an embedded broker.
@@ -86,6 +142,8 @@ type Kafka struct {
 	// OutboxClaimIdle is how long an outbox entry read by another daemon
 	// may stay unacknowledged before this one publishes it (a crashed peer).
 	OutboxClaimIdle Duration `yaml:"outbox_claim_idle"`
+	TLS             TLS      `yaml:"tls"`
+	SASL            SASL     `yaml:"sasl"`
 	// OutboxAlertThreshold: more events than this waiting for Kafka raise a
 	// supervisor alert.
 	OutboxAlertThreshold int64   `yaml:"outbox_alert_threshold"`
@@ -382,6 +440,23 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	if v, ok := get("HOTLINED_LOG_LEVEL"); ok && v != "" {
 		c.Log.Level = v
 	}
+	for _, sec := range []struct {
+		path string
+		env  string
+		dst  *string
+	}{
+		{"redis.password_env", c.Redis.PasswordEnv, &c.Redis.Password},
+		{"kafka.sasl.password_env", c.Kafka.SASL.PasswordEnv, &c.Kafka.SASL.Password},
+	} {
+		if sec.env == "" {
+			continue
+		}
+		v, ok := lookupEnv(sec.env)
+		if !ok || v == "" {
+			return &Error{Path: sec.path, Msg: fmt.Sprintf("environment variable %s is not set", sec.env)}
+		}
+		*sec.dst = v
+	}
 	if v, ok := get("HOTLINED_API_TOKENS"); ok {
 		c.API.Tokens = nil
 		for i, pair := range splitList(v) {
@@ -417,6 +492,7 @@ var (
 	digitsRe   = regexp.MustCompile(`^[0-9]+$`)
 	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	hexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks every value and fills derived fields.
@@ -493,6 +569,29 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.ConsumerGroup == "" {
 		bad("kafka.consumer_group", "must not be empty")
+	}
+	switch c.Kafka.SASL.Mechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.Kafka.SASL.Username == "" {
+			bad("kafka.sasl.username", "required with a SASL mechanism")
+		}
+		if c.Kafka.SASL.PasswordEnv == "" {
+			bad("kafka.sasl.password_env", "required with a SASL mechanism: the environment variable holding the password")
+		}
+	default:
+		bad("kafka.sasl.mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; got %q", c.Kafka.SASL.Mechanism)
+	}
+	if c.Redis.PasswordEnv != "" && !envNameRe.MatchString(c.Redis.PasswordEnv) {
+		bad("redis.password_env", "%q is not an environment variable name", c.Redis.PasswordEnv)
+	}
+	for path, t := range map[string]TLS{"kafka.tls": c.Kafka.TLS, "redis.tls": c.Redis.TLS} {
+		if !t.Enabled {
+			continue
+		}
+		if _, err := t.Config(); err != nil {
+			bad(path, "%v", err)
+		}
 	}
 	if c.Kafka.OutboxAlertThreshold < 1 {
 		bad("kafka.outbox_alert_threshold", "must be >= 1")

@@ -139,3 +139,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSecretsComeFromTheEnvironment(t *testing.T) {
+	data, err := os.ReadFile("hotlined.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "  consumer_group: hotlined\n",
+		"  consumer_group: hotlined\n  sasl: {mechanism: SCRAM-SHA-512, username: hot, password_env: KAFKA_PW}\n", 1)
+	text = strings.Replace(text, "  prefix: hotlined\n", "  prefix: hotlined\n  username: hot\n  password_env: REDIS_PW\n", 1)
+	env := map[string]string{"KAFKA_PW": "k-secret", "REDIS_PW": "r-secret"}
+	cfg, err := Parse([]byte(text), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.SASL.Password != "k-secret" || cfg.Redis.Password != "r-secret" || cfg.Redis.Username != "hot" {
+		t.Errorf("kafka %+v redis user %q", cfg.Kafka.SASL, cfg.Redis.Username)
+	}
+}

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/hotlined/hotlined/api"
@@ -70,8 +74,13 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 	if err := d.startKafka(); err != nil {
 		return nil, err
 	}
+	kafkaTLS, mechanism, err := kafkaSecurity(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
 	writer := &kafka.Writer{
 		Addr:                   kafka.TCP(d.brokers...),
+		Transport:              &kafka.Transport{TLS: kafkaTLS, SASL: mechanism, DialTimeout: 5 * time.Second},
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           cfg.Kafka.BatchTimeout.D(),
@@ -142,6 +151,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 			Brokers: d.brokers, GroupID: cfg.Kafka.ConsumerGroup, Topic: cfg.Kafka.UpdatesTopic,
 			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond,
 			StartOffset: kafka.FirstOffset, CommitInterval: 0, // commit each message once handled
+			Dialer: &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: kafkaTLS, SASLMechanism: mechanism},
 		}),
 		DeadLetter: writer, DeadLetterTopic: cfg.Kafka.DeadLetterTopic, Applier: orders,
 		Logger: log, Registerer: d.registry,
@@ -257,8 +267,13 @@ func (d *Daemon) startRedis(ctx context.Context) error {
 		d.log.Warn().Str("addr", addr).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
 			"ALL STATE (work orders, timers, the outbox) IS LOST WHEN THIS PROCESS EXITS. Set HOTLINED_REDIS_ADDR for production.")
 	}
+	redisTLS, err := d.cfg.Redis.TLS.Config()
+	if err != nil {
+		return fmt.Errorf("redis tls: %w", err)
+	}
 	d.rdb = redis.NewClient(&redis.Options{
-		Addr: addr, DB: d.cfg.Redis.DB,
+		Addr: addr, DB: d.cfg.Redis.DB, TLSConfig: redisTLS,
+		Username: d.cfg.Redis.Username, Password: d.cfg.Redis.Password,
 		// Each outbox shard holds a connection in a blocking read.
 		PoolSize: d.cfg.Redis.Shards + 32,
 	})
@@ -288,6 +303,29 @@ func (d *Daemon) startKafka() error {
 	d.log.Warn().Strs("brokers", d.brokers).Msg("NO KAFKA BROKERS CONFIGURED: using an embedded in-memory Kafka broker. " +
 		"PUBLISHED EVENTS ARE LOST WHEN THIS PROCESS EXITS. Set HOTLINED_KAFKA_BROKERS for production.")
 	return nil
+}
+
+// kafkaSecurity builds the TLS config and SASL mechanism of the Kafka
+// connections from config.
+func kafkaSecurity(c configs.Kafka) (*tls.Config, sasl.Mechanism, error) {
+	tlsCfg, err := c.TLS.Config()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka tls: %w", err)
+	}
+	var mechanism sasl.Mechanism
+	switch c.SASL.Mechanism {
+	case "PLAIN":
+		mechanism = plain.Mechanism{Username: c.SASL.Username, Password: c.SASL.Password}
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		algo := scram.SHA256
+		if c.SASL.Mechanism == "SCRAM-SHA-512" {
+			algo = scram.SHA512
+		}
+		if mechanism, err = scram.Mechanism(algo, c.SASL.Username, c.SASL.Password); err != nil {
+			return nil, nil, fmt.Errorf("kafka sasl: %w", err)
+		}
+	}
+	return tlsCfg, mechanism, nil
 }
 
 func (d *Daemon) kafkaReachable(ctx context.Context) error {

@@ -27,6 +27,18 @@ type Redis struct {
 // the test: `make test` installs it.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return startRedis(t, nil, "", "")
+}
+
+// StartRedisSecure starts redis-server speaking only TLS (with files), with
+// the default user disabled and one ACL user, user/password.
+func StartRedisSecure(t testing.TB, files *TLSFiles, user, password string) *Redis {
+	t.Helper()
+	return startRedis(t, files, user, password)
+}
+
+func startRedis(t testing.TB, files *TLSFiles, user, password string) *Redis {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed (make test installs it: apt-get install redis-server): %v", err)
@@ -34,8 +46,19 @@ func StartRedis(t testing.TB) *Redis {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port := FreePort(t)
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+		opts := &redis.Options{PoolSize: 64}
+		if files != nil {
+			args = append(args, "--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", files.Cert,
+				"--tls-key-file", files.Key, "--tls-ca-cert-file", files.CA, "--tls-auth-clients", "no")
+			opts.TLSConfig = files.ClientConfig()
+		}
+		if user != "" {
+			args = append(args, "--user", "default", "off", "--user", user, "on", ">"+password, "~*", "&*", "+@all")
+			opts.Username, opts.Password = user, password
+		}
+		cmd := exec.Command(bin, args...)
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
@@ -46,7 +69,8 @@ func StartRedis(t testing.TB) *Redis {
 			}
 		}()
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+		opts.Addr = addr
+		client := redis.NewClient(opts)
 		if lastErr = waitPing(client); lastErr == nil {
 			t.Cleanup(func() {
 				client.Close()
