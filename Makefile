@@ -5,7 +5,7 @@
 GO ?= go
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test deps lint unit e2e build run clean
+.PHONY: test deps lint unit e2e build run clean bench-queue
 
 test: deps lint unit e2e
 
@@ -31,3 +31,7 @@ run:
 
 clean:
 	rm -rf bin
+
+# Outbox commit-to-Kafka-ack throughput and latency (BENCHMARKS.md).
+bench-queue: deps
+	$(GO) test -run='^$$' -bench='BenchmarkOutbox|BenchmarkDirectPublish' -benchtime=5s ./queue

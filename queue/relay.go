@@ -45,6 +45,9 @@ type RelayParams struct {
 	Metrics *RelayMetrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnPublished, when set, is called with each batch Kafka acknowledged
+	// and the time of the acknowledgement (benchmarks, tracing).
+	OnPublished func(events []Event, acked time.Time)
 }
 
 // RelayMetrics are the relay's Prometheus metrics.
@@ -342,6 +345,9 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 		}
 	}
 	now := r.p.Now()
+	if r.p.OnPublished != nil {
+		r.p.OnPublished(events, now)
+	}
 	if r.p.Metrics != nil {
 		for _, ev := range events {
 			r.p.Metrics.Published.WithLabelValues(ev.Type).Inc()
