@@ -1,0 +1,90 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/testenv"
+)
+
+// 200 calls while the broker rejects every produce: the calls are taken,
+// readiness stays true, the work orders wait in the outbox; when the broker
+// recovers all 200 arrive, each customer's in order.
+func TestKafkaOutageLosesNothing(t *testing.T) {
+	const calls = 200
+	cluster := testenv.StartKafka(t, kfake.SeedTopics(3, "hotline.workorders.province.GD"))
+	var down atomic.Bool
+	var refused atomic.Int64
+	down.Store(true)
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range preq.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, 19 // NOT_ENOUGH_REPLICAS
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	h := boot(t, func(cfg *configs.Config) { cfg.Kafka.Brokers = cluster.ListenAddrs() })
+	c := testenv.NewCaller(t)
+	for i := 0; i < calls; i++ {
+		number := fmt.Sprintf("1890000%04d", i%7)
+		sess, err := c.Call(t, h.udp, "10000", number, sipmsg.NewHeader("X-IVR-Path", "43"))
+		if err != nil {
+			t.Fatalf("call %d during the outage: %v", i, err)
+		}
+		testenv.Hangup(t, sess)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the broker saw no produce during the outage")
+	}
+	if resp := get(t, "http://"+h.d.HTTPAddr()+"/readyz", ""); resp.StatusCode != 200 {
+		t.Errorf("readyz during the outage = %d, want 200", resp.StatusCode)
+	}
+	down.Store(false)
+
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cluster.ListenAddrs(), Topic: "hotline.workorders.province.GD",
+		GroupID: "outage-check", StartOffset: kafka.FirstOffset, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	seen, last := map[string]bool{}, map[string]string{}
+	for len(seen) < calls {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d orders: %v", len(seen), calls, err)
+		}
+		var o struct{ ID string }
+		if err := json.Unmarshal(m.Value, &o); err != nil {
+			t.Fatal(err)
+		}
+		if seen[o.ID] {
+			continue // at least once
+		}
+		if prev := last[string(m.Key)]; prev > o.ID {
+			t.Errorf("key %s: %s after %s", m.Key, o.ID, prev)
+		}
+		seen[o.ID], last[string(m.Key)] = true, o.ID
+	}
+}
