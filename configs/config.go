@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -215,6 +216,11 @@ type Leaf struct {
 
 // Escalation holds deadline durations per category and stage.
 type Escalation struct {
+	// PoliciesFile holds the SLA policies (stages, warnings, ladders) and
+	// CalendarFile the working-day calendar; relative paths are relative to
+	// this config file.
+	PoliciesFile string                         `yaml:"policies_file"`
+	CalendarFile string                         `yaml:"calendar_file"`
 	Deadlines    map[string]map[string]Duration `yaml:"deadlines"`
 	PollInterval Duration                       `yaml:"poll_interval"`
 	Lease        Duration                       `yaml:"lease"`
@@ -222,6 +228,9 @@ type Escalation struct {
 
 // Classifier holds the classification rules' parameters.
 type Classifier struct {
+	// RulesFile holds the classification rules, thresholds, windows and
+	// keywords; relative paths are relative to this config file.
+	RulesFile string `yaml:"rules_file"`
 	// RepeatWindow: a complaint within this time after the same service
 	// number's previous complaint was archived is a repeat complaint.
 	RepeatWindow Duration `yaml:"repeat_window"`
@@ -327,6 +336,12 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	cfg, err := Parse(data, lookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	return cfg, nil
 }
