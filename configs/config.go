@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,11 +55,44 @@ type SIP struct {
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// UserAgent is the Server/User-Agent header value.
 	UserAgent string `yaml:"user_agent"`
+	// MaxCalls caps concurrent calls; a new INVITE over it gets 503.
+	MaxCalls int `yaml:"max_calls"`
+	// RatePerSource and BurstPerSource limit requests per source address
+	// (a token bucket); over the limit a request gets 503 with Retry-After.
+	RatePerSource  float64 `yaml:"rate_per_source"`
+	BurstPerSource int     `yaml:"burst_per_source"`
+	// AnswerDelay holds the 200 back after a 180 Ringing (0: answer at once).
+	AnswerDelay Duration `yaml:"answer_delay"`
+	// RTPPorts is the UDP port range for media, "min-max".
+	RTPPorts string `yaml:"rtp_ports"`
+	// MediaAddress is the address put in SDP and bound for RTP; empty means
+	// the first SIP listener's host.
+	MediaAddress string `yaml:"media_address"`
+	// TLSCertFile and TLSKeyFile serve the tls: listeners.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// Prompts is the folder of WAV prompts, Language its subfolder.
+	Prompts  string `yaml:"prompts"`
+	Language string `yaml:"language"`
+	// TransferTimeout bounds the wait for the REFER's final NOTIFY.
+	TransferTimeout Duration `yaml:"transfer_timeout"`
+	IVR             IVR      `yaml:"ivr"`
+}
+
+// IVR timing of the live menu (zero: the ivr package defaults).
+type IVR struct {
+	FirstDigitTimeout Duration `yaml:"first_digit_timeout"`
+	InterDigitTimeout Duration `yaml:"inter_digit_timeout"`
+	MaxRetries        int      `yaml:"max_retries"`
+	MaxDuration       Duration `yaml:"max_duration"`
 }
 
 // HTTP is the API listener.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// PublicURL is how agents' softphones reach the pages (the Call-Info
+	// screen-pop link); empty means http:// plus the listen address.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Log settings.
@@ -279,6 +313,13 @@ func Default() *Config {
 			Listen:          []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
 			MaxMessageBytes: 16384,
 			UserAgent:       "hotlined",
+			MaxCalls:        2000,
+			RatePerSource:   200,
+			BurstPerSource:  400,
+			RTPPorts:        "20000-39999",
+			Prompts:         "prompts",
+			Language:        "zh",
+			TransferTimeout: Duration(30 * time.Second),
 		},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Log:      Log{Level: "info", Format: "json"},
@@ -338,7 +379,8 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile} {
+	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile,
+		&cfg.SIP.Prompts, &cfg.SIP.TLSCertFile, &cfg.SIP.TLSKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -529,6 +571,43 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			bad(fmt.Sprintf("sip.trusted_sources[%d]", i), "%q is not a CIDR like 10.0.0.0/8", s)
 		}
+	}
+	if c.SIP.MaxCalls < 1 {
+		bad("sip.max_calls", "must be >= 1")
+	}
+	if c.SIP.RatePerSource <= 0 || c.SIP.BurstPerSource < 1 {
+		bad("sip.rate_per_source", "rate must be > 0 and burst_per_source >= 1")
+	}
+	if c.SIP.AnswerDelay.D() < 0 || c.SIP.AnswerDelay.D() > 30*time.Second {
+		bad("sip.answer_delay", "must be between 0 and 30s")
+	}
+	if _, _, err := c.SIP.RTPPortRange(); err != nil {
+		bad("sip.rtp_ports", "%v", err)
+	}
+	if c.SIP.MediaAddress != "" {
+		if _, err := netip.ParseAddr(c.SIP.MediaAddress); err != nil {
+			bad("sip.media_address", "%q is not an IP address", c.SIP.MediaAddress)
+		}
+	}
+	for _, l := range c.SIP.Listen {
+		if strings.HasPrefix(l, "tls:") && (c.SIP.TLSCertFile == "" || c.SIP.TLSKeyFile == "") {
+			bad("sip.tls_cert_file", "a tls: listener needs tls_cert_file and tls_key_file")
+			break
+		}
+	}
+	switch c.SIP.Language {
+	case "zh", "en":
+	default:
+		bad("sip.language", "must be zh or en; got %q", c.SIP.Language)
+	}
+	if c.SIP.TransferTimeout.D() < time.Second {
+		bad("sip.transfer_timeout", "must be >= 1s")
+	}
+	if c.SIP.IVR.FirstDigitTimeout.D() < 0 || c.SIP.IVR.InterDigitTimeout.D() < 0 || c.SIP.IVR.MaxDuration.D() < 0 || c.SIP.IVR.MaxRetries < 0 {
+		bad("sip.ivr", "timeouts and retries must not be negative")
+	}
+	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
+		bad("http.public_url", "must start with http:// or https://; got %q", c.HTTP.PublicURL)
 	}
 	if c.SIP.MaxMessageBytes < 1024 || c.SIP.MaxMessageBytes > 65535 {
 		bad("sip.max_message_bytes", "must be between 1024 and 65535, got %d", c.SIP.MaxMessageBytes)
@@ -808,6 +887,17 @@ func (c *Config) ProvinceOf(number string) string {
 	return code
 }
 
+// RTPPortRange parses RTPPorts.
+func (s SIP) RTPPortRange() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s.RTPPorts, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi || (hi-lo) < 1 {
+		return 0, 0, fmt.Errorf("%q: want min-max within 1024-65535, e.g. 20000-39999", s.RTPPorts)
+	}
+	return lo, hi, nil
+}
+
 // ParseListen splits "udp:127.0.0.1:5060" into transport and address.
 func ParseListen(s string) (transport, addr string, err error) {
 	transport, addr, ok := strings.Cut(s, ":")
@@ -815,9 +905,9 @@ func ParseListen(s string) (transport, addr string, err error) {
 		return "", "", fmt.Errorf("%q: want transport:host:port, e.g. udp:127.0.0.1:5060", s)
 	}
 	switch transport {
-	case "udp", "tcp":
+	case "udp", "tcp", "tls":
 	default:
-		return "", "", fmt.Errorf("%q: transport must be udp or tcp", s)
+		return "", "", fmt.Errorf("%q: transport must be udp, tcp or tls", s)
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", "", fmt.Errorf("%q: %q is not host:port", s, addr)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -56,14 +57,13 @@ const ShutdownGrace = 30 * time.Second
 
 // Start brings every component up, in dependency order; on error, what was
 // started is stopped again.
-func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Daemon, err error) {
-	d = &Daemon{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Daemon, err error) {
+	d := &Daemon{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			err = errors.Join(err, d.Shutdown(stopCtx))
-			d = nil
 		}
 	}()
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -162,7 +162,8 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (d *Dae
 	updates.Start(ctx)
 	d.onShutdown(updates.Shutdown)
 
-	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry})
+	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry,
+		Ready: d.watchRedis(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +285,39 @@ func (d *Daemon) startRedis(ctx context.Context) error {
 		return fmt.Errorf("redis %s: %w", addr, err)
 	}
 	return nil
+}
+
+// watchRedis pings Redis every second; the result lets SIP refuse new
+// calls with 503 while Redis is unreachable, without a round trip per call.
+func (d *Daemon) watchRedis(ctx context.Context) func() bool {
+	var up atomic.Bool
+	up.Store(true) // Start has just pinged it
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			err := d.rdb.Ping(pctx).Err()
+			pcancel()
+			if was := up.Swap(err == nil); was != (err == nil) {
+				if err != nil {
+					d.log.Error().Err(err).Msg("redis unreachable: new calls get 503")
+				} else {
+					d.log.Info().Msg("redis reachable again: taking calls")
+				}
+			}
+		}
+	}()
+	d.onShutdown(func(context.Context) error { cancel(); <-done; return nil })
+	return up.Load
 }
 
 func (d *Daemon) startKafka() error {

@@ -55,6 +55,10 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 			t.Fatalf("call %d during the outage: %v", i, err)
 		}
 		testenv.Hangup(t, sess)
+		// The order is created after the answer, concurrently with the
+		// call; wait for it so that creation order is call order and the
+		// per-key check below has a reference.
+		waitCreated(t, h, i+1)
 	}
 	if refused.Load() == 0 {
 		t.Fatal("the broker saw no produce during the outage")
@@ -87,4 +91,29 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 		}
 		seen[o.ID], last[string(m.Key)] = true, o.ID
 	}
+}
+
+// waitCreated waits until the daemon has created n work orders.
+func waitCreated(t *testing.T, h *harness, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		total := 0.0
+		mfs, err := h.d.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "hotlined_workorders_created_total" {
+				for _, m := range mf.GetMetric() {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+		if int(total) >= n {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("work order %d not created", n)
 }

@@ -31,7 +31,8 @@ redis-cli -p "$redis_port" ping >/dev/null || fail "redis-server did not start"
 sip_port=$(free_port)
 http_port=$(free_port)
 kafka_port=$(free_port)
-sed "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" configs/hotlined.yaml >"$work/hotlined.yaml"
+sed -e "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" \
+    -e "s|^  prompts: prompts |  prompts: $PWD/configs/prompts |" configs/hotlined.yaml >"$work/hotlined.yaml"
 bin/hotlined -config "$work/hotlined.yaml" -check-config >/dev/null || fail "check-config"
 
 HOTLINED_SIP_LISTEN="udp:127.0.0.1:$sip_port,tcp:127.0.0.1:$sip_port" \

@@ -3,7 +3,8 @@ package sip
 import (
 	"context"
 	"errors"
-	"net"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,23 +18,25 @@ import (
 	"github.com/hotlined/hotlined/workorder"
 )
 
-// call is one hotline call in progress.
+// call is one hotline call in progress. Its menu walk, order and transfer
+// run in one goroutine (run); SIP handlers talk to it through channels.
 type call struct {
 	id       string // SIP Call-ID
 	dlg      *sipgo.DialogServerSession
 	hotline  *configs.Hotline
 	province string
 	caller   string
-	rtp      net.PacketConn
+	media    *media
+	keys     chan byte // the one digit stream: RFC 4733, INFO
+	notify   chan int  // status codes of the transfer's NOTIFY sipfrags
+	session  *ivr.Session
+	offered  bool // the INVITE carried SDP; else the answer comes in the ACK
 	log      zerolog.Logger
 
 	mu       sync.Mutex
-	session  *ivr.Session
-	acked    bool // an ACK for our 200 arrived
-	answered bool // the caller ACKed our 200 and the INVITE is done
-	ordering bool // a work order is being or has been created
+	acked    bool // an ACK (or a BYE, which implies our 200 arrived)
+	ordering bool // the menu reached a leaf: the order is being or was created
 	orderID  string
-	failed   bool
 
 	finishOnce sync.Once
 }
@@ -47,18 +50,25 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		// A re-INVITE inside a dialog: keep the call and our media as they are.
-		s.onReinvite(req, tx)
+		s.answerInDialog(req, tx)
 		return
 	}
-	if s.draining.Load() {
-		s.metrics.calls.WithLabelValues(outcomeUnavailable).Inc()
-		s.respond(tx, req, sipmsg.StatusServiceUnavailable, "Shutting Down", retryAfter)
-		return
-	}
-	reject := func(outcome string, code int, reason string) {
+	reject := func(outcome string, code int, reason string, headers ...sipmsg.Header) {
 		s.metrics.calls.WithLabelValues(outcome).Inc()
 		log.Info().Int("status", code).Str("reason", reason).Msg("call refused")
-		s.respond(tx, req, code, reason)
+		s.respond(tx, req, code, reason, headers...)
+	}
+	switch {
+	case s.draining.Load():
+		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Shutting Down", retryAfter)
+		return
+	case s.activeCalls.Load() >= int64(s.cfg.SIP.MaxCalls):
+		reject(outcomeBusy, sipmsg.StatusServiceUnavailable, "Too Many Calls", retryAfter)
+		return
+	case s.ready != nil && !s.ready():
+		// No half-made work order: without Redis the call cannot be kept.
+		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Storage Unavailable", retryAfter)
+		return
 	}
 
 	hl, ok := s.cfg.Hotline(req.Recipient.User)
@@ -86,7 +96,12 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		province = s.cfg.ProvinceOf(caller)
 	}
 
-	session := ivr.NewSession(s.cfg.Menus[hl.Menu], caller)
+	session, err := ivr.NewSessionWithOptions(s.cfg.Menus[hl.Menu], caller, s.ivrOptions, time.Now())
+	if err != nil {
+		log.Error().Err(err).Msg("ivr session")
+		reject(outcomeUnavailable, sipmsg.StatusInternalServerError, "IVR Error")
+		return
+	}
 	if path != "" {
 		if _, err := session.FeedPath(path); err != nil {
 			log.Info().Err(err).Msg("X-IVR-Path does not fit the menu")
@@ -100,7 +115,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 	}
 
-	var offer *media
+	var offer *mediaOffer
 	if body := req.Body(); len(body) > 0 {
 		m, err := negotiate(body)
 		switch {
@@ -113,15 +128,17 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		offer = &m
 	}
-	rtp, err := net.ListenPacket("udp", net.JoinHostPort(s.host, "0"))
+	keys := make(chan byte, 32)
+	clog := log.With().Str("hotline", hl.Number).Str("caller", workorder.Mask(caller)).Logger()
+	m, err := openMedia(s.mediaHost, s.rtpLo, s.rtpHi, keys, clog)
 	if err != nil {
 		log.Error().Err(err).Msg("open rtp socket")
-		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port")
+		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
 		return
 	}
-	sdpBody, err := describe(s.host, rtp.LocalAddr().(*net.UDPAddr).Port, offer)
+	sdpBody, err := describe(s.mediaHost, m.Port(), offer)
 	if err != nil {
-		rtp.Close()
+		m.Close()
 		log.Error().Err(err).Msg("build sdp")
 		reject(outcomeUnavailable, sipmsg.StatusInternalServerError, "SDP Error")
 		return
@@ -132,78 +149,281 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dialogs.ReadInvite(req, tx)
 	if err != nil {
-		rtp.Close()
+		m.Close()
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad INVITE")
 		return
 	}
-	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, rtp: rtp,
-		session: session, log: log.With().Str("hotline", hl.Number).Str("caller", workorder.Mask(caller)).Logger()}
+	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, media: m,
+		keys: keys, notify: make(chan int, 8), session: session, offered: offer != nil, log: clog}
+	if offer != nil {
+		m.negotiated(*offer)
+	}
 	s.calls.Store(dlg.ID, c)
 	s.active.Add(1)
+	s.activeCalls.Add(1)
 	s.metrics.active.Inc()
-	go c.drainRTP()
-	c.log.Info().Str("ivr_path", path).Str("province", province).Msg("call answered")
+	go m.read()
+	c.log.Info().Str("ivr_path", path).Str("province", province).Msg("call arrived")
 
+	if d := s.cfg.SIP.AnswerDelay.D(); d > 0 {
+		if err := dlg.Respond(sipmsg.StatusRinging, "Ringing", nil); err == nil {
+			select {
+			case <-time.After(d):
+			case <-dlg.Context().Done(): // CANCEL: the transaction layer answered 487
+				c.log.Info().Msg("caller cancelled before the answer")
+				s.finish(c)
+				return
+			}
+		}
+	}
 	err = dlg.RespondSDP(sdpBody)
 	c.mu.Lock()
 	// An ACK followed at once by BYE can end the dialog before RespondSDP
 	// sees it confirmed: the ACK itself is what counts.
-	c.answered = c.acked
+	answered := c.acked
 	c.mu.Unlock()
-	if err != nil && !c.answered {
-		// No ACK, or the caller cancelled first.
-		c.log.Info().Err(err).Msg("call not confirmed")
+	if err != nil && !answered {
+		c.log.Info().Err(err).Msg("call not confirmed: cancelled or no ACK")
 		s.hangUp(c)
 		s.finish(c)
 		return
 	}
-	// Decide about the order before watching for the end of the call, so a
-	// caller who hangs up right after reaching a leaf is not abandoned.
-	s.maybeCreateOrder(c)
-	go func() {
-		<-dlg.Context().Done()
-		s.finish(c)
-	}()
+	go s.run(c)
 }
 
-// onReinvite answers a re-INVITE of a known dialog; media changes arrive
-// with the RTP work.
-func (s *Server) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	id, err := sipmsg.DialogIDFromRequestUAS(req)
-	v, ok := s.calls.Load(id)
-	if err != nil || !ok {
-		s.respond(tx, req, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+// run walks the menu, takes the order and leaves the IVR: transfer,
+// goodbye or resolved, then BYE. It releases the call when it ends.
+func (s *Server) run(c *call) {
+	defer s.finish(c)
+	ctx := c.dlg.Context()
+	if !s.walkMenu(ctx, c) {
+		return // the caller hung up before a leaf: abandoned (see finish)
+	}
+	leaf := c.session.Leaf()
+	o := s.createOrder(c, workorder.Intake{
+		CallID: c.id, Hotline: c.hotline.Number, Tier: c.hotline.Tier, Province: c.province,
+		Caller: c.caller, ServiceNumber: c.session.ServiceNumber(), IVRPath: c.session.Path(), Leaf: *leaf,
+	})
+	if o == nil {
+		s.hangUp(c)
 		return
 	}
-	c := v.(*call)
+	if ctx.Err() != nil {
+		return // the order is taken; the caller is gone
+	}
+	switch {
+	case leaf.ResolveInIVR:
+		s.play(ctx, c, "resolved")
+		s.metrics.transfers.WithLabelValues("resolved_in_ivr").Inc()
+	case leaf.Transfer == "":
+		s.goodbye(ctx, c, o.ID)
+		s.metrics.transfers.WithLabelValues("no_transfer").Inc()
+	default:
+		s.play(ctx, c, "transfer")
+		if result := s.transfer(ctx, c, o, leaf.Transfer); result != "accepted" {
+			s.goodbye(ctx, c, o.ID)
+		}
+	}
+	s.hangUp(c)
+}
+
+// walkMenu plays prompts and feeds digits and timeouts to the menu until it
+// reaches a leaf (true) or the call ends (false).
+func (s *Server) walkMenu(ctx context.Context, c *call) bool {
+	sess := c.session
+	for !sess.Done() {
+		if name := sess.Prompt(); name != "" {
+			p := s.prompts[name]
+			if p == nil {
+				c.log.Warn().Str("prompt", name).Msg("prompt file missing: skipped")
+				sess.PromptDone(time.Now())
+				continue
+			}
+			playCtx, cancel := context.WithCancel(ctx)
+			done := make(chan bool, 1)
+			go func() { done <- c.media.Play(playCtx, p) }()
+			select {
+			case key := <-c.keys: // barge-in
+				cancel()
+				<-done
+				s.press(c, key)
+			case finished := <-done:
+				cancel()
+				if finished {
+					sess.PromptDone(time.Now())
+				}
+			case <-ctx.Done():
+				cancel()
+				<-done
+				return false
+			}
+			continue
+		}
+		var expired <-chan time.Time
+		if deadline, ok := sess.Deadline(); ok {
+			t := time.NewTimer(time.Until(deadline))
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case key := <-c.keys:
+			s.press(c, key)
+		case <-expired:
+			sess.Tick(time.Now())
+		case <-ctx.Done():
+			return false
+		}
+	}
+	c.mu.Lock()
+	c.ordering = true
+	c.mu.Unlock()
+	if sess.Fallback() {
+		s.metrics.fallback.WithLabelValues(sess.EndReason().String()).Inc()
+		c.log.Info().Str("reason", sess.EndReason().String()).Msg("menu failed: the fallback leaf takes the call")
+	}
+	return true
+}
+
+func (s *Server) press(c *call, key byte) {
+	r := c.session.PressAt(key, time.Now())
+	c.log.Debug().Str("key", string(key)).Str("result", r.String()).Msg("dtmf")
+}
+
+// play plays the named prompts, unless the call ends first.
+func (s *Server) play(ctx context.Context, c *call, names ...string) {
+	var ps []*Prompt
+	for _, n := range names {
+		if p := s.prompts[n]; p != nil {
+			ps = append(ps, p)
+		} else {
+			c.log.Warn().Str("prompt", n).Msg("prompt file missing: skipped")
+		}
+	}
+	c.media.Play(ctx, ps...)
+}
+
+// goodbye thanks the caller and reads out the order's reference digits
+// (the sequence number at the end of its id).
+func (s *Server) goodbye(ctx context.Context, c *call, orderID string) {
+	names := []string{"goodbye"}
+	if i := strings.LastIndexByte(orderID, '-'); i >= 0 {
+		for _, d := range orderID[i+1:] {
+			names = append(names, "digit_"+string(d))
+		}
+	}
+	s.play(ctx, c, names...)
+}
+
+// transfer sends REFER to the agent queue with the order in the Refer-To
+// URI headers and a Call-Info screen-pop link, and waits for the NOTIFY
+// that says how it went. It returns "accepted", "refused" or "failed".
+func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, to string) string {
+	result := "failed"
+	defer func() { s.metrics.transfers.WithLabelValues(result).Inc() }()
+	var target sipmsg.Uri
+	if err := sipmsg.ParseUri(to, &target); err != nil {
+		c.log.Error().Err(err).Str("transfer", to).Msg("bad transfer uri")
+		return result
+	}
+	target.Headers = sipmsg.NewParams()
+	target.Headers.Add("X-Work-Order-ID", o.ID)
+	target.Headers.Add("X-Work-Order-Class", o.Class)
+	target.Headers.Add("X-Priority", strconv.Itoa(o.Priority))
+	req := sipmsg.NewRequest(sipmsg.REFER, c.dlg.InviteRequest.Contact().Address)
+	req.AppendHeader(sipmsg.NewHeader("Refer-To", "<"+target.String()+">"))
+	req.AppendHeader(sipmsg.NewHeader("Referred-By", "<sip:"+c.hotline.Number+"@"+s.mediaHost+">"))
+	req.AppendHeader(sipmsg.NewHeader("Call-Info", fmt.Sprintf("<%s/ui/workorders/%s>;purpose=info", s.publicURL, o.ID)))
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.SIP.TransferTimeout.D())
+	defer cancel()
+	res, err := c.dlg.Do(rctx, req)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("REFER got no answer")
+		return result
+	}
+	if !res.IsSuccess() {
+		result = "refused"
+		c.log.Info().Int("status", res.StatusCode).Msg("transfer refused")
+		return result
+	}
+	for {
+		select {
+		case code := <-c.notify:
+			switch {
+			case code < 200:
+				continue
+			case code < 300:
+				result = "accepted"
+				c.log.Info().Str("work_order", o.ID).Str("to", to).Msg("call transferred")
+			default:
+				c.log.Info().Int("status", code).Msg("transfer failed at the agent side")
+			}
+			return result
+		case <-rctx.Done():
+			c.log.Warn().Msg("no final NOTIFY for the transfer")
+			return result
+		}
+	}
+}
+
+// answerInDialog answers a re-INVITE or UPDATE of a known dialog with our
+// current SDP, so a session refresh or hold does not drop the call.
+func (s *Server) answerInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	c := s.callOf(req, tx)
+	if c == nil {
+		return
+	}
+	if len(req.Body()) > 0 {
+		if m, err := negotiate(req.Body()); err == nil {
+			c.media.negotiated(m)
+		} else if errors.Is(err, ErrNoCodec) {
+			s.respond(tx, req, sipmsg.StatusNotAcceptableHere, "No Common Codec (PCMU, PCMA)")
+			return
+		}
+	}
 	res := sipmsg.NewSDPResponseFromRequest(req, c.dlg.InviteResponse.Body())
 	if err := tx.Respond(res); err != nil {
-		c.log.Debug().Err(err).Msg("answer re-INVITE")
+		c.log.Debug().Err(err).Msg("answer in-dialog offer")
 	}
+}
+
+// callOf finds the call of an in-dialog request, answering 481 if none.
+func (s *Server) callOf(req *sipmsg.Request, tx sipmsg.ServerTransaction) *call {
+	id, err := sipmsg.DialogIDFromRequestUAS(req)
+	if err == nil {
+		if v, ok := s.calls.Load(id); ok {
+			return v.(*call)
+		}
+	}
+	if tx != nil {
+		s.respond(tx, req, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+	return nil
 }
 
 func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	id, err := sipmsg.DialogIDFromRequestUAS(req)
-	if err != nil {
-		return
+	c := s.callOf(req, nil)
+	if c == nil {
+		return // a stray ACK is dropped, as RFC 3261 says
 	}
-	if v, ok := s.calls.Load(id); ok {
-		c := v.(*call)
-		c.mu.Lock()
-		c.acked = true
-		c.mu.Unlock()
-		_ = c.dlg.ReadAck(req, tx) // a stray ACK is dropped, as RFC 3261 says
+	c.mu.Lock()
+	c.acked = true
+	c.mu.Unlock()
+	if !c.offered && len(req.Body()) > 0 {
+		// Late offer: our offer went in the 200; the answer is here.
+		if m, err := negotiate(req.Body()); err == nil {
+			c.media.negotiated(m)
+		} else {
+			c.log.Info().Err(err).Msg("unusable SDP answer in ACK")
+		}
 	}
+	_ = c.dlg.ReadAck(req, tx)
 }
 
 func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	id, err := sipmsg.DialogIDFromRequestUAS(req)
-	v, ok := s.calls.Load(id)
-	if err != nil || !ok {
-		s.respond(tx, req, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	c := s.callOf(req, tx)
+	if c == nil {
 		return
 	}
-	c := v.(*call)
 	c.mu.Lock()
 	// A BYE in the dialog means the caller had our 200: the call was
 	// answered even if its ACK is still on its way (requests are handled
@@ -217,13 +437,10 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (s *Server) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	id, err := sipmsg.DialogIDFromRequestUAS(req)
-	v, ok := s.calls.Load(id)
-	if err != nil || !ok {
-		s.respond(tx, req, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	c := s.callOf(req, tx)
+	if c == nil {
 		return
 	}
-	c := v.(*call)
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
@@ -235,34 +452,54 @@ func (s *Server) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, sipmsg.StatusOK, "OK")
-	c.mu.Lock()
-	result := c.session.Press(key)
-	c.mu.Unlock()
-	c.log.Debug().Str("key", string(key)).Str("result", result.String()).Msg("dtmf")
-	s.maybeCreateOrder(c)
+	select {
+	case c.keys <- key:
+	default:
+		c.log.Warn().Msg("digit dropped: the caller types faster than the menu reads")
+	}
 }
 
-// maybeCreateOrder creates the work order once the call is answered and the
-// menu walk is done, whichever of the two comes last.
-func (s *Server) maybeCreateOrder(c *call) {
-	c.mu.Lock()
-	if !c.answered || c.ordering || !c.session.Done() {
-		c.mu.Unlock()
+// onNotify takes the transfer's progress: a message/sipfrag body with the
+// status line of the transferee's call to the agent.
+func (s *Server) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	c := s.callOf(req, tx)
+	if c == nil {
 		return
 	}
-	c.ordering = true
-	in := workorder.Intake{
-		CallID: c.id, Hotline: c.hotline.Number, Tier: c.hotline.Tier, Province: c.province,
-		Caller: c.caller, ServiceNumber: c.session.ServiceNumber(), IVRPath: c.session.Path(),
-		Leaf: *c.session.Leaf(),
+	code, err := parseSipfrag(req.Body())
+	if err != nil {
+		c.log.Info().Err(err).Msg("bad NOTIFY sipfrag")
+		s.respond(tx, req, sipmsg.StatusBadRequest, "Bad Sipfrag")
+		return
 	}
-	c.mu.Unlock()
-	go s.createOrder(c, in)
+	s.respond(tx, req, sipmsg.StatusOK, "OK")
+	select {
+	case c.notify <- code:
+	default:
+	}
 }
 
-// createOrder retries a failing store briefly: the call is live and the
-// caller is waiting, so a short Redis hiccup must not lose the order.
-func (s *Server) createOrder(c *call, in workorder.Intake) {
+// parseSipfrag reads the status code of a message/sipfrag status line,
+// "SIP/2.0 200 OK".
+func parseSipfrag(body []byte) (int, error) {
+	if len(body) > 1024 {
+		return 0, errors.New("sipfrag over 1024 bytes")
+	}
+	line, _, _ := strings.Cut(string(body), "\n")
+	f := strings.Fields(line)
+	if len(f) < 2 || !strings.HasPrefix(f[0], "SIP/") {
+		return 0, fmt.Errorf("sipfrag %q is not a status line", line)
+	}
+	code, err := strconv.Atoi(f[1])
+	if err != nil || code < 100 || code > 699 {
+		return 0, fmt.Errorf("sipfrag status %q", f[1])
+	}
+	return code, nil
+}
+
+// createOrder retries a failing store briefly: the caller is waiting, so a
+// short Redis hiccup must not lose the order. It returns nil on failure.
+func (s *Server) createOrder(c *call, in workorder.Intake) *workorder.Order {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
@@ -274,16 +511,12 @@ func (s *Server) createOrder(c *call, in workorder.Intake) {
 			c.mu.Unlock()
 			s.metrics.calls.WithLabelValues(outcomeOrderCreated).Inc()
 			c.log.Info().Str("work_order", o.ID).Str("class", o.Class).Msg("work order taken")
-			return
+			return o
 		}
 		if attempt == 3 || s.ctx.Err() != nil {
-			c.mu.Lock()
-			c.failed = true
-			c.mu.Unlock()
 			s.metrics.calls.WithLabelValues(outcomeOrderFailed).Inc()
 			c.log.Error().Err(err).Int("attempts", attempt).Msg("work order could not be created; hanging up")
-			s.hangUp(c)
-			return
+			return nil
 		}
 		c.log.Warn().Err(err).Int("attempt", attempt).Msg("create work order failed; retrying")
 		time.Sleep(backoff)
@@ -305,7 +538,7 @@ func (s *Server) hangUp(c *call) {
 func (s *Server) finish(c *call) {
 	c.finishOnce.Do(func() {
 		s.calls.Delete(c.dlg.ID)
-		c.rtp.Close()
+		c.media.Close()
 		c.mu.Lock()
 		abandoned := !c.ordering
 		c.mu.Unlock()
@@ -314,17 +547,7 @@ func (s *Server) finish(c *call) {
 			c.log.Info().Msg("call ended before a menu choice: abandoned")
 		}
 		s.metrics.active.Dec()
+		s.activeCalls.Add(-1)
 		s.active.Done()
 	})
-}
-
-// drainRTP reads and drops the caller's media until the call ends; the RTP
-// session (DTMF events, prompts) is built on this socket.
-func (c *call) drainRTP() {
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := c.rtp.ReadFrom(buf); err != nil {
-			return
-		}
-	}
 }

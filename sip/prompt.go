@@ -198,6 +198,9 @@ func noEOF(err error) error {
 // Samples is the prompt's length in samples.
 func (p *Prompt) Samples() int { return len(p.ulaw) }
 
+// MuLaw is the prompt's audio as G.711 mu-law bytes (shared: do not modify).
+func (p *Prompt) MuLaw() []byte { return p.ulaw }
+
 // Duration is how long the prompt plays.
 func (p *Prompt) Duration() time.Duration {
 	return time.Duration(len(p.ulaw)) * time.Second / SampleRate

@@ -28,8 +28,8 @@ type codec struct {
 // supported lists our codecs, preferred first: G.711 mu-law and A-law.
 var supported = []codec{{0, "PCMU"}, {8, "PCMA"}}
 
-// media is the outcome of negotiation.
-type media struct {
+// mediaOffer is the outcome of negotiation.
+type mediaOffer struct {
 	codec      codec
 	dtmfPT     int // telephone-event payload type, -1 if not offered
 	remoteAddr string
@@ -38,8 +38,8 @@ type media struct {
 
 // negotiate picks our codec from an offer: the first of the offer's audio
 // formats we support, and telephone-event/8000 if offered.
-func negotiate(offer []byte) (media, error) {
-	m := media{dtmfPT: -1}
+func negotiate(offer []byte) (mediaOffer, error) {
+	m := mediaOffer{dtmfPT: -1}
 	if len(offer) > maxSDPBody {
 		return m, fmt.Errorf("%w: %d bytes is over %d", ErrBadSDP, len(offer), maxSDPBody)
 	}
@@ -111,7 +111,7 @@ func negotiate(offer []byte) (media, error) {
 
 // describe builds our SDP: an answer for m, or, with m nil, an offer of
 // every codec (late offer: INVITE without SDP).
-func describe(host string, port int, m *media) ([]byte, error) {
+func describe(host string, port int, m *mediaOffer) ([]byte, error) {
 	formats := []string{}
 	attrs := []sdp.Attribute{}
 	dtmfPT := 101

@@ -30,7 +30,7 @@ func TestNegotiate(t *testing.T) {
 	tests := []struct {
 		name  string
 		offer string
-		want  media
+		want  mediaOffer
 	}{
 		{
 			name: "PCMU and telephone-event",
@@ -42,21 +42,21 @@ func TestNegotiate(t *testing.T) {
 				"a=ptime:20",
 				"a=sendrecv",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 49170},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 49170},
 		},
 		{
 			name: "PCMA offered first wins",
 			offer: offerSDP(
 				"m=audio 5004 RTP/AVP 8 0",
 			),
-			want: media{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
+			want: mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
 		},
 		{
 			name: "PCMU offered first wins",
 			offer: offerSDP(
 				"m=audio 5004 RTP/AVP 0 8",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
 		},
 		{
 			name: "unsupported codec before supported one is skipped",
@@ -67,7 +67,7 @@ func TestNegotiate(t *testing.T) {
 				"a=rtpmap:8 PCMA/8000",
 				"a=rtpmap:101 telephone-event/8000",
 			),
-			want: media{codec: codec{8, "PCMA"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 5004},
+			want: mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 5004},
 		},
 		{
 			name: "telephone-event before codec",
@@ -75,7 +75,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 5004 RTP/AVP 96 0",
 				"a=rtpmap:96 telephone-event/8000",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: 96, remoteAddr: "192.0.2.10", remotePort: 5004},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: 96, remoteAddr: "192.0.2.10", remotePort: 5004},
 		},
 		{
 			name: "telephone-event at 16000 is not ours",
@@ -83,7 +83,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 5004 RTP/AVP 0 100",
 				"a=rtpmap:100 telephone-event/16000",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 5004},
 		},
 		{
 			name: "dynamic pt 96 mapped to PCMU",
@@ -92,7 +92,7 @@ func TestNegotiate(t *testing.T) {
 				"a=rtpmap:96 PCMU/8000",
 				"a=rtpmap:101 telephone-event/8000",
 			),
-			want: media{codec: codec{96, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 6000},
+			want: mediaOffer{codec: codec{96, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 6000},
 		},
 		{
 			name: "dynamic pt rtpmap is case-insensitive",
@@ -100,7 +100,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 6000 RTP/AVP 97",
 				"a=rtpmap:97 pcma/8000",
 			),
-			want: media{codec: codec{97, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 6000},
+			want: mediaOffer{codec: codec{97, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 6000},
 		},
 		{
 			name: "static pt remapped by rtpmap",
@@ -108,7 +108,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 6000 RTP/AVP 0",
 				"a=rtpmap:0 PCMA/8000",
 			),
-			want: media{codec: codec{0, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 6000},
+			want: mediaOffer{codec: codec{0, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 6000},
 		},
 		{
 			name: "media-level c= wins over session-level",
@@ -116,7 +116,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 7000 RTP/AVP 0",
 				"c=IN IP4 198.51.100.7",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "198.51.100.7", remotePort: 7000},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "198.51.100.7", remotePort: 7000},
 		},
 		{
 			name: "media-level c= only",
@@ -128,7 +128,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 8000 RTP/AVP 8",
 				"c=IN IP4 203.0.113.5",
 			),
-			want: media{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "203.0.113.5", remotePort: 8000},
+			want: mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "203.0.113.5", remotePort: 8000},
 		},
 		{
 			name: "session-level c= only, IPv6",
@@ -140,7 +140,7 @@ func TestNegotiate(t *testing.T) {
 				"t=0 0",
 				"m=audio 8002 RTP/AVP 0",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "2001:db8::1", remotePort: 8002},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "2001:db8::1", remotePort: 8002},
 		},
 		{
 			name: "LF line endings",
@@ -148,7 +148,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 9000 RTP/AVP 0 101",
 				"a=rtpmap:101 telephone-event/8000",
 			), "\r\n", "\n"),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 9000},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 9000},
 		},
 		{
 			name: "video first, audio second",
@@ -157,7 +157,7 @@ func TestNegotiate(t *testing.T) {
 				"a=rtpmap:96 H264/90000",
 				"m=audio 9000 RTP/AVP 8",
 			),
-			want: media{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 9000},
+			want: mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 9000},
 		},
 		{
 			name: "rejected audio stream then live one",
@@ -165,7 +165,7 @@ func TestNegotiate(t *testing.T) {
 				"m=audio 0 RTP/AVP 0",
 				"m=audio 9004 RTP/AVP 8",
 			),
-			want: media{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 9004},
+			want: mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: -1, remoteAddr: "192.0.2.10", remotePort: 9004},
 		},
 		{
 			name: "no c= anywhere",
@@ -176,7 +176,7 @@ func TestNegotiate(t *testing.T) {
 				"t=0 0",
 				"m=audio 9006 RTP/AVP 0",
 			),
-			want: media{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "", remotePort: 9006},
+			want: mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: -1, remoteAddr: "", remotePort: 9006},
 		},
 	}
 	for _, tt := range tests {
@@ -388,7 +388,7 @@ func TestDescribeAnswer(t *testing.T) {
 		name        string
 		host        string
 		port        int
-		m           media
+		m           mediaOffer
 		wantFormats []string
 		wantRtpmaps map[string]string
 		wantAddrTyp string
@@ -397,7 +397,7 @@ func TestDescribeAnswer(t *testing.T) {
 			name:        "PCMU with telephone-event",
 			host:        "192.0.2.1",
 			port:        4000,
-			m:           media{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 49170},
+			m:           mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.10", remotePort: 49170},
 			wantFormats: []string{"0", "101"},
 			wantRtpmaps: map[string]string{"0": "PCMU/8000", "101": "telephone-event/8000"},
 			wantAddrTyp: "IP4",
@@ -406,7 +406,7 @@ func TestDescribeAnswer(t *testing.T) {
 			name:        "PCMA without telephone-event",
 			host:        "192.0.2.1",
 			port:        40002,
-			m:           media{codec: codec{8, "PCMA"}, dtmfPT: -1},
+			m:           mediaOffer{codec: codec{8, "PCMA"}, dtmfPT: -1},
 			wantFormats: []string{"8"},
 			wantRtpmaps: map[string]string{"8": "PCMA/8000"},
 			wantAddrTyp: "IP4",
@@ -415,7 +415,7 @@ func TestDescribeAnswer(t *testing.T) {
 			name:        "dynamic PCMU with dynamic telephone-event",
 			host:        "2001:db8::2",
 			port:        20000,
-			m:           media{codec: codec{96, "PCMU"}, dtmfPT: 97},
+			m:           mediaOffer{codec: codec{96, "PCMU"}, dtmfPT: 97},
 			wantFormats: []string{"96", "97"},
 			wantRtpmaps: map[string]string{"96": "PCMU/8000", "97": "telephone-event/8000"},
 			wantAddrTyp: "IP6",
@@ -507,7 +507,7 @@ func TestDescribeLateOffer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("negotiate(our late offer) error: %v", err)
 	}
-	if wantM := (media{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.1", remotePort: 4000}); m != wantM {
+	if wantM := (mediaOffer{codec: codec{0, "PCMU"}, dtmfPT: 101, remoteAddr: "192.0.2.1", remotePort: 4000}); m != wantM {
 		t.Errorf("negotiate(our late offer) = %+v, want %+v", m, wantM)
 	}
 }
@@ -530,7 +530,7 @@ func TestDescribeNegotiateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("negotiate(answer) error: %v\n%s", err, answer)
 	}
-	want := media{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000}
+	want := mediaOffer{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000}
 	if back != want {
 		t.Errorf("negotiate(answer) = %+v, want %+v", back, want)
 	}
@@ -573,7 +573,7 @@ func FuzzNegotiate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("negotiate(describe(%+v)) error: %v\noffer: %q\nanswer: %q", m, err, offer, answer)
 		}
-		want := media{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000}
+		want := mediaOffer{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000}
 		if back != want {
 			t.Fatalf("round trip: negotiate(describe(%+v)) = %+v, want %+v\noffer: %q\nanswer: %q", m, back, want, offer, answer)
 		}

@@ -9,13 +9,16 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
 
@@ -40,6 +44,12 @@ type Params struct {
 	Orders     Orders
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
+	// Ready reports whether new calls can be kept (Redis reachable); nil
+	// means always.
+	Ready func() bool
+	// Prompts are the IVR's prompts by name; nil loads them from
+	// sip.prompts/sip.language.
+	Prompts Prompts
 }
 
 // Server is the SIP user agent server of the hotline.
@@ -61,11 +71,24 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	metrics  metrics
+
+	ready       func() bool
+	prompts     Prompts
+	ivrOptions  ivr.Options
+	mediaHost   string
+	rtpLo       int
+	rtpHi       int
+	publicURL   string
+	activeCalls atomic.Int64
+	limiter     *rateLimiter
 }
 
 type metrics struct {
-	calls  *prometheus.CounterVec
-	active prometheus.Gauge
+	calls     *prometheus.CounterVec
+	active    prometheus.Gauge
+	fallback  *prometheus.CounterVec
+	transfers *prometheus.CounterVec
+	limited   prometheus.Counter
 }
 
 // Call outcomes, the label of hotlined_sip_calls_total.
@@ -78,6 +101,7 @@ const (
 	outcomeForbidden    = "rejected_forbidden"
 	outcomeNoCodec      = "rejected_no_codec"
 	outcomeUnavailable  = "rejected_unavailable"
+	outcomeBusy         = "rejected_busy"
 )
 
 // New builds the server; Listen starts it.
@@ -85,7 +109,24 @@ func New(p Params) (*Server, error) {
 	if p.Config == nil || p.Orders == nil || p.Registerer == nil {
 		return nil, errors.New("new sip server: Config, Orders and Registerer are required")
 	}
-	s := &Server{cfg: p.Config, orders: p.Orders, log: p.Logger.With().Str("component", "sip").Logger()}
+	s := &Server{cfg: p.Config, orders: p.Orders, log: p.Logger.With().Str("component", "sip").Logger(),
+		ready: p.Ready, prompts: p.Prompts, publicURL: strings.TrimRight(p.Config.HTTP.PublicURL, "/"),
+		limiter: newRateLimiter(p.Config.SIP.RatePerSource, p.Config.SIP.BurstPerSource, time.Now)}
+	if s.publicURL == "" {
+		s.publicURL = "http://" + p.Config.HTTP.Listen
+	}
+	if s.prompts == nil {
+		dir := filepath.Join(p.Config.SIP.Prompts, p.Config.SIP.Language)
+		prompts, err := LoadPrompts(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load prompts: %w", err)
+		}
+		s.prompts = prompts
+	}
+	s.rtpLo, s.rtpHi, _ = p.Config.SIP.RTPPortRange() // validated by configs
+	ivrCfg := p.Config.SIP.IVR
+	s.ivrOptions = ivr.Options{FirstDigitTimeout: ivrCfg.FirstDigitTimeout.D(), InterDigitTimeout: ivrCfg.InterDigitTimeout.D(),
+		MaxRetries: ivrCfg.MaxRetries, MaxDuration: ivrCfg.MaxDuration.D()}
 	for _, c := range p.Config.SIP.TrustedSources {
 		s.trusted = append(s.trusted, netip.MustParsePrefix(c)) // validated by configs
 	}
@@ -99,11 +140,22 @@ func New(p Params) (*Server, error) {
 			Help: "Calls currently in progress.",
 		}),
 	}
-	if err := p.Registerer.Register(s.metrics.calls); err != nil {
-		return nil, fmt.Errorf("register sip metrics: %w", err)
-	}
-	if err := p.Registerer.Register(s.metrics.active); err != nil {
-		return nil, fmt.Errorf("register sip metrics: %w", err)
+	s.metrics.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotlined_ivr_fallback_total",
+		Help: "Calls that failed the menu and went to the fallback leaf, by reason.",
+	}, []string{"reason"})
+	s.metrics.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotlined_sip_transfers_total",
+		Help: "How calls left the IVR: accepted, refused, failed, resolved_in_ivr, no_transfer.",
+	}, []string{"result"})
+	s.metrics.limited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_rate_limited_total",
+		Help: "Requests refused by the per-source rate limit.",
+	})
+	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited} {
+		if err := p.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("register sip metrics: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -133,6 +185,8 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.srv.OnInfo(s.guard(s.onInfo))
 	s.srv.OnOptions(s.guard(s.onOptions))
 	s.srv.OnCancel(s.guard(s.onCancel))
+	s.srv.OnNotify(s.guard(s.onNotify))
+	s.srv.OnUpdate(s.guard(s.answerInDialog))
 
 	var serves []func() error
 	for _, l := range s.cfg.SIP.Listen {
@@ -156,11 +210,26 @@ func (s *Server) Listen(ctx context.Context) error {
 			}
 			s.closers = append(s.closers, ln.Close)
 			local, serve = ln.Addr().String(), func() error { return s.srv.ServeTCP(ln) }
+		case "tls":
+			cert, err := tls.LoadX509KeyPair(s.cfg.SIP.TLSCertFile, s.cfg.SIP.TLSKeyFile)
+			if err != nil {
+				return fmt.Errorf("sip tls certificate: %w", err)
+			}
+			ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			if err != nil {
+				return fmt.Errorf("sip listen %s: %w", l, err)
+			}
+			s.closers = append(s.closers, ln.Close)
+			local, serve = ln.Addr().String(), func() error { return s.srv.ServeTLS(ln) }
 		}
 		host, portStr, _ := net.SplitHostPort(local)
 		port, _ := strconv.Atoi(portStr)
 		if s.host == "" {
 			s.host = host
+			s.mediaHost = s.cfg.SIP.MediaAddress
+			if s.mediaHost == "" {
+				s.mediaHost = host
+			}
 		}
 		if s.client == nil {
 			if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host)); err != nil {
@@ -169,9 +238,9 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.closers = append(s.closers, s.client.Close)
 		}
 		contact := sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "hotlined", Host: host, Port: port}}
-		if transport == "tcp" {
+		if transport != "udp" {
 			contact.Address.UriParams = sipmsg.NewParams()
-			contact.Address.UriParams.Add("transport", "tcp")
+			contact.Address.UriParams.Add("transport", transport)
 		}
 		s.dialogs[transport] = &sipgo.DialogUA{Client: s.client, ContactHDR: contact}
 		s.addrs = append(s.addrs, transport+":"+local)
@@ -235,6 +304,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // guard answers 403 to requests from outside sip.trusted_sources.
 func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if !s.limiter.allow(sourceHost(req.Source())) {
+			s.metrics.limited.Inc()
+			if req.IsInvite() {
+				s.metrics.calls.WithLabelValues(outcomeUnavailable).Inc()
+			}
+			s.respond(tx, req, sipmsg.StatusServiceUnavailable, "Rate Limited", retryAfter)
+			return
+		}
 		if !s.isTrusted(req.Source()) {
 			s.log.Warn().Str("source", req.Source()).Str("method", string(req.Method)).Msg("request from untrusted source refused")
 			if req.IsInvite() {
@@ -280,7 +357,7 @@ func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code 
 
 func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(tx, req, sipmsg.StatusOK, "OK",
-		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"),
 		sipmsg.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
 }
 

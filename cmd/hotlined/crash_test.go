@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,7 +113,12 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	config := filepath.Join(t.TempDir(), "hotlined.yaml")
+	prompts, err := filepath.Abs("../../configs/prompts")
+	if err != nil {
+		t.Fatal(err)
+	}
 	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
+	text = strings.Replace(text, "  prompts: prompts ", "  prompts: "+prompts+" ", 1)
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +133,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 		testenv.Hangup(t, sess)
+		waitCreated(t, first, i+1) // creation order = call order, the reference for the per-key check
 	}
 	outbox := queue.NewOutbox("hotlined", 8)
 	waitDepth := func(want int64) {
@@ -176,4 +183,31 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 		}
 		seen[o.ID], last[string(m.Key)] = true, o.ID
 	}
+}
+
+// waitCreated polls /metrics until n work orders were created.
+func waitCreated(t *testing.T, p *process, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + p.http + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			total := 0.0
+			for _, line := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(line, "hotlined_workorders_created_total{") {
+					var v float64
+					if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+						total += v
+					}
+				}
+			}
+			if int(total) >= n {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("work order %d not created", n)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,12 @@ import (
 // the daemon.
 type Caller struct {
 	Dialogs *sipgo.DialogUA
+	// Refers receives every REFER the daemon sends; the caller answers 202
+	// and then NOTIFYs a 200 sipfrag (the transfer worked) unless
+	// ReferStatus says otherwise.
+	Refers      chan *sipmsg.Request
+	ReferStatus int
+	sessions    sync.Map // Call-ID -> *sipgo.DialogClientSession
 }
 
 // NewCaller starts a user agent that answers BYE from the daemon.
@@ -34,11 +41,41 @@ func NewCaller(t testing.TB) *Caller {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close(); ua.Close() })
+	c := &Caller{Dialogs: &sipgo.DialogUA{Client: client,
+		ContactHDR: sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "sbc", Host: "127.0.0.1"}}},
+		Refers: make(chan *sipmsg.Request, 16), ReferStatus: 202}
 	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if v, ok := c.sessions.Load(req.CallID().Value()); ok {
+			if v.(*sipgo.DialogClientSession).ReadBye(req, tx) == nil {
+				return // answered 200, and the session's context ends
+			}
+		}
 		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	})
-	return &Caller{Dialogs: &sipgo.DialogUA{Client: client,
-		ContactHDR: sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "sbc", Host: "127.0.0.1"}}}}
+	srv.OnRefer(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		select {
+		case c.Refers <- req:
+		default:
+		}
+		status := c.ReferStatus
+		_ = tx.Respond(sipmsg.NewResponseFromRequest(req, status, "Refer", nil))
+		v, ok := c.sessions.Load(req.CallID().Value())
+		if status != 202 || !ok {
+			return
+		}
+		sess := v.(*sipgo.DialogClientSession)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n := sipmsg.NewRequest(sipmsg.NOTIFY, sess.InviteResponse.Contact().Address)
+			n.AppendHeader(sipmsg.NewHeader("Event", "refer"))
+			n.AppendHeader(sipmsg.NewHeader("Subscription-State", "terminated;reason=noresource"))
+			n.AppendHeader(sipmsg.NewHeader("Content-Type", "message/sipfrag"))
+			n.SetBody([]byte("SIP/2.0 200 OK\r\n"))
+			_, _ = sess.Do(ctx, n)
+		}()
+	})
+	return c
 }
 
 // Offer is the SDP the caller offers: PCMA, PCMU and telephone-event.
@@ -50,6 +87,12 @@ const Offer = "v=0\r\no=sbc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\
 // *sipgo.ErrDialogResponse.
 func (c *Caller) Call(t testing.TB, addr, hotline, number string, headers ...sipmsg.Header) (*sipgo.DialogClientSession, error) {
 	t.Helper()
+	return c.CallWithSDP(t, addr, hotline, number, Offer, headers...)
+}
+
+// CallWithSDP is Call with the caller's own SDP offer ("" for a late offer).
+func (c *Caller) CallWithSDP(t testing.TB, addr, hotline, number, offer string, headers ...sipmsg.Header) (*sipgo.DialogClientSession, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	host, portStr, err := net.SplitHostPort(addr)
@@ -59,11 +102,17 @@ func (c *Caller) Call(t testing.TB, addr, hotline, number string, headers ...sip
 	port, _ := strconv.Atoi(portStr)
 	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: number, Host: "127.0.0.1"}, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", sipmsg.GenerateTagN(16))
-	headers = append(headers, from, sipmsg.NewHeader("Content-Type", "application/sdp"))
-	sess, err := c.Dialogs.Invite(ctx, sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}, []byte(Offer), headers...)
+	headers = append(headers, from)
+	var body []byte
+	if offer != "" {
+		headers = append(headers, sipmsg.NewHeader("Content-Type", "application/sdp"))
+		body = []byte(offer)
+	}
+	sess, err := c.Dialogs.Invite(ctx, sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}, body, headers...)
 	if err != nil {
 		return nil, err
 	}
+	c.sessions.Store(sess.InviteRequest.CallID().Value(), sess)
 	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		return sess, err
 	}

@@ -1,0 +1,196 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/rs/zerolog"
+)
+
+// media is one call's RTP session: it reads the caller's packets for RFC
+// 4733 DTMF and plays prompts to the caller with exact 20 ms pacing.
+type media struct {
+	conn net.PacketConn
+	log  zerolog.Logger
+	keys chan<- byte // the call's one digit stream
+
+	mu       sync.Mutex
+	remote   net.Addr // from the SDP; replaced by where the caller's RTP comes from
+	latched  bool
+	pt       uint8
+	dtmfPT   int // -1: none negotiated
+	ready    bool
+	packets  *Packetizer
+	detector DTMFDetector
+}
+
+// openMedia binds an RTP port from [lo, hi] on host.
+func openMedia(host string, lo, hi int, keys chan<- byte, log zerolog.Logger) (*media, error) {
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		port := lo + rand.IntN(hi-lo+1)
+		port &^= 1 // RTP on an even port
+		if port < lo {
+			port += 2
+		}
+		conn, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			return &media{conn: conn, keys: keys, log: log, dtmfPT: -1}, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("no free rtp port in %d-%d: %w", lo, hi, lastErr)
+}
+
+// Port is the local RTP port.
+func (m *media) Port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// negotiated sets the codec and the caller's address once SDP is agreed.
+func (m *media) negotiated(n mediaOffer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pt, m.dtmfPT = n.codec.pt, n.dtmfPT
+	if n.remoteAddr != "" && n.remotePort > 0 && !m.latched {
+		if addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(n.remoteAddr, strconv.Itoa(n.remotePort))); err == nil {
+			m.remote = addr
+		}
+	}
+	if m.packets == nil {
+		// The audio follows the codec's name; the header carries whatever
+		// payload type the SDP gave it (see Play).
+		audio := PayloadPCMU
+		if n.codec.name == "PCMA" {
+			audio = PayloadPCMA
+		}
+		m.packets, _ = NewPacketizer(PacketizerParams{PayloadType: audio, SSRC: rand.Uint32(),
+			Seq: uint16(rand.Uint32()), Timestamp: rand.Uint32()})
+	}
+	m.ready = true
+}
+
+// read handles the caller's RTP until the socket is closed: DTMF events go
+// to the digit stream; the first packet's source becomes where we send
+// (symmetric RTP, for callers behind NAT).
+func (m *media) read() {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, from, err := m.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue // not RTP: dropped
+		}
+		m.mu.Lock()
+		if !m.latched {
+			m.remote, m.latched = from, true
+		}
+		dtmfPT := m.dtmfPT
+		var key byte
+		var ok bool
+		if dtmfPT >= 0 && int(pkt.PayloadType) == dtmfPT {
+			key, ok, err = m.detector.Feed(&pkt, uint8(dtmfPT))
+		}
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Debug().Err(err).Msg("rtp dtmf dropped")
+			continue
+		}
+		if ok {
+			select {
+			case m.keys <- key:
+			default:
+				m.log.Warn().Msg("digit dropped: the caller types faster than the menu reads")
+			}
+		}
+	}
+}
+
+// Play sends the prompts in order, one 20 ms frame at a time on an absolute
+// schedule (no drift), until they end (true) or ctx ends (false: barge-in
+// or hang-up).
+func (m *media) Play(ctx context.Context, prompts ...*Prompt) bool {
+	m.mu.Lock()
+	ready, z := m.ready, m.packets
+	m.mu.Unlock()
+	if !ready {
+		return true // no media agreed (late offer without answer yet): nothing to play
+	}
+	start := time.Now()
+	i := 0
+	buf := make([]byte, 0, 12+FrameSamples)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for _, p := range prompts {
+		for pkt := range z.Packets(p) {
+			if d := time.Until(start.Add(time.Duration(i) * FrameDuration)); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-ctx.Done():
+					return false
+				case <-timer.C:
+				}
+			} else if ctx.Err() != nil {
+				return false
+			}
+			m.mu.Lock()
+			pkt.PayloadType = m.pt
+			remote := m.remote
+			m.mu.Unlock()
+			if remote != nil {
+				b, err := pkt.Header.MarshalTo(buf[:cap(buf)])
+				if err == nil {
+					out := append(buf[:b], pkt.Payload...)
+					if _, err := m.conn.WriteTo(out, remote); err != nil && !errors.Is(err, net.ErrClosed) {
+						m.log.Debug().Err(err).Msg("rtp write")
+					}
+				}
+			}
+			i++
+		}
+	}
+	return true
+}
+
+// Close releases the port.
+func (m *media) Close() error { return m.conn.Close() }
+
+// Prompts are the loaded prompt files by name.
+type Prompts map[string]*Prompt
+
+// LoadPrompts reads every WAV file of dir; a file that is not a valid 8 kHz
+// prompt is an error naming it.
+func LoadPrompts(dir string) (Prompts, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.wav"))
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no .wav prompts in %s", dir)
+	}
+	out := Prompts{}
+	for _, n := range names {
+		f, err := os.Open(n)
+		if err != nil {
+			return nil, err
+		}
+		p, err := LoadPrompt(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("prompt %s: %w", n, err)
+		}
+		out[filepath.Base(n[:len(n)-len(".wav")])] = p
+	}
+	return out, nil
+}
