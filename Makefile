@@ -5,7 +5,7 @@
 GO ?= go
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test deps lint unit e2e build run clean bench-queue
+.PHONY: test deps lint unit e2e build run clean bench-queue bench-sip
 
 test: deps lint unit e2e
 
@@ -35,3 +35,8 @@ clean:
 # Outbox commit-to-Kafka-ack throughput and latency (BENCHMARKS.md).
 bench-queue: deps
 	$(GO) test -run='^$$' -bench='BenchmarkOutbox|BenchmarkDirectPublish' -benchtime=5s ./queue
+
+# SIP: highest call rate without failures, hotlined vs a bare sipgo UAS,
+# and memory per call held in the menu (BENCHMARKS.md).
+bench-sip: deps
+	scripts/bench-sip.sh

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strconv"
@@ -23,12 +24,24 @@ type Caller struct {
 	Refers      chan *sipmsg.Request
 	ReferStatus int
 	sessions    sync.Map // Call-ID -> *sipgo.DialogClientSession
+	transport   string
 }
 
 // NewCaller starts a user agent that answers BYE from the daemon.
 func NewCaller(t testing.TB) *Caller {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-sbc"))
+	return NewCallerTLS(t, nil)
+}
+
+// NewCallerTLS is NewCaller whose TLS connections trust roots (for calls to
+// a sips/transport=tls address); nil means no TLS.
+func NewCallerTLS(t testing.TB, roots *tls.Config) *Caller {
+	t.Helper()
+	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent("test-sbc")}
+	if roots != nil {
+		opts = append(opts, sipgo.WithUserAgenTLSConfig(roots))
+	}
+	ua, err := sipgo.NewUA(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +57,9 @@ func NewCaller(t testing.TB) *Caller {
 	c := &Caller{Dialogs: &sipgo.DialogUA{Client: client,
 		ContactHDR: sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "sbc", Host: "127.0.0.1"}}},
 		Refers: make(chan *sipmsg.Request, 16), ReferStatus: 202}
+	if roots != nil {
+		c.transport = "tls"
+	}
 	srv.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		if v, ok := c.sessions.Load(req.CallID().Value()); ok {
 			if v.(*sipgo.DialogClientSession).ReadBye(req, tx) == nil {
@@ -108,7 +124,12 @@ func (c *Caller) CallWithSDP(t testing.TB, addr, hotline, number, offer string, 
 		headers = append(headers, sipmsg.NewHeader("Content-Type", "application/sdp"))
 		body = []byte(offer)
 	}
-	sess, err := c.Dialogs.Invite(ctx, sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}, body, headers...)
+	uri := sipmsg.Uri{Scheme: "sip", User: hotline, Host: host, Port: port}
+	if c.transport != "" {
+		uri.UriParams = sipmsg.NewParams()
+		uri.UriParams.Add("transport", c.transport)
+	}
+	sess, err := c.Dialogs.Invite(ctx, uri, body, headers...)
 	if err != nil {
 		return nil, err
 	}
