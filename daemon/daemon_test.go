@@ -44,9 +44,10 @@ func (l *logSink) String() string {
 }
 
 type harness struct {
-	d    *daemon.Daemon
-	logs *logSink
-	udp  string // host:port of the SIP UDP listener
+	d     *daemon.Daemon
+	redis *testenv.Redis
+	logs  *logSink
+	udp   string // host:port of the SIP UDP listener
 }
 
 // boot starts the whole daemon in-process on port 0 against a real
@@ -86,7 +87,7 @@ func boot(t *testing.T, edit func(*configs.Config)) *harness {
 			t.Logf("daemon log:\n%s", logs.String())
 		}
 	})
-	h := &harness{d: d, logs: logs}
+	h := &harness{d: d, logs: logs, redis: r}
 	for _, a := range d.SIPAddrs() {
 		if rest, ok := strings.CutPrefix(a, "udp:"); ok {
 			h.udp = rest

@@ -200,7 +200,7 @@ func (r *Relay) loop(ctx context.Context, key string) {
 			}
 			ok, err := r.p.Redis.SetNX(ctx, lease, r.p.Consumer, r.p.ClaimIdle).Result()
 			if err != nil || !ok {
-				sleep(ctx, tick)
+				r.pause(ctx, tick)
 				continue
 			}
 			owned = true
@@ -208,11 +208,14 @@ func (r *Relay) loop(ctx context.Context, key string) {
 				log.Error().Err(err).Msg("adopt pending outbox entries")
 				owned = false
 				_ = releaseScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
-				sleep(ctx, tick)
+				r.pause(ctx, tick)
 				continue
 			}
 			ownPending = true
 		} else if !r.renew(ctx, lease) {
+			if r.stopping() {
+				return
+			}
 			log.Warn().Msg("lost the lease on this outbox shard; another relay takes it")
 			owned = false
 			continue
@@ -239,16 +242,27 @@ func (r *Relay) loop(ctx context.Context, key string) {
 			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() != nil || r.stopping() {
+				return // Redis is unreachable: nothing can be drained now; it stays for the next start
 			}
 			log.Error().Err(err).Msg("read outbox")
-			sleep(ctx, time.Second)
+			r.pause(ctx, time.Second)
 			continue
 		}
 		if len(entries) > 0 && !r.publish(ctx, log, key, entries, func() bool { return r.renew(ctx, lease) }) {
 			owned = false // the entries stay pending for the relay that took the shard
 		}
+	}
+}
+
+// pause waits d, or less if ctx ends or Shutdown begins.
+func (r *Relay) pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-r.stop:
+	case <-t.C:
 	}
 }
 

@@ -159,6 +159,15 @@ func Status(err error) int {
 	return 0
 }
 
+// Response is the final response of a refused call, nil for another error.
+func Response(err error) *sipmsg.Response {
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		return de.Res
+	}
+	return nil
+}
+
 // Info builds an in-dialog INFO request.
 func Info(sess *sipgo.DialogClientSession, contentType, body string) *sipmsg.Request {
 	req := sipmsg.NewRequest(sipmsg.INFO, sess.InviteResponse.Contact().Address)

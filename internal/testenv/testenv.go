@@ -20,6 +20,13 @@ import (
 type Redis struct {
 	Addr   string
 	Client *redis.Client
+	cmd    *exec.Cmd
+}
+
+// Kill stops the server at once, as a crash or a network cut would.
+func (r *Redis) Kill() {
+	_ = r.cmd.Process.Kill()
+	_, _ = r.cmd.Process.Wait()
 }
 
 // StartRedis starts redis-server on a free loopback port, without
@@ -75,9 +82,9 @@ func startRedis(t testing.TB, files *TLSFiles, user, password string) *Redis {
 			t.Cleanup(func() {
 				client.Close()
 				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
+				_, _ = cmd.Process.Wait()
 			})
-			return &Redis{Addr: addr, Client: client}
+			return &Redis{Addr: addr, Client: client, cmd: cmd}
 		}
 		client.Close()
 		_ = cmd.Process.Kill()
