@@ -159,7 +159,6 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		m.negotiated(*offer)
 	}
 	s.calls.Store(dlg.ID, c)
-	s.active.Add(1)
 	s.activeCalls.Add(1)
 	s.metrics.active.Inc()
 	go m.read()
@@ -548,6 +547,5 @@ func (s *Server) finish(c *call) {
 		}
 		s.metrics.active.Dec()
 		s.activeCalls.Add(-1)
-		s.active.Done()
 	})
 }

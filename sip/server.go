@@ -66,7 +66,6 @@ type Server struct {
 	addrs    []string
 	closers  []func() error
 	calls    sync.Map // dialog id -> *call
-	active   sync.WaitGroup
 	draining atomic.Bool
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -268,15 +267,13 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // then closes the listeners.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
-	waited := make(chan struct{})
-	go func() {
-		s.active.Wait()
-		close(waited)
-	}()
+	// A counter polled, not a WaitGroup: an INVITE racing the drain may
+	// still add a call while we wait.
+	for s.activeCalls.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 	var errs []error
-	select {
-	case <-waited:
-	case <-ctx.Done():
+	if s.activeCalls.Load() > 0 {
 		// Grace is over: end the remaining calls ourselves, with BYE.
 		n := 0
 		s.calls.Range(func(_, v any) bool {
@@ -284,9 +281,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			go s.hangUp(v.(*call))
 			return true
 		})
-		select {
-		case <-waited:
-		case <-time.After(2 * time.Second):
+		for deadline := time.Now().Add(2 * time.Second); s.activeCalls.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
 		}
 		errs = append(errs, fmt.Errorf("sip shutdown: hung up %d calls still in progress after the grace period", n))
 	}
