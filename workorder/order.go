@@ -1,5 +1,8 @@
 // Package workorder holds the work order, its Redis store, and the Service
-// that turns a finished IVR walk into a classified, stored, published order.
+// that turns a finished IVR walk (or another channel's contact) into a
+// classified, stored, published order: a new one, or an urge of the
+// customer's open complaint; it counts group complaints and keeps their
+// incidents, and reclassifies orders on a supervisor's word.
 package workorder
 
 import (
@@ -30,8 +33,16 @@ type Order struct {
 	Deadlines     map[string]time.Time `json:"deadlines"`
 	Valid         bool                 `json:"valid"`
 	Transfer      string               `json:"transfer,omitempty"`
-	UpdatedAt     time.Time            `json:"updated_at"`
-	History       []Change             `json:"history"`
+	// Description is the free text the contact brought (a channel's
+	// description, the agent's notes); the major-complaint keywords are
+	// searched in it. Personal data: never logged.
+	Description string `json:"description,omitempty"`
+	// Urges counts the contacts about this order while it was open (催办).
+	Urges int `json:"urges"`
+	// Incidents are the group-complaint incidents the order is a member of.
+	Incidents []string  `json:"incidents,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	History   []Change  `json:"history"`
 }
 
 // Statuses.

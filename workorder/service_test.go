@@ -3,12 +3,14 @@ package workorder_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/internal/testenv"
@@ -109,18 +111,29 @@ func TestChangeStatusMovesTimersAndOpensRepeatWindow(t *testing.T) {
 	if _, err := change("resolved", "c6"); err != nil {
 		t.Fatal(err)
 	}
-	if last, _ := store.LastArchivedComplaint(ctx, "18912345678"); last != "" {
-		t.Errorf("repeat window open before archive: %q", last)
+	history := func() []classifier.PastComplaint {
+		h, err := store.ComplaintHistory(ctx, "18912345678")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
 	}
+	if h := history(); len(h) != 1 || h[0].ID != o.ID || h[0].Status != "resolved" || !h[0].ClosedAt.Equal(now) {
+		t.Errorf("index before archive: %+v", h)
+	}
+	indexKey := fmt.Sprintf("t:{%d}:svc:18912345678:complaints", store.Shard(o.ID))
+	if ttl := r.Client.TTL(ctx, indexKey).Val(); ttl < 30*24*time.Hour || ttl > 32*24*time.Hour {
+		t.Errorf("index of a resolved complaint: TTL %v, want 30 days and a slack", ttl)
+	}
+	now = now.Add(time.Minute)
 	if _, err := change("archived", "c7"); err != nil {
 		t.Fatal(err)
 	}
-	if last, _ := store.LastArchivedComplaint(ctx, "18912345678"); last != o.ID {
-		t.Errorf("repeat window holds %q, want %s", last, o.ID)
+	if h := history(); len(h) != 1 || h[0].Status != "archived" || !h[0].ClosedAt.Equal(now) {
+		t.Errorf("index after archive: %+v", h)
 	}
-	ttl := r.Client.TTL(ctx, "t:svc:{18912345678}:archived_complaint").Val()
-	if ttl < 29*24*time.Hour || ttl > 30*24*time.Hour {
-		t.Errorf("repeat window TTL %v, want 30 days", ttl)
+	if ttl := r.Client.TTL(ctx, indexKey).Val(); ttl < 30*24*time.Hour || ttl > 32*24*time.Hour {
+		t.Errorf("repeat window TTL %v, want 30 days and a slack", ttl)
 	}
 	// created + 5 applied status changes, each one event in the outbox.
 	if n, _ := outbox.Depth(ctx, r.Client); n != 6 {

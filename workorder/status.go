@@ -54,7 +54,7 @@ func checkTransition(from, to string) error {
 type Change struct {
 	At     time.Time `json:"at"`
 	Actor  string    `json:"actor"`
-	Action string    `json:"action"` // status
+	Action string    `json:"action"` // status, urge, class
 	From   string    `json:"from,omitempty"`
 	To     string    `json:"to,omitempty"`
 	Note   string    `json:"note,omitempty"`

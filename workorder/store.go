@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/queue"
 )
@@ -31,11 +32,14 @@ type Store struct {
 	shards int
 	outbox *queue.Outbox
 	timers *escalation.Store
+	// keep is how long a closed complaint stays in its customer's index:
+	// the longest window of the rules that read it (NewService sets it).
+	keep time.Duration
 }
 
 // NewStore returns the store.
 func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queue.Outbox, timers *escalation.Store) *Store {
-	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers}
+	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers, keep: 30 * 24 * time.Hour}
 }
 
 // Shard is the shard of an order, read from its id: the sequence number
@@ -88,7 +92,9 @@ func (s *Store) NextID(ctx context.Context, day time.Time, province string, shar
 }
 
 // Create writes the order, its events to the outbox and its timers in one
-// transaction: either all of them are stored or none.
+// transaction: either all of them are stored or none. The same transaction
+// enters a complaint in its service number's index and records the order
+// as its call's (see begin).
 func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, timers []escalation.Timer) error {
 	data, err := json.Marshal(o)
 	if err != nil {
@@ -112,6 +118,10 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			pipe.Set(ctx, key, data, 0)
 			s.outbox.Add(ctx, pipe, shard, events...)
+			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
+			if o.CallID != "" {
+				pipe.Set(ctx, s.callKey(shard, o.CallID), callCreated+o.ID, callTTL)
+			}
 			return s.timers.Add(ctx, pipe, timers...)
 		})
 		return err
@@ -133,9 +143,11 @@ type Mutation struct {
 const appliedTTL = 7 * 24 * time.Hour
 
 // Update reads the order, lets mutate change it, and writes the order, the
-// mutation's events and timer changes, and the change id in one optimistic
-// transaction, retried when the order changed underneath. A changeID seen
-// before returns ErrDuplicate with the current order.
+// mutation's events and timer changes, the change id and the order's entry
+// in its customer's complaint index in one optimistic transaction, retried
+// when the order changed underneath. A changeID seen before returns
+// ErrDuplicate with the current order. An error from mutate writes nothing
+// and comes back wrapped (errNoChange: nothing to do).
 func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *Order) (Mutation, error)) (*Order, error) {
 	shard := s.Shard(id)
 	key := s.orderKey(id)
@@ -185,6 +197,7 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 					pipe.Set(ctx, applied, 1, appliedTTL)
 				}
 				s.outbox.Add(ctx, pipe, shard, m.Events...)
+				s.writeHistory(ctx, pipe, &o, o.UpdatedAt)
 				s.timers.Cancel(ctx, pipe, shard, m.CancelTimers...)
 				return s.timers.Add(ctx, pipe, m.AddTimers...)
 			})
@@ -201,30 +214,6 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	return nil, fmt.Errorf("update work order %s: too much contention", id)
 }
 
-// RememberArchivedComplaint starts the repeat-complaint window of a service
-// number: a complaint from it within window is a repeat complaint.
-func (s *Store) RememberArchivedComplaint(ctx context.Context, serviceNumber, id string, window time.Duration) error {
-	key := fmt.Sprintf("%s:svc:{%s}:archived_complaint", s.prefix, serviceNumber)
-	if err := s.rdb.Set(ctx, key, id, window).Err(); err != nil {
-		return fmt.Errorf("remember archived complaint %s: %w", id, err)
-	}
-	return nil
-}
-
-// LastArchivedComplaint returns the order id that opened the service
-// number's repeat window, "" when none is open.
-func (s *Store) LastArchivedComplaint(ctx context.Context, serviceNumber string) (string, error) {
-	key := fmt.Sprintf("%s:svc:{%s}:archived_complaint", s.prefix, serviceNumber)
-	id, err := s.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("last archived complaint: %w", err)
-	}
-	return id, nil
-}
-
 // Get reads an order.
 func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 	data, err := s.rdb.Get(ctx, s.orderKey(id)).Bytes()
@@ -239,4 +228,167 @@ func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 		return nil, fmt.Errorf("decode work order %s: %w", id, err)
 	}
 	return &o, nil
+}
+
+// A call's key remembers what became of it, so a retried Create of the same
+// call (the SIP edge retries a failed one) returns the same order instead of
+// a second one, and counts the order it reserved only once.
+const (
+	callCreated  = "created:"
+	callReserved = "reserved:"
+	callTTL      = 24 * time.Hour
+)
+
+func (s *Store) callKey(shard int, callID string) string {
+	return fmt.Sprintf("%s:{%d}:call:%s", s.prefix, shard, callID)
+}
+
+// takenBy returns the id of the order a call created, "" when none.
+func (s *Store) takenBy(ctx context.Context, shard int, callID string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.callKey(shard, callID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read call %s: %w", callID, err)
+	}
+	id, _ := strings.CutPrefix(v, callCreated)
+	if id == v {
+		return "", nil // reserved, not created
+	}
+	return id, nil
+}
+
+// contact is the first step of taking a contact: what the customer's shard
+// says about it, and what was decided on that.
+type contact struct {
+	// Taken is the id of the order the call created before; nothing more
+	// is to be done.
+	Taken string
+	// ID is the order id reserved for a new order (empty on an urge).
+	ID       string
+	Decision classifier.Decision
+}
+
+// beginParams are the inputs of begin.
+type beginParams struct {
+	Shard         int
+	CallID        string // "" when the contact has none
+	ServiceNumber string // "" when the contact reads no complaint history
+	Subcategory   string
+	Reserve       bool // reserve the id under the call: something is counted under it before the order is written
+	Now           time.Time
+	Province      string
+	// Decide classifies the contact on its service number's complaint
+	// history (newest first; nil when it reads none).
+	Decide func(history []classifier.PastComplaint) classifier.Decision
+}
+
+// begin reads the call's key and the service number's complaint index,
+// lets p.Decide classify the contact on them, and, for a new order, reserves
+// its id: under the call (a retry reuses it) and as a placeholder in the
+// index (a concurrent contact of the same customer sees it as open and urges
+// it instead of opening a second order). The reads and writes are one
+// optimistic transaction on the customer's shard, retried when either key
+// changed underneath, so two contacts of one customer decide one after the
+// other.
+func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
+	var watched []string
+	if p.CallID != "" {
+		watched = append(watched, s.callKey(p.Shard, p.CallID))
+	}
+	if p.ServiceNumber != "" {
+		watched = append(watched, s.historyKey(p.Shard, p.ServiceNumber))
+	}
+	if len(watched) == 0 {
+		d := p.Decide(nil)
+		id, err := s.NextID(ctx, p.Now, p.Province, p.Shard)
+		return contact{ID: id, Decision: d}, err
+	}
+	var (
+		out      contact
+		reserved string // kept across attempts: a retry does not waste a number
+	)
+	for attempt := 0; attempt < 10; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			var prior *redis.StringCmd
+			var index *redis.MapStringStringCmd
+			_, err := tx.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				if p.CallID != "" {
+					prior = pipe.Get(ctx, s.callKey(p.Shard, p.CallID))
+				}
+				if p.ServiceNumber != "" {
+					index = pipe.HGetAll(ctx, s.historyKey(p.Shard, p.ServiceNumber))
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			self := ""
+			if prior != nil {
+				v := prior.Val()
+				if id, ok := strings.CutPrefix(v, callCreated); ok {
+					out = contact{Taken: id}
+					return nil
+				}
+				self, _ = strings.CutPrefix(v, callReserved)
+			}
+			var history []classifier.PastComplaint
+			if index != nil {
+				history = decodeHistory(index.Val(), self)
+			}
+			d := p.Decide(history)
+			if d.Urge != "" {
+				out = contact{Decision: d}
+				return nil
+			}
+			if self == "" {
+				if reserved == "" {
+					if reserved, err = s.NextID(ctx, p.Now, p.Province, p.Shard); err != nil {
+						return err
+					}
+				}
+				self = reserved
+			}
+			out = contact{ID: self, Decision: d}
+			if !p.Reserve && p.ServiceNumber == "" {
+				return nil
+			}
+			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				if p.CallID != "" && p.Reserve {
+					pipe.Set(ctx, s.callKey(p.Shard, p.CallID), callReserved+self, callTTL)
+				}
+				if p.ServiceNumber != "" {
+					e, _ := json.Marshal(historyEntry{Status: StatusNew, Subcategory: p.Subcategory, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
+					// Eval, not Run: a NOSCRIPT inside MULTI would only show at EXEC.
+					historyScript.Eval(ctx, pipe, []string{s.historyKey(p.Shard, p.ServiceNumber)},
+						self, string(e), p.Now.UnixMilli(), s.keep.Milliseconds(), historySlack.Milliseconds())
+				}
+				return nil
+			})
+			return err
+		}, watched...)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue // the customer's state changed while we decided: decide again
+		}
+		if err != nil {
+			return contact{}, fmt.Errorf("take contact: %w", err)
+		}
+		return out, nil
+	}
+	return contact{}, fmt.Errorf("take contact: too much contention")
+}
+
+// publish writes events to shard's outbox on their own, for events of no
+// single order (a group-complaint incident).
+func (s *Store) publish(ctx context.Context, shard int, events ...queue.Event) error {
+	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		s.outbox.Add(ctx, pipe, shard, events...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,417 @@
+package classifier
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Rules are the classification rules, thresholds, windows and keywords,
+// read from the rules file (configs/rules.yaml). Build them with
+// DefaultRules, ParseRules or LoadRules: those validate them and compile the
+// keyword matcher.
+type Rules struct {
+	// Priorities per class; 1 is the most urgent.
+	Priorities map[string]int `yaml:"priorities"`
+	// RepeatComplaint: a complaint within Window after the same service
+	// number's previous complaint order was archived is a repeat complaint.
+	RepeatComplaint struct {
+		Window Duration `yaml:"window"`
+	} `yaml:"repeat_complaint"`
+	// OpenComplaint: a complaint contact while the service number has a
+	// complaint still being handled urges that order instead of opening one.
+	OpenComplaint struct {
+		// SameSubcategoryOnly urges only an open complaint of the contact's
+		// subcategory; other subcategories get a new order.
+		SameSubcategoryOnly bool `yaml:"same_subcategory_only"`
+		// UrgePriorityStep is how much each urge raises the priority (a
+		// smaller number), never above 1.
+		UrgePriorityStep int `yaml:"urge_priority_step"`
+	} `yaml:"open_complaint"`
+	// UnsatisfiedWithResult: a complaint contact while the service number's
+	// latest complaint is resolved (not archived), resolved within Window,
+	// is the customer unhappy with the result: a new order says so.
+	UnsatisfiedWithResult struct {
+		Window Duration `yaml:"window"`
+	} `yaml:"unsatisfied_with_result"`
+	GroupComplaint struct {
+		SameDay   GroupRule `yaml:"same_day"`
+		SameMonth GroupRule `yaml:"same_month"`
+		// KeepAfterPeriod is how long a window's counter and incident stay
+		// in Redis after its day or month has ended (for confirmation and
+		// reconciliation).
+		KeepAfterPeriod Duration `yaml:"keep_after_period"`
+	} `yaml:"group_complaint"`
+	MajorComplaint struct {
+		// KeywordRules: any keyword of a rule in the contact's free text
+		// makes a complaint major, with the rule as the reason.
+		KeywordRules []KeywordRule `yaml:"keyword_rules"`
+	} `yaml:"major_complaint"`
+
+	matcher *Matcher
+}
+
+// GroupRule is one group-complaint counting rule: Threshold complaints of one
+// province and subcategory from Tiers within one calendar period.
+type GroupRule struct {
+	Tiers     []string `yaml:"tiers"`
+	Threshold int      `yaml:"threshold"`
+	// RequiresConfirmation raises the incident with verified: false until a
+	// supervisor confirms the problem is real.
+	RequiresConfirmation bool `yaml:"requires_confirmation"`
+}
+
+// KeywordRule names a list of keywords; the name is the reason's rule.
+type KeywordRule struct {
+	Rule     string   `yaml:"rule"`
+	Keywords []string `yaml:"keywords"`
+}
+
+// Duration is a time.Duration written as "720h" or "90s".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration like 720h or 90s", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 720h or 90s", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Tiers of a hotline (DOMAIN.md).
+var Tiers = []string{"province", "group", "appeal"}
+
+// Classes a work order may have.
+var Classes = []string{ClassQuery, ClassConsultation, ClassFaultReport, ClassComplaint,
+	ClassRepeatComplaint, ClassMajorComplaint, ClassGroupComplaint}
+
+// Built-in rule names, which keyword rules may not reuse.
+var builtinRules = []string{RuleBaseCategory, RuleInvalidAnonymous, RuleEscalationTendencyIVR,
+	RuleOpenComplaintUrged, RuleUnsatisfied, RuleRepeatAfterArchive, RuleGroupSameDay,
+	RuleGroupSameMonth, RuleReclassified}
+
+// DefaultKeywords are the built-in keyword rules: public-opinion risk
+// (media exposure) and escalation tendency (regulator, consumer
+// association, lawsuit), in Chinese and English. The shipped rules file
+// repeats them; a file that sets major_complaint.keyword_rules replaces them.
+func DefaultKeywords() []KeywordRule {
+	return []KeywordRule{
+		{Rule: "public_opinion_risk", Keywords: []string{
+			"媒体", "记者", "曝光", "微博", "抖音", "快手", "头条", "小红书", "电视台", "报社", "新闻", "上网发帖", "发到网上",
+			"media", "journalist", "journalists", "reporter", "reporters", "newspaper",
+			"weibo", "douyin", "tiktok", "social media",
+		}},
+		{Rule: "escalation_tendency", Keywords: []string{
+			"工信部", "工业和信息化部", "通信管理局", "管局", "申诉", "消协", "消费者协会", "12315", "12345", "12300",
+			"市长热线", "律师", "起诉", "法院", "诉讼", "仲裁", "投诉到集团", "越级",
+			"miit", "regulator", "regulators", "consumer association", "lawyer", "lawyers", "attorney",
+			"court", "courts", "sue", "suing", "lawsuit", "legal action",
+		}},
+	}
+}
+
+// DefaultRules returns the built-in rules (DOMAIN.md), the base a rules
+// file is laid over.
+func DefaultRules() *Rules {
+	r := defaults()
+	if err := r.Validate(); err != nil {
+		panic("classifier: built-in rules are invalid: " + err.Error()) // a programming error, caught by the tests
+	}
+	return r
+}
+
+func defaults() *Rules {
+	r := &Rules{Priorities: map[string]int{
+		ClassMajorComplaint:  1,
+		ClassGroupComplaint:  1,
+		ClassRepeatComplaint: 2,
+		ClassComplaint:       2,
+		ClassFaultReport:     3,
+		ClassConsultation:    4,
+		ClassQuery:           4,
+	}}
+	r.RepeatComplaint.Window = Duration(30 * 24 * time.Hour)
+	r.OpenComplaint.UrgePriorityStep = 1
+	r.UnsatisfiedWithResult.Window = Duration(30 * 24 * time.Hour)
+	r.GroupComplaint.SameDay = GroupRule{Tiers: []string{"group", "appeal"}, Threshold: 3}
+	r.GroupComplaint.SameMonth = GroupRule{Tiers: []string{"province", "group", "appeal"}, Threshold: 20, RequiresConfirmation: true}
+	r.GroupComplaint.KeepAfterPeriod = Duration(30 * 24 * time.Hour)
+	r.MajorComplaint.KeywordRules = DefaultKeywords()
+	return r
+}
+
+// RulesError is a rules-file error tied to a key path.
+type RulesError struct {
+	File string
+	Path string
+	Msg  string
+}
+
+func (e *RulesError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// MaxRulesBytes caps the rules file.
+const MaxRulesBytes = 1 << 20
+
+// LoadRules reads and validates the rules file at path.
+func LoadRules(path string) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read rules: %w", err)
+	}
+	r, err := ParseRules(data)
+	if err != nil {
+		return nil, inFile(err, path)
+	}
+	return r, nil
+}
+
+// inFile names path in every *RulesError of err.
+func inFile(err error, path string) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			inFile(e, path)
+		}
+		return err
+	}
+	var re *RulesError
+	if errors.As(err, &re) {
+		re.File = path
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// ParseRules decodes data over DefaultRules strictly (unknown keys are
+// errors) and validates the result. Errors name the key path.
+func ParseRules(data []byte) (*Rules, error) {
+	if len(data) > MaxRulesBytes {
+		return nil, &RulesError{Msg: fmt.Sprintf("file is larger than %d bytes", MaxRulesBytes)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &RulesError{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	r := defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(r); err != nil && !errors.Is(err, io.EOF) {
+		return nil, withKeyPaths(err, &root)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &RulesError{Msg: "more than one YAML document"}
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+var (
+	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// MaxKeywordRunes caps one keyword.
+const MaxKeywordRunes = 64
+
+// Validate checks every value and compiles the keyword matcher.
+func (r *Rules) Validate() error {
+	var errs []error
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, &RulesError{Path: path, Msg: fmt.Sprintf(format, a...)})
+	}
+	for _, c := range Classes {
+		if _, ok := r.Priorities[c]; !ok {
+			bad("priorities."+c, "missing: every class needs a priority")
+		}
+	}
+	for _, c := range sortedKeys(r.Priorities) {
+		if !slices.Contains(Classes, c) {
+			bad("priorities."+c, "unknown class; want one of %s", strings.Join(Classes, ", "))
+		} else if p := r.Priorities[c]; p < 1 || p > 5 {
+			bad("priorities."+c, "must be between 1 and 5, got %d", p)
+		}
+	}
+	window := func(path string, d Duration) {
+		if d.D() <= 0 || d.D() > 366*24*time.Hour {
+			bad(path, "must be > 0 and at most 8784h (366 days), got %s", d.D())
+		}
+	}
+	window("repeat_complaint.window", r.RepeatComplaint.Window)
+	window("unsatisfied_with_result.window", r.UnsatisfiedWithResult.Window)
+	window("group_complaint.keep_after_period", r.GroupComplaint.KeepAfterPeriod)
+	if s := r.OpenComplaint.UrgePriorityStep; s < 0 || s > 4 {
+		bad("open_complaint.urge_priority_step", "must be between 0 and 4, got %d", s)
+	}
+	for _, g := range []struct {
+		path string
+		rule GroupRule
+	}{{"group_complaint.same_day", r.GroupComplaint.SameDay}, {"group_complaint.same_month", r.GroupComplaint.SameMonth}} {
+		if g.rule.Threshold < 2 || g.rule.Threshold > 100000 {
+			bad(g.path+".threshold", "must be between 2 and 100000, got %d", g.rule.Threshold)
+		}
+		if len(g.rule.Tiers) == 0 {
+			bad(g.path+".tiers", "at least one tier is required")
+		}
+		for i, t := range g.rule.Tiers {
+			switch {
+			case !slices.Contains(Tiers, t):
+				bad(fmt.Sprintf("%s.tiers[%d]", g.path, i), "must be one of %s; got %q", strings.Join(Tiers, ", "), t)
+			case slices.Contains(g.rule.Tiers[:i], t):
+				bad(fmt.Sprintf("%s.tiers[%d]", g.path, i), "%s is listed twice", t)
+			}
+		}
+	}
+	seenRule := map[string]bool{}
+	seenKeyword := map[string]string{}
+	for i, kr := range r.MajorComplaint.KeywordRules {
+		p := fmt.Sprintf("major_complaint.keyword_rules[%d]", i)
+		switch {
+		case !nameRe.MatchString(kr.Rule):
+			bad(p+".rule", "must be a lower-case name like public_opinion_risk; got %q", kr.Rule)
+		case slices.Contains(builtinRules, kr.Rule):
+			bad(p+".rule", "%q is a built-in rule name", kr.Rule)
+		case seenRule[kr.Rule]:
+			bad(p+".rule", "%q is named twice", kr.Rule)
+		}
+		seenRule[kr.Rule] = true
+		if len(kr.Keywords) == 0 {
+			bad(p+".keywords", "at least one keyword is required")
+		}
+		for j, k := range kr.Keywords {
+			kp := fmt.Sprintf("%s.keywords[%d]", p, j)
+			n := Normalize(k)
+			switch {
+			case n == "":
+				bad(kp, "empty keyword")
+			case strings.ContainsRune(n, '\uFFFD'):
+				bad(kp, "not valid UTF-8")
+			case len([]rune(n)) > MaxKeywordRunes:
+				bad(kp, "longer than %d characters", MaxKeywordRunes)
+			case seenKeyword[n] != "":
+				bad(kp, "%q is already listed (as %s)", k, seenKeyword[n])
+			default:
+				seenKeyword[n] = kp
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	m, err := NewMatcher(r.MajorComplaint.KeywordRules)
+	if err != nil {
+		return &RulesError{Path: "major_complaint.keyword_rules", Msg: err.Error()}
+	}
+	r.matcher = m
+	return nil
+}
+
+// Priority is the priority of class after urges: each urge raises it by the
+// urge step (a smaller number), never above 1.
+func (r *Rules) Priority(class string, urges int) int {
+	p, ok := r.Priorities[class]
+	if !ok {
+		p = 5
+	}
+	p -= urges * r.OpenComplaint.UrgePriorityStep
+	if p < 1 {
+		p = 1
+	}
+	return p
+}
+
+// withKeyPaths rewrites yaml.v3's "line N: msg" errors as "key.path: msg
+// (line N)", finding the key by its line in the parsed node tree.
+func withKeyPaths(err error, root *yaml.Node) error {
+	paths := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if _, seen := paths[k.Line]; !seen {
+					paths[k.Line] = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if _, seen := paths[c.Line]; !seen {
+					paths[c.Line] = p
+				}
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+
+	var lines []string
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		m := yamlLineRe.FindStringSubmatch(l)
+		if m == nil {
+			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		text := strings.ReplaceAll(m[2], "classifier.", "")
+		if p, ok := paths[n]; ok {
+			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
+		} else {
+			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
+		}
+	}
+	return &RulesError{Msg: strings.Join(lines, "; ")}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
