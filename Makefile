@@ -40,3 +40,15 @@ bench-queue: deps
 # and memory per call held in the menu (BENCHMARKS.md).
 bench-sip: deps
 	scripts/bench-sip.sh
+
+# Contacts classified per second through workorder.Service, every Redis round
+# trip included, at 1, 8 and 64 callers, and the pure rules (BENCHMARKS.md).
+.PHONY: bench-classifier
+bench-classifier: deps
+	$(GO) test -run='^$$' -bench='BenchmarkClassify|BenchmarkRulesClassify' -benchtime=5s ./workorder ./classifier
+
+# Timers: Redis memory per live timer and firing lag at 10,000 due/s over
+# 1,000,000 live timers, against a polling baseline (BENCHMARKS.md).
+.PHONY: bench-escalation
+bench-escalation: deps
+	$(GO) test -run='^$$' -bench='BenchmarkTimerFiring' -benchtime=1x -timeout=20m ./escalation

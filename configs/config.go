@@ -265,9 +265,6 @@ type Classifier struct {
 	// RulesFile holds the classification rules, thresholds, windows and
 	// keywords; relative paths are relative to this config file.
 	RulesFile string `yaml:"rules_file"`
-	// RepeatWindow: a complaint within this time after the same service
-	// number's previous complaint was archived is a repeat complaint.
-	RepeatWindow Duration `yaml:"repeat_window"`
 }
 
 // Duration is a time.Duration written as "2h", "90s".
@@ -337,8 +334,7 @@ func Default() *Config {
 			OutboxClaimIdle:      Duration(30 * time.Second),
 			OutboxAlertThreshold: 1000,
 		},
-		Provinces:  Provinces{Unknown: "XX"},
-		Classifier: Classifier{RepeatWindow: Duration(30 * 24 * time.Hour)},
+		Provinces: Provinces{Unknown: "XX"},
 		Escalation: Escalation{
 			PollInterval: Duration(100 * time.Millisecond),
 			Lease:        Duration(30 * time.Second),
@@ -786,9 +782,6 @@ func (c *Config) Validate() error {
 				bad(p+"."+stage, "must be > 0")
 			}
 		}
-	}
-	if c.Classifier.RepeatWindow.D() <= 0 {
-		bad("classifier.repeat_window", "must be > 0")
 	}
 	if c.Escalation.PollInterval.D() <= 0 {
 		bad("escalation.poll_interval", "must be > 0")

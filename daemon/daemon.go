@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/hotlined/hotlined/api"
+	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/queue"
@@ -141,10 +142,21 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	backlog.Start(ctx)
 	d.onShutdown(backlog.Shutdown)
 
+	files, err := LoadFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
-		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Logger: log, Registerer: d.registry,
+		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules,
+		Logger: log, Registerer: d.registry,
 	})
+	sweeper, err := workorder.NewIncidentSweeper(orders, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	sweeper.Start(ctx)
+	d.onShutdown(sweeper.Shutdown)
 
 	updates, err := queue.NewUpdatesConsumer(queue.UpdatesParams{
 		Reader: kafka.NewReader(kafka.ReaderConfig{
@@ -205,6 +217,25 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	log.Info().Str("http", d.httpAddr).Strs("sip", d.sip.Addrs()).Strs("kafka", d.brokers).
 		Msg("hotlined started")
 	return d, nil
+}
+
+// Files are the data files the config points at.
+type Files struct {
+	Rules *classifier.Rules
+}
+
+// LoadFiles reads and checks every file the config names (the classifier
+// rules); -check-config runs it too, so a bad file fails before start-up.
+func LoadFiles(cfg *configs.Config) (*Files, error) {
+	f := &Files{Rules: classifier.DefaultRules()}
+	if cfg.Classifier.RulesFile != "" {
+		rules, err := classifier.LoadRules(cfg.Classifier.RulesFile)
+		if err != nil {
+			return nil, err
+		}
+		f.Rules = rules
+	}
+	return f, nil
 }
 
 // onShutdown registers a teardown; Shutdown runs them in reverse order.

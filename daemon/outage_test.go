@@ -50,7 +50,7 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 	c := testenv.NewCaller(t)
 	for i := 0; i < calls; i++ {
 		number := fmt.Sprintf("1890000%04d", i%7)
-		sess, err := c.Call(t, h.udp, "10000", number, sipmsg.NewHeader("X-IVR-Path", "43"))
+		sess, err := c.Call(t, h.udp, "10000", number, sipmsg.NewHeader("X-IVR-Path", "2"))
 		if err != nil {
 			t.Fatalf("call %d during the outage: %v", i, err)
 		}

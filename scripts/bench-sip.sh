@@ -23,6 +23,7 @@ sleep 0.5
 hot_port=$(free_port) uas_port=$(free_port) http_port=$(free_port) kafka_port=$(free_port)
 sed -e "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" \
     -e "s|^  prompts: prompts |  prompts: $PWD/configs/prompts |" \
+    -e "s|^  rules_file: rules.yaml|  rules_file: $PWD/configs/rules.yaml|" \
     -e 's/^  rate_per_source: .*/  rate_per_source: 100000/' -e 's/^  burst_per_source: .*/  burst_per_source: 100000/' \
     -e 's/^  max_calls: .*/  max_calls: 10000/' -e 's/^  level: info/  level: warn/' \
     configs/hotlined.yaml >"$work/hotlined.yaml"

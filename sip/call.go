@@ -502,14 +502,22 @@ func (s *Server) createOrder(c *call, in workorder.Intake) *workorder.Order {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		o, err := s.orders.Create(ctx, in)
+		res, err := s.orders.Submit(ctx, in)
 		cancel()
 		if err == nil {
+			o := res.Order
 			c.mu.Lock()
 			c.orderID = o.ID
 			c.mu.Unlock()
-			s.metrics.calls.WithLabelValues(outcomeOrderCreated).Inc()
-			c.log.Info().Str("work_order", o.ID).Str("class", o.Class).Msg("work order taken")
+			if res.Outcome == workorder.OutcomeUrged {
+				// The customer's complaint is still being handled: the call
+				// goes on with that order, which got an urge.
+				s.metrics.calls.WithLabelValues(outcomeOrderUrged).Inc()
+				c.log.Info().Str("work_order", o.ID).Int("urges", o.Urges).Msg("open complaint urged")
+			} else {
+				s.metrics.calls.WithLabelValues(outcomeOrderCreated).Inc()
+				c.log.Info().Str("work_order", o.ID).Str("class", o.Class).Msg("work order taken")
+			}
 			return o
 		}
 		if attempt == 3 || s.ctx.Err() != nil {

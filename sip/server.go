@@ -33,9 +33,10 @@ import (
 	"github.com/hotlined/hotlined/workorder"
 )
 
-// Orders creates work orders; *workorder.Service implements it.
+// Orders takes the contact of a finished menu walk: a new work order, or an
+// urge on the customer's open complaint; *workorder.Service implements it.
 type Orders interface {
-	Create(ctx context.Context, in workorder.Intake) (*workorder.Order, error)
+	Submit(ctx context.Context, in workorder.Intake) (workorder.Result, error)
 }
 
 // Params configures a Server.
@@ -93,6 +94,7 @@ type metrics struct {
 // Call outcomes, the label of hotlined_sip_calls_total.
 const (
 	outcomeOrderCreated = "order_created"
+	outcomeOrderUrged   = "order_urged"
 	outcomeOrderFailed  = "order_failed"
 	outcomeAbandoned    = "abandoned"
 	outcomeNotFound     = "rejected_not_found"

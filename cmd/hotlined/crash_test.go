@@ -119,6 +119,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	}
 	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
 	text = strings.Replace(text, "  prompts: prompts ", "  prompts: "+prompts+" ", 1)
+	text = strings.Replace(text, "  rules_file: rules.yaml", "  rules_file: "+filepath.Join(filepath.Dir(prompts), "rules.yaml"), 1)
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	const calls = 30
 	numbers := []string{"18900000001", "18900000002", "18900000003"}
 	for i := 0; i < calls; i++ {
-		sess, err := caller.Call(t, first.sip, "10000", numbers[i%3], sipmsg.NewHeader("X-IVR-Path", "41"))
+		sess, err := caller.Call(t, first.sip, "10000", numbers[i%3], sipmsg.NewHeader("X-IVR-Path", "2"))
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}

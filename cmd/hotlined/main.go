@@ -28,6 +28,10 @@ func main() {
 		os.Exit(2)
 	}
 	if *checkOnly {
+		if _, err := daemon.LoadFiles(cfg); err != nil {
+			fmt.Fprintf(os.Stderr, "hotlined: config: %v\n", err)
+			os.Exit(2)
+		}
 		fmt.Printf("%s: ok\n", *configPath)
 		return
 	}
