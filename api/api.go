@@ -41,6 +41,8 @@ type Params struct {
 	Ready    map[string]Check
 	Degraded map[string]Check
 	Logger   zerolog.Logger
+	// Alerts serves /v1/alerts and the SSE feed /v1/stream/alerts (alerts.go).
+	Alerts AlertParams
 }
 
 type server struct {
@@ -63,6 +65,7 @@ func New(p Params) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/workorders/{id}", s.auth(s.getWorkOrder, "agent", "supervisor", "system"))
+	s.alertRoutes(mux)
 	return jsonMuxErrors(mux)
 }
 

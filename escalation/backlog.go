@@ -21,36 +21,50 @@ const BacklogAlertID = "AL-system-outbox-backlog"
 // systemShard holds system alerts.
 const systemShard = 0
 
-// raiseScript records an alert unless one with its id is open, and writes
-// its event to the outbox.
+// raiseScript records a system alert unless one with its id is open or
+// acknowledged, and writes its event to the outbox and the feed.
 //
-// KEYS[1] alert, KEYS[2] open alerts set, KEYS[3] outbox stream
-// ARGV[1] alert id, ARGV[2] alert JSON, ARGV[3...] outbox field, value pairs
-// Returns 1 raised, 0 already open.
+// KEYS[1] alerts, KEYS[2] open alerts, KEYS[3] acked alerts, KEYS[4] outbox
+// stream, KEYS[5] feed stream
+// ARGV[1] alert id, ARGV[2] alert JSON, ARGV[3] feed length, ARGV[4...]
+// outbox field, value pairs
+// Returns 1 raised, 0 already raised.
 var raiseScript = redis.NewScript(`
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and cjson.decode(cur).state ~= 'resolved' then
   return 0
 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
 local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[3], '*', unpack(fields))
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[4], '*', unpack(fields))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'type', 'hotline.alert.raised', 'data', ARGV[2])
 return 1
 `)
 
-// resolveScript removes an open alert and writes its resolved event.
+// resolveSystemScript resolves a system alert unless it changed since it
+// was read, and writes its event to the outbox and the feed.
 //
-// KEYS[1] alert, KEYS[2] open alerts set, KEYS[3] outbox stream
-// ARGV[1] alert id, ARGV[2...] outbox field, value pairs
-// Returns 1 resolved, 0 not open.
-var resolveScript = redis.NewScript(`
-if redis.call('DEL', KEYS[1]) == 0 then
+// KEYS[1] alerts, KEYS[2] open alerts, KEYS[3] acked alerts, KEYS[4]
+// resolved alerts, KEYS[5] outbox stream, KEYS[6] feed stream
+// ARGV[1] alert id, ARGV[2] alert JSON as read, ARGV[3] resolved alert
+// JSON, ARGV[4] now (unix ms), ARGV[5] feed length, ARGV[6...] outbox
+// field, value pairs
+// Returns 1 resolved, 0 changed meanwhile (the next check tries again).
+var resolveSystemScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
   return 0
 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[3], '*', unpack(fields))
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[5], '*', unpack(fields))
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', 'type', 'hotline.alert.resolved', 'data', ARGV[3])
 return 1
 `)
 
@@ -129,17 +143,18 @@ func (m *BacklogMonitor) Check(ctx context.Context) error {
 		return err
 	}
 	s := m.p.Store
-	keys := []string{s.alertKey(systemShard, BacklogAlertID), s.openAlertsKey(systemShard), m.p.Outbox.Key(systemShard)}
 	now := m.p.Now()
 	switch {
 	case depth > m.p.Threshold:
 		a := Alert{ID: BacklogAlertID, Stage: "outbox_backlog", Level: 1, LevelName: "operations",
-			Severity: "warning", State: "open", Priority: 1, DueAt: now, RaisedAt: now}
+			Severity: SeverityWarning, State: StateOpen, Priority: 1, DueAt: now, RaisedAt: now}
 		ev, data, err := m.event(a, queue.TypeAlertRaised, now)
 		if err != nil {
 			return err
 		}
-		n, err := raiseScript.Run(ctx, m.p.Redis, keys, append([]any{a.ID, data}, ev.Values()...)...).Int()
+		keys := []string{s.alertsKey(systemShard), s.openAlertsKey(systemShard), s.ackedAlertsKey(systemShard),
+			m.p.Outbox.Key(systemShard), s.FeedKey(systemShard)}
+		n, err := raiseScript.Run(ctx, m.p.Redis, keys, append([]any{a.ID, data, s.feedLen}, ev.Values()...)...).Int()
 		if err != nil {
 			return fmt.Errorf("raise backlog alert: %w", err)
 		}
@@ -148,19 +163,26 @@ func (m *BacklogMonitor) Check(ctx context.Context) error {
 				Msg("outbox backlog past the threshold: Kafka is down or slow; events are kept and wait in Redis")
 		}
 	case depth < m.p.Threshold/2:
-		a, err := s.Alert(ctx, systemShard, BacklogAlertID)
-		if errors.Is(err, ErrNotFound) {
+		raw, err := m.p.Redis.HGet(ctx, s.alertsKey(systemShard), BacklogAlertID).Result()
+		if errors.Is(err, redis.Nil) {
 			return nil
 		}
 		if err != nil {
+			return fmt.Errorf("read backlog alert: %w", err)
+		}
+		a, err := decodeAlert(BacklogAlertID, []byte(raw))
+		if err != nil || a.State == StateResolved {
 			return err
 		}
-		a.State = "resolved"
-		ev, _, err := m.event(*a, queue.TypeAlertResolved, now)
+		a.State, a.ResolvedAt = StateResolved, now
+		ev, data, err := m.event(*a, queue.TypeAlertResolved, now)
 		if err != nil {
 			return err
 		}
-		n, err := resolveScript.Run(ctx, m.p.Redis, keys, append([]any{a.ID}, ev.Values()...)...).Int()
+		keys := []string{s.alertsKey(systemShard), s.openAlertsKey(systemShard), s.ackedAlertsKey(systemShard),
+			s.resolvedAlertsKey(systemShard), m.p.Outbox.Key(systemShard), s.FeedKey(systemShard)}
+		args := append([]any{a.ID, raw, data, now.UnixMilli(), s.feedLen}, ev.Values()...)
+		n, err := resolveSystemScript.Run(ctx, m.p.Redis, keys, args...).Int()
 		if err != nil {
 			return fmt.Errorf("resolve backlog alert: %w", err)
 		}

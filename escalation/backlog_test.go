@@ -8,6 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/internal/testenv"
+	"github.com/hotlined/hotlined/queue"
 )
 
 func TestBacklogAlertRaisedOnceAndResolved(t *testing.T) {
@@ -50,13 +53,41 @@ func TestBacklogAlertRaisedOnceAndResolved(t *testing.T) {
 	if err := m.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Alert(ctx, systemShard, BacklogAlertID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("alert after drain: %v", err)
+	if a, err := s.Alert(ctx, systemShard, BacklogAlertID); err != nil || a.State != StateResolved || a.ResolvedAt.IsZero() {
+		t.Errorf("alert after drain: %+v, %v", a, err)
+	}
+	if err := m.Check(ctx); err != nil { // resolved once
+		t.Fatal(err)
 	}
 	if n := rdb.XLen(ctx, outbox.Key(systemShard)).Val(); n != 2 {
 		t.Errorf("events in the outbox: %d, want raised + resolved", n)
 	}
 	if rdb.SIsMember(ctx, s.openAlertsKey(systemShard), BacklogAlertID).Val() {
 		t.Error("alert still listed as open")
+	}
+	// The feed got both changes, for the SSE clients.
+	if n := rdb.XLen(ctx, s.FeedKey(systemShard)).Val(); n != 2 {
+		t.Errorf("feed entries: %d, want raised + resolved", n)
+	}
+	// Kafka down again: a new episode is a new raise of the same alert.
+	fill(11)
+	if err := m.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Alert(ctx, systemShard, BacklogAlertID); err != nil || a.State != StateOpen {
+		t.Errorf("alert of the second episode: %+v, %v", a, err)
+	}
+	if n := rdb.XLen(ctx, outbox.Key(systemShard)).Val(); n != 3 {
+		t.Errorf("events in the outbox: %d, want 3", n)
+	}
+	schemas := testenv.LoadSchemas(t)
+	for _, m := range rdb.XRange(ctx, outbox.Key(systemShard), "-", "+").Val() {
+		ev, err := queue.EventFromValues(m.Values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.Validate(ev.Type, ev.Data); err != nil {
+			t.Errorf("%s: %v", ev.Type, err)
+		}
 	}
 }

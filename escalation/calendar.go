@@ -166,6 +166,42 @@ func (c *Calendar) AddWorkingHours(start time.Time, d time.Duration) time.Time {
 	}
 }
 
+// WorkingDay is the length of one day's working hours (close minus open):
+// a limit of n working days is n times this much working time.
+func (c *Calendar) WorkingDay() time.Duration {
+	return time.Duration(c.close-c.open) * time.Minute
+}
+
+// WorkingTimeBetween returns how much working time lies between from and
+// to: the inverse of AddWorkingHours, so that
+// AddWorkingHours(from, WorkingTimeBetween(from, to)) is to when to is
+// inside working hours. It is 0 when to is not after from, and counts at
+// most MaxWorkingDays working days.
+func (c *Calendar) WorkingTimeBetween(from, to time.Time) time.Duration {
+	if !to.After(from) {
+		return 0
+	}
+	var total time.Duration
+	start, end := calDayOf(from.In(c.loc)), calDayOf(to.In(c.loc))
+	for day, days := start, 0; day <= end && days < MaxWorkingDays; day++ {
+		if !c.isWorkingDay(day) {
+			continue
+		}
+		days++
+		lo, hi := day.at(c.open, c.loc), day.at(c.close, c.loc)
+		if from.After(lo) {
+			lo = from
+		}
+		if to.Before(hi) {
+			hi = to
+		}
+		if hi.After(lo) {
+			total += hi.Sub(lo)
+		}
+	}
+	return total
+}
+
 func (c *Calendar) isWorkingDay(d calDay) bool {
 	if working, listed := c.days[d]; listed {
 		return working
@@ -292,7 +328,7 @@ func ParseCalendar(data []byte) (*Calendar, error) {
 }
 
 func parseCalendar(data []byte, file string) (*Calendar, error) {
-	p := &calendarProblems{file: file}
+	p := newCalendarProblems(file)
 	if len(data) > MaxCalendarFileBytes {
 		p.add("", 0, "file is larger than %d bytes (1 MiB)", MaxCalendarFileBytes)
 		return nil, p.err()
@@ -302,7 +338,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 		p.addYAML(err, nil)
 		return nil, p.err()
 	}
-	lines := calendarKeyLines(&root)
+	lines := yamlKeyLines(&root)
 	f := calendarFile{
 		TimeZone:     defaultCalendarZone,
 		WorkingHours: calendarHoursFile{Open: defaultCalendarOpen, Close: defaultCalendarClose},
@@ -378,7 +414,7 @@ var (
 	calendarFieldRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
 )
 
-func parseCalendarZone(p *calendarProblems, lines calendarLines, name string) *time.Location {
+func parseCalendarZone(p *problems, lines keyLines, name string) *time.Location {
 	if name == "" {
 		name = defaultCalendarZone
 	}
@@ -396,7 +432,7 @@ func parseCalendarZone(p *calendarProblems, lines calendarLines, name string) *t
 
 // parseCalendarClock returns minutes after midnight, or -1 after reporting a
 // problem. Empty means the default.
-func parseCalendarClock(p *calendarProblems, lines calendarLines, path, s, def string) int {
+func parseCalendarClock(p *problems, lines keyLines, path, s, def string) int {
 	if s == "" {
 		s = def
 	}
@@ -421,7 +457,7 @@ type calendarDate struct {
 // parseCalendarDates checks the dates of one list of one year and returns
 // the good ones. check, when not nil, returns what else is wrong with a
 // date ("" if nothing).
-func parseCalendarDates(p *calendarProblems, path string, year int, nodes []yaml.Node, check func(calDay) string) []calendarDate {
+func parseCalendarDates(p *problems, path string, year int, nodes []yaml.Node, check func(calDay) string) []calendarDate {
 	var out []calendarDate
 	seen := make(map[calDay]int, len(nodes))
 	for i := range nodes {
@@ -478,16 +514,16 @@ func describeCalendarNode(n *yaml.Node) string {
 	return "an empty entry"
 }
 
-// calendarLines maps key paths to lines and back, to name the key of a
+// keyLines maps key paths to lines and back, to name the key of a
 // yaml.v3 error ("line 7: ...") and the line of a validation error.
-type calendarLines struct {
+type keyLines struct {
 	byLine map[int]string
 	byPath map[string]int
 }
 
-// calendarKeyLines walks the node tree; aliases are not followed.
-func calendarKeyLines(root *yaml.Node) calendarLines {
-	l := calendarLines{byLine: map[int]string{}, byPath: map[string]int{}}
+// yamlKeyLines walks the node tree; aliases are not followed.
+func yamlKeyLines(root *yaml.Node) keyLines {
+	l := keyLines{byLine: map[int]string{}, byPath: map[string]int{}}
 	note := func(line int, path string) {
 		if _, ok := l.byLine[line]; !ok {
 			l.byLine[line] = path
@@ -543,23 +579,36 @@ var calendarTypeNames = map[string]string{
 	"bool":                                   "true or false",
 }
 
-// calendarProblems collects the problems of one file.
-type calendarProblems struct {
-	file  string
-	errs  []error
-	extra int
+// problems collects the problems of one file (a calendar or the policies),
+// each tied to a key path and line.
+type problems struct {
+	file string
+	// keys lists the keys each struct of the file allows, and typeNames
+	// puts the Go types of yaml.v3 messages into words.
+	keys, typeNames map[string]string
+	// newErr builds the file kind's error type.
+	newErr func(file, path string, line int, msg string) error
+	errs   []error
+	extra  int
 }
 
-func (p *calendarProblems) add(path string, line int, format string, args ...any) {
+func newCalendarProblems(file string) *problems {
+	return &problems{file: file, keys: calendarKeys, typeNames: calendarTypeNames,
+		newErr: func(file, path string, line int, msg string) error {
+			return &CalendarError{File: file, Path: path, Line: line, Msg: msg}
+		}}
+}
+
+func (p *problems) add(path string, line int, format string, args ...any) {
 	if len(p.errs) >= maxCalendarProblems {
 		p.extra++
 		return
 	}
-	p.errs = append(p.errs, &CalendarError{File: p.file, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, p.newErr(p.file, path, line, fmt.Sprintf(format, args...)))
 }
 
 // addYAML records a yaml.v3 error, naming the key on its line when known.
-func (p *calendarProblems) addYAML(err error, byLine map[int]string) {
+func (p *problems) addYAML(err error, byLine map[int]string) {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -574,9 +623,9 @@ func (p *calendarProblems) addYAML(err error, byLine map[int]string) {
 			msg = m[2]
 		}
 		if m := calendarFieldRe.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("unknown key %q; allowed here: %s", m[1], calendarKeys[m[2]])
+			msg = fmt.Sprintf("unknown key %q; allowed here: %s", m[1], p.keys[m[2]])
 		} else if i := strings.LastIndex(msg, " into "); i >= 0 {
-			if name, ok := calendarTypeNames[msg[i+len(" into "):]]; ok {
+			if name, ok := p.typeNames[msg[i+len(" into "):]]; ok {
 				msg = msg[:i] + "; expected " + name
 			}
 		}
@@ -584,12 +633,12 @@ func (p *calendarProblems) addYAML(err error, byLine map[int]string) {
 	}
 }
 
-func (p *calendarProblems) err() error {
+func (p *problems) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
 	if p.extra > 0 {
-		p.errs = append(p.errs, &CalendarError{File: p.file, Msg: fmt.Sprintf("and %d more problems", p.extra)})
+		p.errs = append(p.errs, p.newErr(p.file, "", 0, fmt.Sprintf("and %d more problems", p.extra)))
 		p.extra = 0
 	}
 	if len(p.errs) == 1 {

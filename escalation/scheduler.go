@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/queue"
@@ -27,6 +30,12 @@ type SchedulerParams struct {
 	AlertsTopic string
 	Now         func() time.Time
 	Metrics     *Metrics
+	// Policies plan each timer's next step. Without them (or for a timer
+	// planned before policies) a timer raises one breach alert.
+	Policies *Policies
+
+	// beforeFire, in tests, runs between claiming and firing a batch.
+	beforeFire func(ctx context.Context, claims []Claim)
 }
 
 // Metrics are the scheduler's Prometheus metrics.
@@ -41,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Raised: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotlined_alerts_raised_total",
-			Help: "Supervisor alerts raised, by severity.",
+			Help: "Supervisor alerts raised (each climb of a breach alert counts), by severity.",
 		}, []string{"severity"}),
 		FireLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hotlined_timer_fire_lag_seconds",
@@ -57,7 +66,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Scheduler claims due timers and raises their alerts.
+// Scheduler claims due timers and raises their alerts. Several daemons
+// may run one on the same Redis: the claim lease gives each due timer to
+// one of them, and a crashed one's claims come back after the lease.
 type Scheduler struct {
 	p      SchedulerParams
 	cancel context.CancelFunc
@@ -81,6 +92,11 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 
 // Start runs the claim loop until Shutdown.
 func (s *Scheduler) Start(ctx context.Context) {
+	// Load the scripts once, so that the first batches run as pipelines of
+	// EVALSHA; if this fails they are loaded on their first NOSCRIPT.
+	for _, sc := range []*redis.Script{claimScript, fireScript} {
+		_ = sc.Load(ctx, s.p.Store.rdb).Err()
+	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(s.done)
@@ -100,6 +116,9 @@ func (s *Scheduler) Start(ctx context.Context) {
 // Shutdown stops the loop; timers it claimed but did not fire come back
 // after their lease.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
 	s.cancel()
 	select {
 	case <-s.done:
@@ -109,25 +128,56 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Reload reads the calendar file again and moves the open timers whose
+// due time it changes; call it on SIGHUP. A calendar that does not load
+// leaves the old one in use and returns the error (file, key path, line).
+// Safe for concurrent use, also with the claim loop.
+func (s *Scheduler) Reload(ctx context.Context) (RecomputeStats, error) {
+	if s.p.Policies == nil || s.p.Policies.LiveCalendar() == nil {
+		return RecomputeStats{}, ErrFixedCalendar
+	}
+	cal, err := s.p.Policies.LiveCalendar().Reload()
+	if err != nil {
+		return RecomputeStats{}, err
+	}
+	st, err := s.p.Store.Recompute(ctx, s.p.Policies)
+	if err != nil {
+		return st, err
+	}
+	now := s.p.Now()
+	if !cal.Covers(now) || !cal.Covers(now.AddDate(0, 1, 0)) {
+		s.p.Logger.Warn().Str("calendar", s.p.Policies.LiveCalendar().Path()).
+			Msg("the reloaded calendar does not hold the published holidays of this or next month: working-day deadlines ignore holidays there")
+	}
+	s.p.Logger.Info().Str("calendar", s.p.Policies.LiveCalendar().Path()).Int("timers", st.Timers).
+		Int("moved", st.Moved).Msg("calendar reloaded; open timers recomputed")
+	return st, nil
+}
+
 // Tick claims and fires every due timer once; exported for tests that drive
-// the clock themselves.
+// the clock themselves. Each round claims from every shard in one round
+// trip and fires what it got in another; shards that gave a full batch are
+// claimed again.
 func (s *Scheduler) Tick(ctx context.Context) {
-	for shard := 0; shard < s.p.Store.Shards(); shard++ {
-		for ctx.Err() == nil {
-			now := s.p.Now()
-			claims, err := s.p.Store.Claim(ctx, shard, now, s.p.Lease, s.p.BatchSize)
-			if err != nil {
-				s.fail(err, "claim due timers")
-			}
-			for _, c := range claims {
-				if err := s.fire(ctx, c); err != nil {
-					s.fail(err, "fire timer")
-				}
-			}
-			if len(claims) < s.p.BatchSize {
-				break
-			}
+	shards := make([]int, s.p.Store.Shards())
+	for i := range shards {
+		shards[i] = i
+	}
+	for len(shards) > 0 && ctx.Err() == nil {
+		claims, full, err := s.p.Store.claimShards(ctx, shards, s.p.Now(), s.p.Lease, s.p.BatchSize)
+		if err != nil {
+			s.fail(err, "claim due timers")
 		}
+		if len(claims) > 0 {
+			if s.p.beforeFire != nil {
+				s.p.beforeFire(ctx, claims)
+			}
+			if ctx.Err() != nil {
+				return // a crash between claim and fire: the leases bring them back
+			}
+			s.fire(ctx, claims)
+		}
+		shards = full
 	}
 }
 
@@ -138,43 +188,138 @@ func (s *Scheduler) fail(err error, msg string) {
 	s.p.Logger.Error().Err(err).Msg(msg)
 }
 
-func (s *Scheduler) fire(ctx context.Context, c Claim) error {
+// planned is one claim with what firing it does.
+type planned struct {
+	c    Claim
+	f    firing
+	call fireCall
+	cmd  *redis.Cmd
+}
+
+// fireChunk is how many fire scripts go in one pipeline. While Redis runs
+// one chunk, the next is prepared: encoding is about half the cost of a
+// firing, so the two overlap.
+const fireChunk = 128
+
+// fire completes a batch of claims: pipelines of fire scripts, each script
+// atomic on its own, at most a few in flight.
+func (s *Scheduler) fire(ctx context.Context, claims []Claim) {
 	now := s.p.Now()
-	alert := breachAlert(c.Timer, now)
-	data, err := json.Marshal(alert)
+	var wg sync.WaitGroup
+	for len(claims) > 0 {
+		n := min(len(claims), fireChunk)
+		chunk := s.prepare(claims[:n], now)
+		claims = claims[n:]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.exec(ctx, chunk, now)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *Scheduler) prepare(claims []Claim, now time.Time) []*planned {
+	batch := make([]*planned, 0, len(claims))
+	for _, c := range claims {
+		f, ok := s.p.Policies.firingOf(c.Timer, now)
+		if !ok {
+			if c.SLA != nil {
+				s.p.Logger.Warn().Str("work_order", c.WorkOrderID).Str("timer", c.ID).Str("policy", c.SLA.Policy).
+					Msg("timer of a policy or stage no longer configured: raising one breach alert")
+			}
+			f = firing{raise: true, alert: breachAlert(c.Timer, now)}
+		}
+		ev, err := s.event(c.Timer, f.alert, now)
+		if err != nil {
+			s.fail(err, "fire timer")
+			continue
+		}
+		f.data = ev.Data
+		call, err := s.p.Store.fireArgs(c, f, ev)
+		if err != nil {
+			s.fail(err, "fire timer")
+			continue
+		}
+		batch = append(batch, &planned{c: c, f: f, call: call})
+	}
+	return batch
+}
+
+func (s *Scheduler) exec(ctx context.Context, batch []*planned, now time.Time) {
+	rdb := s.p.Store.rdb
+	run := func(batch []*planned) {
+		pipe := rdb.Pipeline()
+		for _, b := range batch {
+			b.cmd = fireScript.EvalSha(ctx, pipe, b.call.keys, b.call.args...)
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is looked at below
+	}
+	run(batch)
+	var again []*planned
+	for _, b := range batch {
+		if isNoScript(b.cmd.Err()) { // Redis restarted or SCRIPT FLUSH: nothing ran
+			again = append(again, b)
+		}
+	}
+	if len(again) > 0 && fireScript.Load(ctx, rdb).Err() == nil {
+		run(again)
+	}
+	for _, b := range batch {
+		n, err := b.cmd.Int()
+		if err != nil {
+			s.fail(fmt.Errorf("fire timer %s: %w", b.c.ID, err), "fire timer")
+			continue
+		}
+		s.done1(b, n, now)
+	}
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+func (s *Scheduler) done1(b *planned, n int, now time.Time) {
+	switch n {
+	case fireLeaseLost:
+		s.p.Logger.Debug().Str("timer", b.c.ID).Msg("timer changed after it was claimed (re-claimed, cancelled or re-planned); nothing raised")
+	case fireRaised:
+		a := b.f.alert
+		if s.p.Metrics != nil {
+			s.p.Metrics.Raised.WithLabelValues(a.Severity).Inc()
+			s.p.Metrics.FireLag.Observe(now.Sub(a.DueAt).Seconds())
+		}
+		s.p.Logger.Info().Str("work_order", a.WorkOrderID).Str("alert", a.ID).Str("stage", a.Stage).
+			Str("severity", a.Severity).Int("level", a.Level).Str("level_name", a.LevelName).Msg("alert raised")
+	case fireStopped:
+		s.p.Logger.Debug().Str("timer", b.c.ID).Str("alert", b.f.alert.ID).Msg("alert acknowledged or resolved: its ladder stops")
+	}
+}
+
+func (s *Scheduler) event(t Timer, a Alert, now time.Time) (queue.Event, error) {
+	if a.ID == "" {
+		return queue.Event{}, nil // the timer only moves
+	}
+	data, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode alert: %w", err)
+		return queue.Event{}, fmt.Errorf("encode alert: %w", err)
 	}
-	key := c.Key
+	key := t.Key
 	if key == "" {
-		key = c.WorkOrderID
+		key = t.WorkOrderID
 	}
-	ev := queue.Event{
-		ID:      "alert-raised:" + alert.ID, // the same alert always has the same ce_id
+	id := "alert-raised:" + a.ID // the same alert always has the same ce_id
+	if a.Step > 0 {
+		id = fmt.Sprintf("%s:%d", id, a.Step) // and so does each climb of a breach alert
+	}
+	return queue.Event{
+		ID:      id,
 		Type:    queue.TypeAlertRaised,
 		Source:  s.p.Source,
-		Subject: c.WorkOrderID,
+		Subject: t.WorkOrderID,
 		Time:    now,
 		Key:     key,
 		Topics:  []string{s.p.AlertsTopic},
 		Data:    data,
-	}
-	fired, err := s.p.Store.Fire(ctx, c, alert, ev)
-	if errors.Is(err, ErrLeaseLost) {
-		s.p.Logger.Warn().Str("timer", c.ID).Msg("timer lease lost before firing; another instance fires it")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !fired {
-		return nil
-	}
-	if s.p.Metrics != nil {
-		s.p.Metrics.Raised.WithLabelValues(alert.Severity).Inc()
-		s.p.Metrics.FireLag.Observe(now.Sub(c.Due).Seconds())
-	}
-	s.p.Logger.Info().Str("work_order", c.WorkOrderID).Str("alert", alert.ID).
-		Str("stage", c.Stage).Str("severity", alert.Severity).Msg("alert raised")
-	return nil
+	}, nil
 }

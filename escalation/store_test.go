@@ -19,7 +19,7 @@ func newTestStore(t *testing.T, shards int) (*Store, *redis.Client, *queue.Outbo
 	t.Helper()
 	r := testenv.StartRedis(t)
 	outbox := queue.NewOutbox("t", shards)
-	return NewStore(r.Client, "t", shards, outbox), r.Client, outbox
+	return NewStore(r.Client, "t", shards, outbox, WithAlertEvents("/t", "hotline.alerts")), r.Client, outbox
 }
 
 func addTimers(t *testing.T, s *Store, rdb *redis.Client, timers ...Timer) {

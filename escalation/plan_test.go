@@ -1,0 +1,408 @@
+package escalation
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testOrder = "WO-20260309-GD-000008"
+
+// order is a complaint on the province tier, planned by the shipped
+// policies; each change goes through the planner with the clock the test
+// sets, the way the work-order service does it.
+type order struct {
+	t    *testing.T
+	p    *Policies
+	in   PlanInput
+	plan Plan
+}
+
+func newOrder(t *testing.T, p *Policies, class string, at time.Time) *order {
+	o := &order{t: t, p: p, in: PlanInput{WorkOrderID: testOrder, Key: "02012345678", Class: class,
+		Tier: "province", Province: "GD", Priority: 2, Status: "new", CreatedAt: at}}
+	o.plan = p.Plan(o.in, at)
+	o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+	return o
+}
+
+func (o *order) status(s string, at time.Time) Plan {
+	o.in.Status = s
+	o.in.Path = append(o.in.Path, s)
+	o.plan = o.p.Transition(o.in, at)
+	o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+	return o.plan
+}
+
+func (o *order) reclassify(class string, at time.Time) Plan {
+	o.in.Class = class
+	o.plan = o.p.Reclassify(o.in, at)
+	o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+	return o.plan
+}
+
+func timerOf(p Plan, stage string) (Timer, bool) {
+	for _, t := range p.Timers {
+		if t.Stage == stage {
+			return t, true
+		}
+	}
+	return Timer{}, false
+}
+
+func wantDeadlines(t *testing.T, p Plan, want map[string]time.Time) {
+	t.Helper()
+	if len(p.Deadlines) != len(want) {
+		t.Errorf("deadlines %v, want %v", p.Deadlines, want)
+	}
+	for stage, w := range want {
+		if got, ok := p.Deadlines[stage]; !ok || !got.Equal(w) {
+			t.Errorf("deadline %s = %s, want %s", stage, got, w)
+		}
+	}
+}
+
+// A complaint through its life: created on a Monday morning, accepted,
+// waiting on the customer over a weekend, back in progress, resolved,
+// reopened.
+func TestPlanComplaintLifecycle(t *testing.T) {
+	p := shippedPolicies(t)
+	created := cst(t, "2026-03-09 10:00") // Monday
+	o := newOrder(t, p, "complaint", created)
+	plan := o.plan
+	wantDeadlines(t, plan, map[string]time.Time{
+		"register": cst(t, "2026-03-09 12:00"),
+		"resolve":  cst(t, "2026-03-12 10:00"), // 3 working days
+		"reply":    cst(t, "2026-03-24 10:00"), // 15 days
+	})
+	if len(plan.Timers) != 3 || len(plan.Cancel) != 0 || len(plan.Ended) != 0 || plan.ResolveAll {
+		t.Fatalf("plan at creation: %+v", plan)
+	}
+	// Each timer starts at the first warning, 50% of the limit (on the
+	// stage's clock: working time for resolve).
+	for stage, due := range map[string]time.Time{
+		"register": cst(t, "2026-03-09 11:00"),
+		"resolve":  cst(t, "2026-03-10 14:30"), // 13.5 of 27 working hours
+		"reply":    cst(t, "2026-03-16 22:00"),
+	} {
+		tm, ok := timerOf(plan, stage)
+		if !ok || !tm.Due.Equal(due) || tm.Step != 0 || tm.ID != TimerID(testOrder, stage) || tm.SLA == nil ||
+			tm.SLA.Policy != "complaint" || tm.Class != "complaint" || tm.Key != "02012345678" {
+			t.Errorf("timer %s = %+v, want due %s", stage, tm, due)
+		}
+	}
+
+	// Accepted: register ends, its timer goes and its alerts resolve.
+	plan = o.status("accepted", cst(t, "2026-03-09 11:30"))
+	if !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "register")}) || !slices.Equal(plan.Ended, []string{"register"}) ||
+		len(plan.Timers) != 0 {
+		t.Errorf("accepted: %+v", plan)
+	}
+	if _, ok := plan.Deadlines["register"]; ok || !plan.SLA["register"].Ended.Equal(cst(t, "2026-03-09 11:30")) {
+		t.Errorf("register after accepted: %v %+v", plan.Deadlines, plan.SLA["register"])
+	}
+
+	// Waiting on the customer from Tuesday noon: both clocks stop.
+	plan = o.status("pending_customer", cst(t, "2026-03-10 12:00"))
+	if !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "reply"), TimerID(testOrder, "resolve")}) ||
+		len(plan.Timers) != 0 || len(plan.Deadlines) != 0 || len(plan.Ended) != 0 {
+		t.Errorf("pending_customer: %+v", plan)
+	}
+	if s := plan.SLA["resolve"]; !s.Paused() || s.Used != 11*time.Hour { // Mon 10-18, Tue 9-12
+		t.Errorf("resolve paused: %+v", s)
+	}
+	if s := plan.SLA["reply"]; !s.Paused() || s.Used != 26*time.Hour {
+		t.Errorf("reply paused: %+v", s)
+	}
+
+	// Back on Friday 15:00: each resumes with what it had left.
+	resumed := cst(t, "2026-03-13 15:00")
+	plan = o.status("in_progress", resumed)
+	wantDeadlines(t, plan, map[string]time.Time{
+		"resolve": cst(t, "2026-03-17 13:00"), // 16 working hours: Fri 3, Mon 9, Tue 4
+		"reply":   resumed.Add(360*time.Hour - 26*time.Hour),
+	})
+	// 11 of 27 working hours were used: the warning at 50% (13.5h) is 2.5
+	// working hours after resuming.
+	if tm, ok := timerOf(plan, "resolve"); !ok || tm.Step != 0 || !tm.Due.Equal(cst(t, "2026-03-13 17:30")) {
+		t.Errorf("resolve timer after resume: %+v", tm)
+	}
+	if tm, ok := timerOf(plan, "reply"); !ok || tm.Step != 0 || !tm.Due.Equal(resumed.Add(180*time.Hour-26*time.Hour)) {
+		t.Errorf("reply timer after resume: %+v", tm)
+	}
+
+	// Resolved: every alert of the order resolves; the follow-up call is due
+	// in 7 days.
+	resolvedAt := cst(t, "2026-03-16 10:00")
+	plan = o.status("resolved", resolvedAt)
+	if !plan.ResolveAll || !slices.Equal(plan.Ended, []string{"reply", "resolve"}) {
+		t.Errorf("resolved: %+v", plan)
+	}
+	wantDeadlines(t, plan, map[string]time.Time{"follow_up": resolvedAt.Add(7 * 24 * time.Hour)})
+	if tm, ok := timerOf(plan, "follow_up"); !ok || len(plan.Timers) != 1 || !tm.Due.Equal(resolvedAt.Add(84*time.Hour)) {
+		t.Errorf("follow_up timer: %+v", plan.Timers)
+	}
+
+	// Reopened: the follow-up ends, resolve runs again as run 2.
+	reopened := cst(t, "2026-03-17 09:30")
+	plan = o.status("reopened", reopened)
+	if !slices.Equal(plan.Ended, []string{"follow_up"}) || !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "follow_up")}) {
+		t.Errorf("reopened: %+v", plan)
+	}
+	if s := plan.SLA["resolve"]; s.Run != 2 || !s.Start.Equal(reopened) {
+		t.Errorf("resolve after reopen: %+v", s)
+	}
+	wantDeadlines(t, plan, map[string]time.Time{"resolve": cst(t, "2026-03-20 09:30")})
+
+	// Archived after the second resolution: nothing left.
+	o.status("resolved", cst(t, "2026-03-18 09:00"))
+	plan = o.status("archived", cst(t, "2026-03-19 09:00"))
+	if len(plan.Deadlines) != 0 || len(plan.Timers) != 0 || !slices.Equal(plan.Ended, []string{"follow_up"}) {
+		t.Errorf("archived: %+v", plan)
+	}
+	for name, s := range plan.SLA {
+		if s.Running() {
+			t.Errorf("stage %s still runs: %+v", name, s)
+		}
+	}
+}
+
+func TestPlanMajorComplaintAlertsAtOnce(t *testing.T) {
+	p := shippedPolicies(t)
+	at := cst(t, "2026-03-07 22:00") // a Saturday night: an alert at once ignores the calendar
+	o := newOrder(t, p, "major_complaint", at)
+	tm, ok := timerOf(o.plan, "report_upward")
+	if !ok || !tm.Due.Equal(at) || tm.Step != 0 {
+		t.Fatalf("report_upward timer %+v", o.plan.Timers)
+	}
+	if _, ok := o.plan.Deadlines["report_upward"]; ok {
+		t.Error("an alert at once has no deadline")
+	}
+	f, ok := p.firingOf(tm, at.Add(time.Second))
+	if !ok || !f.raise || !f.chain || f.alert.Severity != SeverityMajor || f.alert.Level != 1 ||
+		f.alert.LevelName != "team_lead" || f.alert.ID != "AL-"+testOrder+"-report_upward-major" {
+		t.Fatalf("firing %+v", f)
+	}
+	if f.next == nil || !f.next.Due.Equal(at.Add(15*time.Minute)) || f.next.Step != 1 {
+		t.Errorf("next rung %+v", f.next)
+	}
+	// Waiting on the customer does not pause it.
+	plan := o.status("pending_customer", at.Add(time.Minute))
+	if s := plan.SLA["report_upward"]; s.Paused() || slices.Contains(plan.Cancel, TimerID(testOrder, "report_upward")) {
+		t.Errorf("alert at once paused: %+v %v", s, plan.Cancel)
+	}
+	// Resolving the order ends it with the rest.
+	plan = o.status("resolved", at.Add(time.Hour))
+	if !plan.ResolveAll || !slices.Contains(plan.Ended, "report_upward") {
+		t.Errorf("resolved: %+v", plan)
+	}
+}
+
+func TestPlanReclassify(t *testing.T) {
+	p := shippedPolicies(t)
+	created := cst(t, "2026-03-09 10:00")
+	o := newOrder(t, p, "complaint", created)
+	o.status("accepted", cst(t, "2026-03-09 10:30"))
+	at := cst(t, "2026-03-09 14:00")
+	plan := o.reclassify("major_complaint", at)
+	// The alert at once starts now; resolve and reply keep their clocks,
+	// rewritten with the new class and policy; register stays ended.
+	if tm, ok := timerOf(plan, "report_upward"); !ok || !tm.Due.Equal(at) || tm.Class != "major_complaint" {
+		t.Errorf("report_upward %+v", plan.Timers)
+	}
+	wantDeadlines(t, plan, map[string]time.Time{
+		"resolve": cst(t, "2026-03-12 10:00"),
+		"reply":   cst(t, "2026-03-24 10:00"),
+	})
+	for _, stage := range []string{"resolve", "reply"} {
+		tm, ok := timerOf(plan, stage)
+		if !ok || tm.Class != "major_complaint" || tm.SLA.Policy != "major_complaint" || tm.SLA.Run != 1 {
+			t.Errorf("%s timer %+v", stage, tm)
+		}
+	}
+	if plan.SLA["register"].Running() || len(plan.Ended) != 0 || len(plan.Cancel) != 0 {
+		t.Errorf("plan %+v", plan)
+	}
+
+	// A consultation that becomes a complaint: answer ends, the complaint's
+	// stages start now.
+	c := newOrder(t, p, "consultation", created)
+	at = cst(t, "2026-03-09 16:00")
+	plan = c.reclassify("complaint", at)
+	if !slices.Equal(plan.Ended, []string{"answer"}) || !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "answer")}) {
+		t.Errorf("consultation to complaint: %+v", plan)
+	}
+	wantDeadlines(t, plan, map[string]time.Time{
+		"register": at.Add(2 * time.Hour),
+		"resolve":  cst(t, "2026-03-12 16:00"),
+		"reply":    at.Add(15 * 24 * time.Hour),
+	})
+}
+
+// A breached stage climbs the ladder, then repeats the last rung; a daemon
+// that was down raises only the latest step.
+func TestScheduleLadderAndCatchUp(t *testing.T) {
+	p := shippedPolicies(t)
+	created := cst(t, "2026-03-09 10:00")
+	o := newOrder(t, p, "complaint", created)
+	reg, _ := timerOf(o.plan, "register")
+	type want struct {
+		severity string
+		level    int
+		repeat   int
+		due      string
+		next     string
+	}
+	walk := []want{
+		{SeverityWarning, 0, 0, "2026-03-09 11:00", "2026-03-09 11:36"},
+		{SeverityWarning, 0, 0, "2026-03-09 11:36", "2026-03-09 12:00"},
+		{SeverityBreach, 1, 0, "2026-03-09 12:00", "2026-03-09 16:00"},
+		{SeverityBreach, 2, 0, "2026-03-09 16:00", "2026-03-10 12:00"},
+		{SeverityBreach, 3, 0, "2026-03-10 12:00", "2026-03-10 16:00"},
+		{SeverityBreach, 3, 1, "2026-03-10 16:00", "2026-03-10 20:00"},
+	}
+	tm := reg
+	for i, w := range walk {
+		now := tm.Due.Add(200 * time.Millisecond)
+		f, ok := p.firingOf(tm, now)
+		if !ok || !f.raise || f.alert.Severity != w.severity || f.alert.Level != w.level || f.alert.Repeat != w.repeat ||
+			!f.alert.DueAt.Equal(cst(t, w.due)) || f.next == nil || !f.next.Due.Equal(cst(t, w.next)) || f.alert.Step != i {
+			t.Fatalf("step %d: %+v next %+v, want %+v", i, f.alert, f.next, w)
+		}
+		if !f.alert.Deadline.Equal(cst(t, "2026-03-09 12:00")) || f.alert.State != StateOpen {
+			t.Errorf("step %d: deadline %s state %s", i, f.alert.Deadline, f.alert.State)
+		}
+		tm = *f.next
+	}
+	// The warnings are separate alerts; the breach climbs as one.
+	f0, _ := p.firingOf(reg, cst(t, "2026-03-09 11:00"))
+	if f0.alert.ID != "AL-"+testOrder+"-register-warn50" || f0.chain {
+		t.Errorf("first warning %+v", f0)
+	}
+	fb, _ := p.firingOf(tm, cst(t, "2026-03-10 20:00"))
+	if fb.alert.ID != "AL-"+testOrder+"-register-breach" || !fb.chain {
+		t.Errorf("repeat %+v", fb)
+	}
+	// Down from before the first warning until Wednesday 09:00: one alert,
+	// the fifth repeat of the last rung.
+	f, ok := p.firingOf(reg, cst(t, "2026-03-11 09:00"))
+	if !ok || f.alert.Level != 3 || f.alert.Repeat != 5 || !f.alert.DueAt.Equal(cst(t, "2026-03-11 08:00")) ||
+		!f.next.Due.Equal(cst(t, "2026-03-11 12:00")) {
+		t.Errorf("catch-up %+v next %+v", f.alert, f.next)
+	}
+}
+
+// Pausing after the breach keeps how overdue the stage was: the ladder
+// moves by the pause.
+func TestPlanPauseAfterBreach(t *testing.T) {
+	p := shippedPolicies(t)
+	o := newOrder(t, p, "complaint", cst(t, "2026-03-09 10:00"))
+	o.status("pending_customer", cst(t, "2026-03-09 13:00")) // register breached at 12:00
+	if s := o.plan.SLA["register"]; s.Used != 2*time.Hour || s.Overdue != time.Hour {
+		t.Fatalf("register paused %+v", s)
+	}
+	plan := o.status("in_progress", cst(t, "2026-03-09 15:00"))
+	if _, ok := plan.Deadlines["register"]; ok {
+		t.Error("in_progress ends register")
+	}
+	o = newOrder(t, p, "complaint", cst(t, "2026-03-09 10:00"))
+	o.status("pending_customer", cst(t, "2026-03-09 13:00"))
+	plan = o.status("reopened", cst(t, "2026-03-09 15:00")) // not an end of register
+	wantDeadlines(t, plan, map[string]time.Time{
+		"register": cst(t, "2026-03-09 14:00"), // an hour overdue, as at the pause
+		"resolve":  cst(t, "2026-03-12 15:00"), // restarted by reopened
+		"reply":    cst(t, "2026-03-24 12:00"), // 3 hours used before the pause, 2 paused
+	})
+	tm, _ := timerOf(plan, "register")
+	if tm.Step != 2 || !tm.Due.Equal(cst(t, "2026-03-09 14:00")) {
+		t.Errorf("register timer %+v: want the breach again (a duplicate, so nothing raised)", tm)
+	}
+	f, _ := p.firingOf(tm, cst(t, "2026-03-09 15:00"))
+	if f.alert.Level != 1 || f.next == nil || !f.next.Due.Equal(cst(t, "2026-03-09 18:00")) {
+		t.Errorf("ladder after the pause %+v next %+v", f.alert, f.next)
+	}
+}
+
+// Creating an order already resolved (answered in the IVR) starts and ends
+// its stages at once.
+func TestPlanCreatedResolved(t *testing.T) {
+	p := shippedPolicies(t)
+	at := cst(t, "2026-03-09 10:00")
+	in := PlanInput{WorkOrderID: testOrder, Class: "query", Tier: "province", Status: "resolved", CreatedAt: at}
+	plan := p.Plan(in, at)
+	if len(plan.Timers) != 0 || len(plan.Deadlines) != 0 || !plan.ResolveAll || plan.SLA["answer"].Running() {
+		t.Errorf("plan %+v", plan)
+	}
+	if plan := p.Plan(PlanInput{WorkOrderID: testOrder, Class: "unknown", Tier: "province"}, at); len(plan.Timers) != 0 {
+		t.Errorf("no policy, yet timers %+v", plan.Timers)
+	}
+}
+
+// An order planned before policies has deadlines but no SLA: its stages are
+// adopted from its path, and timers of stages that do not run are
+// cancelled.
+func TestPlanAdoptsOrdersOfTheOldForm(t *testing.T) {
+	p := shippedPolicies(t)
+	created := cst(t, "2026-03-09 10:00")
+	in := PlanInput{WorkOrderID: testOrder, Class: "complaint", Tier: "province", Status: "in_progress",
+		CreatedAt: created, Path: []string{"accepted", "in_progress"},
+		Deadlines: map[string]time.Time{"register": created.Add(2 * time.Hour), "investigate": created.Add(24 * time.Hour),
+			"resolve": created.Add(72 * time.Hour)}}
+	plan := p.Transition(in, cst(t, "2026-03-09 12:30"))
+	wantDeadlines(t, plan, map[string]time.Time{
+		"resolve": cst(t, "2026-03-12 10:00"),
+		"reply":   cst(t, "2026-03-24 10:00"),
+	})
+	if !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "investigate"), TimerID(testOrder, "register")}) {
+		t.Errorf("cancel %v", plan.Cancel)
+	}
+	if _, ok := timerOf(plan, "resolve"); !ok {
+		t.Errorf("resolve timer not rewritten: %+v", plan.Timers)
+	}
+}
+
+// A calendar that moves a deadline later makes a claimed timer move
+// instead of raising; one that moves it earlier raises it at once.
+func TestFiringFollowsTheCalendarInUse(t *testing.T) {
+	cal := FixedCalendar(shippedCalendar(t, "cn-2026.yaml"))
+	p, err := LoadPolicies(shippedPoliciesFile, cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOrder(t, p, "complaint", cst(t, "2026-03-09 10:00"))
+	res, _ := timerOf(o.plan, "resolve")
+	// 2026-03-10 becomes a holiday: 50% of the limit is on Wednesday now.
+	holiday, err := ParseCalendar([]byte("years:\n  2026:\n    holidays: [2026-03-10]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal.Replace(holiday)
+	f, ok := p.firingOf(res, res.Due.Add(time.Second))
+	if !ok || f.raise || f.next == nil || !f.next.Due.Equal(cst(t, "2026-03-11 14:30")) || f.next.Step != 0 {
+		t.Errorf("firing under the new calendar: %+v next %+v", f, f.next)
+	}
+	if moved, ok := p.rescheduled(res); !ok || !moved.Due.Equal(cst(t, "2026-03-11 14:30")) {
+		t.Errorf("rescheduled %+v %v", moved, ok)
+	}
+	if d := p.Deadlines(testOrder, o.plan.SLA); !d["resolve"].Equal(cst(t, "2026-03-13 10:00")) ||
+		!d["register"].Equal(o.plan.Deadlines["register"]) {
+		t.Errorf("deadlines under the new calendar %v", d)
+	}
+}
+
+func TestAlertIDs(t *testing.T) {
+	for _, tc := range []struct {
+		run  int
+		kind string
+		want string
+	}{
+		{1, "breach", "AL-WO-1-resolve-breach"},
+		{2, "breach", "AL-WO-1-resolve-2-breach"},
+		{1, "warn80", "AL-WO-1-resolve-warn80"},
+	} {
+		if got := alertID("WO-1", "resolve", tc.run, tc.kind); got != tc.want || strings.Count(got, "AL-") != 1 {
+			t.Errorf("alertID(%d, %s) = %s, want %s", tc.run, tc.kind, got, tc.want)
+		}
+	}
+}
