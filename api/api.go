@@ -43,6 +43,8 @@ type Params struct {
 	Logger   zerolog.Logger
 	// Alerts serves /v1/alerts and the SSE feed /v1/stream/alerts (alerts.go).
 	Alerts AlertParams
+	// Changes serves status changes and reclassification (workorders.go).
+	Changes Changes
 }
 
 type server struct {
@@ -66,6 +68,7 @@ func New(p Params) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/workorders/{id}", s.auth(s.getWorkOrder, "agent", "supervisor", "system"))
 	s.alertRoutes(mux)
+	s.workOrderRoutes(mux)
 	return jsonMuxErrors(mux)
 }
 

@@ -1,0 +1,117 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/api"
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/workorder"
+)
+
+// fakeChanges is a hand-written fake of api.Changes with the real
+// transition table.
+type fakeChanges struct {
+	order *workorder.Order
+	calls []string
+}
+
+var _ api.Changes = (*fakeChanges)(nil)
+
+func (f *fakeChanges) ChangeStatus(_ context.Context, c workorder.StatusChange) (*workorder.Order, error) {
+	f.calls = append(f.calls, "status:"+c.Status+":"+c.Actor)
+	if c.WorkOrderID != f.order.ID {
+		return nil, workorder.ErrNotFound
+	}
+	if !workorder.CanTransition(f.order.Status, c.Status) {
+		return nil, fmt.Errorf("%w: %s -> %s", workorder.ErrIllegalTransition, f.order.Status, c.Status)
+	}
+	f.order.Status = c.Status
+	return f.order, nil
+}
+
+func (f *fakeChanges) Reclassify(_ context.Context, id, class, actor, reason string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "class:"+class+":"+actor)
+	switch {
+	case id != f.order.ID:
+		return nil, workorder.ErrNotFound
+	case class == "vip":
+		return nil, workorder.ErrUnknownClass
+	case strings.TrimSpace(reason) == "":
+		return nil, workorder.ErrReasonRequired
+	case class == f.order.Class:
+		return nil, workorder.ErrSameClass
+	}
+	f.order.Class = class
+	return f.order, nil
+}
+
+func TestStatusAndClassEndpoints(t *testing.T) {
+	const id = "WO-20261123-GD-000123"
+	tokens := []configs.Token{{Role: "agent", SHA256: configs.HashToken("a")}, {Role: "supervisor", SHA256: configs.HashToken("s")},
+		{Role: "system", SHA256: configs.HashToken("m")}}
+	tests := []struct {
+		name, path, token, body string
+		status                  int
+		field                   string
+	}{
+		{"no token", "/status", "", `{"status":"accepted"}`, 401, "Authorization"},
+		{"agent accepts", "/status", "a", `{"status":"accepted","note":"taken"}`, 200, ""},
+		{"illegal transition", "/status", "a", `{"status":"archived"}`, 409, "status"},
+		{"missing status", "/status", "s", `{"note":"x"}`, 400, "status"},
+		{"unknown field", "/status", "s", `{"status":"resolved","x":1}`, 400, "body"},
+		{"bad json", "/status", "s", `{"status":`, 400, "body"},
+		{"system resolves", "/status", "m", `{"status":"resolved"}`, 200, ""},
+		{"system may not reclassify", "/class", "m", `{"class":"major_complaint","reason":"media"}`, 403, ""},
+		{"unknown class", "/class", "s", `{"class":"vip","reason":"r"}`, 400, "class"},
+		{"no reason", "/class", "s", `{"class":"major_complaint"}`, 400, "reason"},
+		{"same class", "/class", "s", `{"class":"complaint","reason":"r"}`, 409, "class"},
+		{"supervisor reclassifies", "/class", "s", `{"class":"major_complaint","reason":"the caller named a journalist"}`, 200, ""},
+		{"agent reclassifies", "/class", "a", `{"class":"repeat_complaint","reason":"same bill as last month"}`, 200, ""},
+	}
+	f := &fakeChanges{order: &workorder.Order{ID: id, Class: "complaint", Status: "new"}}
+	h := api.New(api.Params{Orders: nil, Changes: f, Tokens: tokens, Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v1/workorders/"+id+tc.path, strings.NewReader(tc.body))
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body, tc.status)
+			}
+			if tc.status >= 400 {
+				var e map[string]string
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e["error"] == "" || e["field"] != tc.field {
+					t.Errorf("error body %s, want field %q", rec.Body, tc.field)
+				}
+			}
+		})
+	}
+	if f.order.Status != "resolved" || f.order.Class != "repeat_complaint" {
+		t.Errorf("order after the requests: %+v", f.order)
+	}
+	for _, c := range f.calls { // the actor is the caller's role and token hash, never the token
+		if !strings.Contains(c, ":agent:") && !strings.Contains(c, ":supervisor:") && !strings.Contains(c, ":system:") {
+			t.Errorf("actor not recorded as role:hash in %q", c)
+		}
+	}
+	// An unknown order.
+	req := httptest.NewRequest(http.MethodPost, "/v1/workorders/WO-20261123-GD-000999/status", strings.NewReader(`{"status":"accepted"}`))
+	req.Header.Set("Authorization", "Bearer a")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 404 {
+		t.Errorf("unknown order: %d", rec.Code)
+	}
+}
