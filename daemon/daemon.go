@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -45,6 +47,8 @@ type Daemon struct {
 	registry *prometheus.Registry
 
 	rdb          *redis.Client
+	files        *Files
+	scheduler    *escalation.Scheduler
 	brokers      []string
 	sip          *sip.Server
 	httpAddr     string
@@ -94,6 +98,11 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	}
 	d.onShutdown(func(context.Context) error { return writer.Close() })
 
+	files, err := LoadFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.files = files
 	outbox := queue.NewOutbox(cfg.Redis.Prefix, cfg.Redis.Shards)
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hotlined_outbox_depth",
@@ -120,17 +129,24 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	}
 	d.onShutdown(relay.Shutdown)
 
-	timers := escalation.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox)
-	scheduler, err := escalation.NewScheduler(escalation.SchedulerParams{
+	timers := escalation.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox,
+		escalation.WithAlertEvents(cfg.Kafka.Source, cfg.Kafka.AlertsTopic))
+	d.scheduler, err = escalation.NewScheduler(escalation.SchedulerParams{
 		Store: timers, Logger: log, Interval: cfg.Escalation.PollInterval.D(),
-		Lease: cfg.Escalation.Lease.D(), Source: cfg.Kafka.Source,
+		Lease: cfg.Escalation.Lease.D(), Source: cfg.Kafka.Source, Policies: files.Policies,
 		AlertsTopic: cfg.Kafka.AlertsTopic, Metrics: escalation.NewMetrics(d.registry),
 	})
 	if err != nil {
 		return nil, err
 	}
-	scheduler.Start(ctx)
-	d.onShutdown(scheduler.Shutdown)
+	d.scheduler.Start(ctx)
+	d.onShutdown(d.scheduler.Shutdown)
+	feed, err := escalation.NewFeed(escalation.FeedParams{Store: timers, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	feed.Start(ctx)
+	d.onShutdown(feed.Shutdown)
 
 	backlog, err := escalation.NewBacklogMonitor(escalation.BacklogParams{
 		Store: timers, Redis: d.rdb, Outbox: outbox, Threshold: cfg.Kafka.OutboxAlertThreshold,
@@ -142,10 +158,6 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	backlog.Start(ctx)
 	d.onShutdown(backlog.Shutdown)
 
-	files, err := LoadFiles(cfg)
-	if err != nil {
-		return nil, err
-	}
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules,
@@ -198,7 +210,8 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
 	handler := api.New(api.Params{
-		Orders: orders, Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
+		Orders: orders, Changes: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
+		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
 		Ready:    map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
 		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},
 	})
@@ -208,6 +221,8 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	}
 	d.httpAddr = ln.Addr().String()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	// Open SSE streams end when the server shuts down, not at its deadline.
+	srv.RegisterOnShutdown(func() { _ = feed.Shutdown(context.Background()) })
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server stopped")
@@ -221,11 +236,14 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 
 // Files are the data files the config points at.
 type Files struct {
-	Rules *classifier.Rules
+	Rules    *classifier.Rules
+	Calendar *escalation.LiveCalendar // nil: no working-day calendar
+	Policies *escalation.Policies     // nil: the plain escalation.deadlines
 }
 
-// LoadFiles reads and checks every file the config names (the classifier
-// rules); -check-config runs it too, so a bad file fails before start-up.
+// LoadFiles reads and checks every file the config names (classifier
+// rules, SLA policies, working-day calendar); -check-config runs it too, so
+// a bad file fails before start-up.
 func LoadFiles(cfg *configs.Config) (*Files, error) {
 	f := &Files{Rules: classifier.DefaultRules()}
 	if cfg.Classifier.RulesFile != "" {
@@ -235,7 +253,35 @@ func LoadFiles(cfg *configs.Config) (*Files, error) {
 		}
 		f.Rules = rules
 	}
+	if cfg.Escalation.CalendarFile != "" {
+		cal, err := escalation.OpenCalendar(cfg.Escalation.CalendarFile)
+		if err != nil {
+			return nil, err
+		}
+		f.Calendar = cal
+	}
+	if cfg.Escalation.PoliciesFile != "" {
+		policies, err := escalation.LoadPolicies(cfg.Escalation.PoliciesFile, f.Calendar)
+		if err != nil {
+			return nil, err
+		}
+		f.Policies = policies
+	}
 	return f, nil
+}
+
+// Reload re-reads the working-day calendar (SIGHUP) and moves the open
+// timers to the new deadlines; a bad file keeps the old calendar.
+func (d *Daemon) Reload(ctx context.Context) error {
+	if d.files.Calendar == nil || d.scheduler == nil {
+		return nil
+	}
+	stats, err := d.scheduler.Reload(ctx)
+	if err != nil {
+		return fmt.Errorf("reload calendar: %w", err)
+	}
+	d.log.Info().Interface("timers", stats).Msg("calendar reloaded; open timers recomputed")
+	return nil
 }
 
 // onShutdown registers a teardown; Shutdown runs them in reverse order.
@@ -268,7 +314,19 @@ func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := d.Reload(ctx); err != nil {
+				log.Error().Err(err).Msg("SIGHUP: reload failed; the old calendar stays")
+			}
+		}
+	}
 	log.Info().Msg("shutting down: new calls get 503, calls in progress may finish, the outbox is flushed")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownGrace)
 	defer cancel()

@@ -179,6 +179,30 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 		t.Errorf("alert %s: %v", testenv.Headers(a)["ce_type"], alert)
 	}
 
+	// The supervisor sees it open, acknowledges it, and sees it acked.
+	alertID, _ := alert["id"].(string)
+	list := func(state string) string {
+		resp := get(t, "http://"+h.d.HTTPAddr()+"/v1/alerts?state="+state, testToken)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1/alerts?state=%s: %d %s", state, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	if !strings.Contains(list("open"), alertID) {
+		t.Errorf("open alerts lack %s", alertID)
+	}
+	ackReq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+h.d.HTTPAddr()+"/v1/alerts/"+alertID+"/ack", strings.NewReader(`{"note":"on it"}`))
+	ackReq.Header.Set("Authorization", "Bearer "+testToken)
+	ackResp, err := http.DefaultClient.Do(ackReq)
+	if err != nil || ackResp.StatusCode != http.StatusOK {
+		t.Fatalf("ack: %v %v", ackResp, err)
+	}
+	ackResp.Body.Close()
+	if !strings.Contains(list("acked"), alertID) {
+		t.Errorf("acked alerts lack %s", alertID)
+	}
+
 	byeCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := sess.Bye(byeCtx); err != nil {
