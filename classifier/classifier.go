@@ -48,7 +48,7 @@ type PastComplaint struct {
 func (p PastComplaint) Open() bool { return slices.Contains(OpenStatuses, p.Status) }
 
 // OpenStatuses are the statuses of an order still being handled.
-var OpenStatuses = []string{"new", "accepted", "in_progress", "reopened"}
+var OpenStatuses = []string{"new", "accepted", "in_progress", "pending_customer", "reopened"}
 
 // Reason is one rule that shaped the decision.
 type Reason struct {

@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
-		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules,
+		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules, Policies: files.Policies,
 		Logger: log, Registerer: d.registry,
 	})
 	sweeper, err := workorder.NewIncidentSweeper(orders, 30*time.Second)

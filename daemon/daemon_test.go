@@ -99,7 +99,7 @@ func boot(t *testing.T, edit func(*configs.Config)) *harness {
 func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	h := boot(t, func(cfg *configs.Config) {
 		// The register deadline comes due a second after the call.
-		cfg.Escalation.Deadlines["complaint"] = map[string]configs.Duration{"register": configs.Duration(time.Second)}
+		cfg.Escalation.PoliciesFile = "testdata/policies-fast.yaml"
 	})
 	c := testenv.NewCaller(t)
 	sess, err := c.Call(t, h.udp, "10000", "18912345678",

@@ -7,8 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
+# The test config sits beside the shipped one, so its relative paths
+# (prompts, rules, policies, calendar) resolve the same way.
+cfg="$PWD/configs/.test-$$.yaml"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work" "$cfg"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -22,13 +25,11 @@ pids+=($!)
 sleep 0.5
 hot_port=$(free_port) uas_port=$(free_port) http_port=$(free_port) kafka_port=$(free_port)
 sed -e "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" \
-    -e "s|^  prompts: prompts |  prompts: $PWD/configs/prompts |" \
-    -e "s|^  rules_file: rules.yaml|  rules_file: $PWD/configs/rules.yaml|" \
     -e 's/^  rate_per_source: .*/  rate_per_source: 100000/' -e 's/^  burst_per_source: .*/  burst_per_source: 100000/' \
     -e 's/^  max_calls: .*/  max_calls: 10000/' -e 's/^  level: info/  level: warn/' \
-    configs/hotlined.yaml >"$work/hotlined.yaml"
+    configs/hotlined.yaml >"$cfg"
 HOTLINED_SIP_LISTEN="udp:127.0.0.1:$hot_port" HOTLINED_HTTP_LISTEN="127.0.0.1:$http_port" \
-HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" "$work/hotlined" -config "$work/hotlined.yaml" >"$work/hotlined.log" 2>&1 &
+HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" "$work/hotlined" -config "$cfg" >"$work/hotlined.log" 2>&1 &
 hot_pid=$!
 pids+=($hot_pid)
 "$work/uas" -listen "127.0.0.1:$uas_port" &
@@ -59,7 +60,7 @@ echo "  bare sipgo UAS:    $uas calls/s"
 # of a fresh daemon that has taken no call yet.
 kill "$hot_pid"; wait "$hot_pid" 2>/dev/null || true
 HOTLINED_SIP_LISTEN="udp:127.0.0.1:$hot_port" HOTLINED_HTTP_LISTEN="127.0.0.1:$http_port" \
-HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" "$work/hotlined" -config "$work/hotlined.yaml" >"$work/hotlined2.log" 2>&1 &
+HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" "$work/hotlined" -config "$cfg" >"$work/hotlined2.log" 2>&1 &
 hot_pid=$!
 pids+=($hot_pid)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
+# The test config sits beside the shipped one, so its relative paths
+# (prompts, rules, policies, calendar) resolve the same way.
+cfg="$PWD/configs/.test-$$.yaml"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "$cfg"
 }
 trap cleanup EXIT
 
@@ -46,18 +49,16 @@ sip_port=$(free_port)
 http_port=$(free_port)
 kafka_port=$(free_port)
 sed -e "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" \
-    -e "s|^  prompts: prompts |  prompts: $PWD/configs/prompts |" \
-    -e "s|^  rules_file: rules.yaml|  rules_file: $PWD/configs/rules.yaml|" \
     -e 's/^  trusted_sources: \[\]/  trusted_sources: ["127.0.0.1\/32"]/' \
     -e 's/^  answer_delay: 0s/  answer_delay: 300ms/' \
-    configs/hotlined.yaml >"$work/hotlined.yaml"
-bin/hotlined -config "$work/hotlined.yaml" -check-config >/dev/null || fail "check-config"
+    configs/hotlined.yaml >"$cfg"
+bin/hotlined -config "$cfg" -check-config >/dev/null || fail "check-config"
 
 HOTLINED_SIP_LISTEN="udp:127.0.0.1:$sip_port,tcp:127.0.0.1:$sip_port" \
 HOTLINED_HTTP_LISTEN="127.0.0.1:$http_port" \
 HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" \
 HOTLINED_API_TOKENS="agent:e2e-agent-token" \
-  bin/hotlined -config "$work/hotlined.yaml" >"$work/hotlined.log" 2>&1 &
+  bin/hotlined -config "$cfg" >"$work/hotlined.log" 2>&1 &
 daemon=$!
 pids+=($daemon)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/escalation"
 )
 
 // Order is a work order; its JSON is the data of every work-order event.
@@ -31,8 +32,12 @@ type Order struct {
 	Priority      int                  `json:"priority"`
 	Status        string               `json:"status"`
 	Deadlines     map[string]time.Time `json:"deadlines"`
-	Valid         bool                 `json:"valid"`
-	Transfer      string               `json:"transfer,omitempty"`
+	// SLA is the clock of each stage of the order's SLA policy, kept by
+	// the escalation planner (ServiceParams.Policies); empty for an order
+	// planned with the fixed deadlines of the config.
+	SLA      escalation.SLA `json:"sla,omitempty"`
+	Valid    bool           `json:"valid"`
+	Transfer string         `json:"transfer,omitempty"`
 	// Description is the free text the contact brought (a channel's
 	// description, the agent's notes); the major-complaint keywords are
 	// searched in it. Personal data: never logged.

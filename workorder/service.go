@@ -59,6 +59,7 @@ type Service struct {
 	store     *Store
 	router    *queue.Router
 	deadlines map[string]map[string]configs.Duration
+	policies  *escalation.Policies // nil: the fixed deadlines above
 	loc       *time.Location
 	source    string
 	now       func() time.Time
@@ -85,6 +86,14 @@ type ServiceParams struct {
 	// those that read shared state (no urge, no unsatisfied or repeat
 	// complaint, no group counting), until the daemon passes rules.
 	Rules *classifier.Rules
+	// Policies are the SLA policies (escalation.LoadPolicies of
+	// Config.Escalation.PoliciesFile with its calendar). When set, every
+	// order's stages, deadlines and timers come from the planner (Plan on
+	// creation, Transition on a status change, Reclassify on a change of
+	// class or priority) and the timer store must have been built with
+	// escalation.WithAlertEvents (ending a stage resolves its alerts). Nil
+	// keeps the fixed deadlines of Config.Escalation.Deadlines.
+	Policies *escalation.Policies
 	// Groups counts group complaints; nil means RedisGroups on the store's
 	// Redis.
 	Groups GroupCounter
@@ -121,7 +130,7 @@ func NewService(p ServiceParams) *Service {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}
 	return &Service{
-		store: p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines,
+		store: p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines, policies: p.Policies,
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now,
 		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
 		rules: rules, stateful: stateful, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
@@ -260,7 +269,12 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	var timers []escalation.Timer
 	if in.Leaf.ResolveInIVR {
 		o.Status = StatusResolved
-	} else {
+	}
+	if s.policies != nil {
+		plan := s.policies.Plan(s.planInput(o), now)
+		o.SLA, o.Deadlines = plan.SLA, plan.Deadlines
+		timers = plan.Timers // nothing to cancel or resolve: the order is new
+	} else if !in.Leaf.ResolveInIVR {
 		stages := s.deadlines[o.Category]
 		names := make([]string, 0, len(stages))
 		for stage := range stages {
@@ -383,8 +397,12 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 				To: o.Class, Note: "the urging contact gives a major-complaint reason: " + d.Major[0].Rule})
 			types = append(types, queue.TypeWorkOrderReclassified)
 		}
+		fromPriority := o.Priority
 		o.Priority = s.rules.Priority(o.Class, o.Urges)
 		var m Mutation
+		if len(types) > 1 || o.Priority != fromPriority {
+			m.Plan = s.replan(o, now) // timers carry class and priority
+		}
 		for _, typ := range types {
 			ev, err := s.event(typ, o, now)
 			if err != nil {
@@ -436,11 +454,12 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleReclassified,
 			Detail: fmt.Sprintf("%s -> %s by %s: %s", from, class, actor, reason)})
 		o.History = append(o.History, Change{At: now, Actor: actor, Action: "class", From: from, To: class, Note: reason})
+		plan := s.replan(o, now)
 		ev, err := s.event(queue.TypeWorkOrderReclassified, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		return Mutation{Events: []queue.Event{ev}, Plan: plan}, nil
 	})
 	if err != nil {
 		return o, err
@@ -466,21 +485,12 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 		from := o.Status
 		o.Status, o.UpdatedAt = c.Status, now
 		o.History = append(o.History, Change{At: now, Actor: c.Actor, Action: "status", From: from, To: c.Status, Note: c.Note})
-		switch c.Status {
-		case StatusAccepted:
-			if _, ok := o.Deadlines["register"]; ok {
-				m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, "register"))
-			}
-		case StatusResolved, StatusArchived:
-			for stage := range o.Deadlines {
-				m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, stage))
-			}
-		case StatusReopened:
-			if d, ok := s.deadlines[o.Category]["resolve"]; ok {
-				due := now.Add(d.D())
-				o.Deadlines["resolve"] = due
-				m.AddTimers = append(m.AddTimers, s.timer(o, "resolve", due))
-			}
+		if s.policies != nil {
+			plan := s.policies.Transition(s.planInput(o), now)
+			o.SLA, o.Deadlines = plan.SLA, plan.Deadlines
+			m.Plan = &plan
+		} else {
+			s.moveFixedTimers(o, c.Status, now, &m)
 		}
 		types := []string{queue.TypeWorkOrderStatusChanged}
 		if major := s.rules.KeywordReasons(c.Note); len(major) > 0 &&
@@ -491,6 +501,9 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: fromClass,
 				To: o.Class, Note: "the note of " + c.Actor + " gives a major-complaint reason: " + major[0].Rule})
 			types = append(types, queue.TypeWorkOrderReclassified)
+			if m.Plan != nil {
+				m.Plan = mergePlans(*m.Plan, s.replan(o, now))
+			}
 		}
 		for _, typ := range types {
 			ev, err := s.event(typ, o, now)
@@ -506,6 +519,100 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 	}
 	s.log.Info().Str("work_order", o.ID).Str("status", o.Status).Str("actor", c.Actor).Msg("status changed")
 	return o, nil
+}
+
+// moveFixedTimers is a status change's timer changes without policies:
+// the fixed deadlines of the config.
+func (s *Service) moveFixedTimers(o *Order, status string, now time.Time, m *Mutation) {
+	switch status {
+	case StatusAccepted:
+		if _, ok := o.Deadlines["register"]; ok {
+			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, "register"))
+		}
+	case StatusResolved, StatusArchived:
+		for stage := range o.Deadlines {
+			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, stage))
+		}
+	case StatusReopened:
+		if d, ok := s.deadlines[o.Category]["resolve"]; ok {
+			due := now.Add(d.D())
+			if o.Deadlines == nil {
+				o.Deadlines = map[string]time.Time{}
+			}
+			o.Deadlines["resolve"] = due
+			m.AddTimers = append(m.AddTimers, s.timer(o, "resolve", due))
+		}
+	}
+}
+
+// planInput is what the planner needs of o: its state after the change
+// being planned, with the stage clocks and deadlines from before it.
+func (s *Service) planInput(o *Order) escalation.PlanInput {
+	return escalation.PlanInput{
+		WorkOrderID: o.ID, Key: o.Key(), Class: o.Class, Tier: o.Tier, Province: o.Province,
+		Priority: o.Priority, Status: o.Status, SLA: o.SLA, Deadlines: o.Deadlines,
+		CreatedAt: o.CreatedAt, Path: statusPath(o),
+	}
+}
+
+// statusPath is the statuses o went through since creation, oldest first,
+// up to and including its status; the first status, new, is left out
+// (nothing starts or ends on it: the stages of creation start on created).
+func statusPath(o *Order) []string {
+	var path []string
+	first := true
+	for _, c := range o.History {
+		if c.Action != "status" {
+			continue
+		}
+		if first && c.From != "" && c.From != StatusNew {
+			path = append(path, c.From) // created in another status (resolved in the IVR)
+		}
+		first = false
+		path = append(path, c.To)
+	}
+	if first && o.Status != StatusNew {
+		path = append(path, o.Status)
+	}
+	return path
+}
+
+// replan re-plans o after a change of its class or priority (Reclassify:
+// kept stages keep their clocks, their timers are rewritten with the new
+// class and priority) and stores the outcome on o. Nil without policies.
+func (s *Service) replan(o *Order, now time.Time) *escalation.Plan {
+	if s.policies == nil {
+		return nil
+	}
+	plan := s.policies.Reclassify(s.planInput(o), now)
+	o.SLA, o.Deadlines = plan.SLA, plan.Deadlines
+	return &plan
+}
+
+// mergePlans is plan a followed by plan b, b planned from a's outcome, as
+// one plan for one Store.Apply (which cancels, then resolves, then adds):
+// b's SLA and deadlines, both plans' cancellations and ended stages, and
+// a's timers that b neither rewrote nor stopped.
+func mergePlans(a escalation.Plan, b *escalation.Plan) *escalation.Plan {
+	out := *b
+	out.Cancel = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.Cancel), b.Cancel...))))
+	out.Ended = slices.Clone(a.Ended)
+	for _, name := range b.Ended {
+		if !slices.Contains(out.Ended, name) {
+			out.Ended = append(out.Ended, name)
+		}
+	}
+	out.ResolveAll = a.ResolveAll || b.ResolveAll
+	out.Timers = nil
+	for _, t := range a.Timers {
+		st := b.SLA[t.Stage]
+		if !st.Running() || st.Paused() || slices.ContainsFunc(b.Timers, func(u escalation.Timer) bool { return u.ID == t.ID }) {
+			continue
+		}
+		out.Timers = append(out.Timers, t)
+	}
+	out.Timers = append(out.Timers, b.Timers...)
+	return &out
 }
 
 func (s *Service) timer(o *Order, stage string, due time.Time) escalation.Timer {

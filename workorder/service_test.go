@@ -21,10 +21,12 @@ import (
 func TestTransitionTable(t *testing.T) {
 	legal := map[[2]string]bool{
 		{"new", "accepted"}: true, {"new", "in_progress"}: true, {"new", "resolved"}: true,
-		{"accepted", "in_progress"}: true, {"accepted", "resolved"}: true,
-		{"in_progress", "resolved"}: true,
-		{"resolved", "archived"}:    true, {"resolved", "reopened"}: true,
-		{"reopened", "accepted"}: true, {"reopened", "in_progress"}: true, {"reopened", "resolved"}: true,
+		{"accepted", "in_progress"}: true, {"accepted", "pending_customer"}: true, {"accepted", "resolved"}: true,
+		{"in_progress", "pending_customer"}: true, {"in_progress", "resolved"}: true,
+		{"pending_customer", "in_progress"}: true, {"pending_customer", "resolved"}: true,
+		{"resolved", "archived"}: true, {"resolved", "reopened"}: true,
+		{"reopened", "accepted"}: true, {"reopened", "in_progress"}: true, {"reopened", "pending_customer"}: true,
+		{"reopened", "resolved"}: true,
 	}
 	for _, from := range workorder.Statuses {
 		for _, to := range workorder.Statuses {

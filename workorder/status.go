@@ -11,22 +11,28 @@ import (
 const (
 	StatusAccepted   = "accepted"
 	StatusInProgress = "in_progress"
-	StatusArchived   = "archived"
-	StatusReopened   = "reopened"
+	// StatusPendingCustomer: the order waits on the customer; with SLA
+	// policies its stages pause (pause_on in configs/policies.yaml).
+	StatusPendingCustomer = "pending_customer"
+	StatusArchived        = "archived"
+	StatusReopened        = "reopened"
 )
 
-// Statuses lists every status.
-var Statuses = []string{StatusNew, StatusAccepted, StatusInProgress, StatusResolved, StatusArchived, StatusReopened}
+// Statuses lists every status, in the order of escalation.Statuses (a test
+// keeps the two equal).
+var Statuses = []string{StatusNew, StatusAccepted, StatusInProgress, StatusPendingCustomer, StatusResolved,
+	StatusArchived, StatusReopened}
 
 // transitions is the legal status graph. An archived order is final: a
 // customer unhappy with the result gets a new order (DOMAIN.md).
 var transitions = map[string][]string{
-	StatusNew:        {StatusAccepted, StatusInProgress, StatusResolved},
-	StatusAccepted:   {StatusInProgress, StatusResolved},
-	StatusInProgress: {StatusResolved},
-	StatusResolved:   {StatusArchived, StatusReopened},
-	StatusReopened:   {StatusAccepted, StatusInProgress, StatusResolved},
-	StatusArchived:   {},
+	StatusNew:             {StatusAccepted, StatusInProgress, StatusResolved},
+	StatusAccepted:        {StatusInProgress, StatusPendingCustomer, StatusResolved},
+	StatusInProgress:      {StatusPendingCustomer, StatusResolved},
+	StatusPendingCustomer: {StatusInProgress, StatusResolved},
+	StatusResolved:        {StatusArchived, StatusReopened},
+	StatusReopened:        {StatusAccepted, StatusInProgress, StatusPendingCustomer, StatusResolved},
+	StatusArchived:        {},
 }
 
 // Errors of status changes.

@@ -137,6 +137,11 @@ type Mutation struct {
 	Events       []queue.Event
 	AddTimers    []escalation.Timer
 	CancelTimers []string
+	// Plan, when set, is applied with escalation.Store.Apply in the same
+	// MULTI, at the order's UpdatedAt: its timers added and cancelled, the
+	// alerts of its ended stages (or all the order's alerts) resolved. The
+	// mutation stores Plan.SLA and Plan.Deadlines on the order itself.
+	Plan *escalation.Plan
 }
 
 // appliedTTL is how long a change id is remembered for de-duplication.
@@ -199,7 +204,13 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 				s.outbox.Add(ctx, pipe, shard, m.Events...)
 				s.writeHistory(ctx, pipe, &o, o.UpdatedAt)
 				s.timers.Cancel(ctx, pipe, shard, m.CancelTimers...)
-				return s.timers.Add(ctx, pipe, m.AddTimers...)
+				if err := s.timers.Add(ctx, pipe, m.AddTimers...); err != nil {
+					return err
+				}
+				if m.Plan != nil {
+					return s.timers.Apply(ctx, pipe, shard, id, *m.Plan, o.UpdatedAt)
+				}
+				return nil
 			})
 			return err
 		}, watched...)

@@ -112,17 +112,19 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(t.TempDir(), "hotlined.yaml")
-	prompts, err := filepath.Abs("../../configs/prompts")
+	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
+	// Beside the shipped config, so its relative paths (prompts, rules,
+	// policies, calendar) resolve the same way.
+	f, err := os.CreateTemp("../../configs", ".crash-*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
-	text = strings.Replace(text, "  prompts: prompts ", "  prompts: "+prompts+" ", 1)
-	text = strings.Replace(text, "  rules_file: rules.yaml", "  rules_file: "+filepath.Join(filepath.Dir(prompts), "rules.yaml"), 1)
-	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+	config := f.Name()
+	t.Cleanup(func() { os.Remove(config) })
+	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
+	f.Close()
 
 	first := start(t, bin, config, r.Addr, cluster.ListenAddrs())
 	caller := testenv.NewCaller(t)
