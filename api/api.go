@@ -45,6 +45,8 @@ type Params struct {
 	Alerts AlertParams
 	// Changes serves status changes and reclassification (workorders.go).
 	Changes Changes
+	// Incidents serves the group-complaint incidents (incidents.go).
+	Incidents Incidents
 }
 
 type server struct {
@@ -69,6 +71,7 @@ func New(p Params) http.Handler {
 	mux.HandleFunc("GET /v1/workorders/{id}", s.auth(s.getWorkOrder, "agent", "supervisor", "system"))
 	s.alertRoutes(mux)
 	s.workOrderRoutes(mux)
+	s.incidentRoutes(mux)
 	return jsonMuxErrors(mux)
 }
 

@@ -23,7 +23,10 @@ import (
 	"github.com/hotlined/hotlined/internal/testenv"
 )
 
-const testToken = "e2e-supervisor-token"
+const (
+	testToken  = "e2e-supervisor-token"
+	agentToken = "e2e-agent-token"
+)
 
 // logSink collects the daemon's log lines for the test to inspect.
 type logSink struct {
@@ -60,7 +63,7 @@ func boot(t *testing.T, edit func(*configs.Config)) *harness {
 		"HOTLINED_HTTP_LISTEN":   "127.0.0.1:0",
 		"HOTLINED_REDIS_ADDR":    r.Addr,
 		"HOTLINED_KAFKA_BROKERS": "",
-		"HOTLINED_API_TOKENS":    "supervisor:" + testToken,
+		"HOTLINED_API_TOKENS":    "supervisor:" + testToken + ",agent:" + agentToken,
 	}
 	cfg, err := configs.Load("../configs/hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
