@@ -9,10 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hotlined/hotlined/configs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -238,10 +238,7 @@ func ParseRules(data []byte) (*Rules, error) {
 	return r, nil
 }
 
-var (
-	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
-)
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // MaxKeywordRunes caps one keyword.
 const MaxKeywordRunes = 64
@@ -352,59 +349,10 @@ func (r *Rules) Priority(class string, urges int) int {
 	return p
 }
 
-// withKeyPaths rewrites yaml.v3's "line N: msg" errors as "key.path: msg
-// (line N)", finding the key by its line in the parsed node tree.
+// withKeyPaths turns a yaml.v3 decoding error into a RulesError naming key
+// paths, the way the daemon's config reports them.
 func withKeyPaths(err error, root *yaml.Node) error {
-	paths := map[int]string{}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
-				if path != "" {
-					p = path + "." + k.Value
-				}
-				if _, seen := paths[k.Line]; !seen {
-					paths[k.Line] = p
-				}
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				if _, seen := paths[c.Line]; !seen {
-					paths[c.Line] = p
-				}
-				walk(c, p)
-			}
-		}
-	}
-	walk(root, "")
-
-	var lines []string
-	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		m := yamlLineRe.FindStringSubmatch(l)
-		if m == nil {
-			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
-			continue
-		}
-		n, _ := strconv.Atoi(m[1])
-		text := strings.ReplaceAll(m[2], "classifier.", "")
-		if p, ok := paths[n]; ok {
-			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
-		} else {
-			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
-		}
-	}
-	return &RulesError{Msg: strings.Join(lines, "; ")}
+	return &RulesError{Msg: configs.KeyPathMessage(err, root)}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -416,9 +416,19 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 
 var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// withKeyPaths rewrites yaml.v3's "line N: msg" errors as "key.path: msg
-// (line N)", finding the key by its line in the parsed node tree.
+// withKeyPaths turns a yaml.v3 decoding error into an Error naming key paths.
 func withKeyPaths(err error, root *yaml.Node) error {
+	return &Error{Msg: KeyPathMessage(err, root)}
+}
+
+// ourTypes are the package qualifiers dropped from yaml.v3's messages
+// ("field x not found in type configs.SIP" reads "... in type SIP").
+var ourTypes = regexp.MustCompile(`\b(configs|classifier|escalation)\.`)
+
+// KeyPathMessage rewrites yaml.v3's "line N: msg" errors as "key.path: msg
+// (line N)", finding the key by its line in the parsed node tree. Every
+// strict YAML loader of hotlined (config, classifier rules) reports this way.
+func KeyPathMessage(err error, root *yaml.Node) string {
 	paths := map[int]string{}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
@@ -460,16 +470,15 @@ func withKeyPaths(err error, root *yaml.Node) error {
 			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
 			continue
 		}
-		var n int
-		fmt.Sscan(m[1], &n)
-		text := strings.ReplaceAll(m[2], "configs.", "")
+		n, _ := strconv.Atoi(m[1])
+		text := ourTypes.ReplaceAllString(m[2], "")
 		if p, ok := paths[n]; ok {
 			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
 		} else {
 			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
 		}
 	}
-	return &Error{Msg: strings.Join(lines, "; ")}
+	return strings.Join(lines, "; ")
 }
 
 func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
