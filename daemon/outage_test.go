@@ -11,7 +11,6 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/internal/testenv"
@@ -24,28 +23,8 @@ func TestKafkaOutageLosesNothing(t *testing.T) {
 	const calls = 200
 	cluster := testenv.StartKafka(t, kfake.SeedTopics(3, "hotline.workorders.province.GD"))
 	var down atomic.Bool
-	var refused atomic.Int64
 	down.Store(true)
-	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		if !down.Load() {
-			return nil, nil, false
-		}
-		refused.Add(1)
-		preq := req.(*kmsg.ProduceRequest)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		for _, tp := range preq.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic = tp.Topic
-			for _, p := range tp.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, 19 // NOT_ENOUGH_REPLICAS
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
-	})
+	refused := testenv.RefuseProduce(cluster, &down)
 	h := boot(t, func(cfg *configs.Config) { cfg.Kafka.Brokers = cluster.ListenAddrs() })
 	c := testenv.NewCaller(t)
 	for i := 0; i < calls; i++ {

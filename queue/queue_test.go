@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/internal/testenv"
@@ -185,29 +184,8 @@ func TestRelayPublishesInOrderAndEmptiesTheOutbox(t *testing.T) {
 func TestRelaySurvivesKafkaOutage(t *testing.T) {
 	f := newFixture(t, 4)
 	var down atomic.Bool
-	var refused atomic.Int64
 	down.Store(true)
-	f.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		f.cluster.KeepControl()
-		if !down.Load() {
-			return nil, nil, false
-		}
-		refused.Add(1)
-		preq := req.(*kmsg.ProduceRequest)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		for _, tp := range preq.Topics {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic = tp.Topic
-			for _, p := range tp.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition = p.Partition
-				rp.ErrorCode = 19 // NOT_ENOUGH_REPLICAS: retriable
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
-		return resp, nil, true
-	})
+	refused := testenv.RefuseProduce(f.cluster, &down)
 	f.relay(t, "a", time.Minute)
 	f.commit(t, 200)
 	deadline := time.Now().Add(10 * time.Second)

@@ -9,11 +9,13 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Redis is a redis-server started for one test.
@@ -153,3 +155,31 @@ func (r *Redis) Flush(t testing.TB) {
 
 // String is for failure messages.
 func (r *Redis) String() string { return fmt.Sprintf("redis-server at %s", r.Addr) }
+
+// RefuseProduce makes the broker answer every produce with
+// NOT_ENOUGH_REPLICAS (retriable) while down holds, as a Kafka outage does;
+// it returns the count of refused requests.
+func RefuseProduce(c *kfake.Cluster, down *atomic.Bool) *atomic.Int64 {
+	var refused atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range preq.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, 19 // NOT_ENOUGH_REPLICAS
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	return &refused
+}
