@@ -154,6 +154,11 @@ func (s *server) ackAlert(w http.ResponseWriter, r *http.Request) {
 // token: its role and the first 8 hex digits of the token's sha256, the
 // form kept in the config.
 func (s *server) caller(r *http.Request) string {
+	if r.Header.Get("Authorization") == "" {
+		if ss, ok := sessionFrom(r); ok { // a page's cookie session
+			return ss.Who
+		}
+	}
 	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	role, _ := s.role(token)

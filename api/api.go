@@ -72,6 +72,7 @@ func New(p Params) http.Handler {
 	s.alertRoutes(mux)
 	s.workOrderRoutes(mux)
 	s.incidentRoutes(mux)
+	s.uiRoutes(mux)
 	return jsonMuxErrors(mux)
 }
 
@@ -138,6 +139,10 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 // auth admits a request whose bearer token has one of roles.
 func (s *server) auth(h http.HandlerFunc, roles ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" && hasSession(r) {
+			s.sessionAuth(h, roles)(w, r) // the pages' cookie (ui.go)
+			return
+		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server,
-# SIPp (sip-tester), kcat, and staticcheck. Does nothing when all are there.
+# SIPp (sip-tester), kcat, chromium (the browser test in daemon/ui_test.go)
+# and staticcheck. Does nothing when all are there.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v sipp >/dev/null || missing+=(sip-tester)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

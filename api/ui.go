@@ -1,0 +1,352 @@
+package api
+
+// The /ui/ pages: login with a token, the work-order page (the softphone's
+// screen-pop target), the supervisor board, and a search form. Plain HTML
+// from embedded templates, one stylesheet and a little JavaScript; no CDN.
+//
+// A login trades the token for a cookie hotlined_session: HMAC-signed
+// "role|expiry|who" with a key drawn at process start (a restart logs
+// everyone out), never the token itself. s.auth takes the cookie when a
+// request carries no Authorization header, so the pages' JavaScript calls
+// the JSON API with it; cookie-authenticated unsafe requests must carry
+// X-Hotlined-CSRF: 1 and come from the same origin.
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotlined/hotlined/workorder"
+)
+
+const (
+	sessionCookie = "hotlined_session"
+	sessionTTL    = 12 * time.Hour // one shift
+	csrfHeader    = "X-Hotlined-CSRF"
+	maxLoginForm  = 4 << 10
+)
+
+//go:embed ui
+var uiFiles embed.FS
+
+var (
+	// sessionKey signs the session cookies of this process.
+	sessionKey = func() []byte {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k) // never fails (crypto/rand)
+		return k
+	}()
+	uiTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+		"ivrPath": func(p string) string { return strings.Join(strings.Split(p, ""), " → ") },
+		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"local":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	}).ParseFS(uiFiles, "ui/*.html"))
+	crossOrigin = http.NewCrossOriginProtection()
+)
+
+type sessionKeyT struct{}
+
+// session is who a cookie speaks for.
+type session struct {
+	Role    string
+	Who     string // role:first 8 hex digits of the token's sha256, as in the logs
+	Expires time.Time
+}
+
+func (s *server) uiRoutes(mux *http.ServeMux) {
+	static, _ := fs.Sub(uiFiles, "ui/static")
+	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", staticHeaders(http.FileServerFS(static))))
+	mux.HandleFunc("GET /ui/login", s.loginPage)
+	mux.HandleFunc("POST /ui/login", s.login)
+	mux.HandleFunc("POST /ui/logout", s.logout)
+	mux.HandleFunc("GET /ui/{$}", s.page(s.homePage, "agent", "supervisor"))
+	mux.HandleFunc("POST /ui/{$}", s.page(s.search, "agent", "supervisor"))
+	mux.HandleFunc("GET /ui/workorders/{id}", s.page(s.workOrderPage, "agent", "supervisor"))
+	mux.HandleFunc("GET /ui/board", s.page(s.boardPage, "agent", "supervisor"))
+}
+
+func staticHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hasSession reports whether the request carries a session cookie.
+func hasSession(r *http.Request) bool {
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
+}
+
+func signSession(ss session) string {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(ss.Role + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Who))
+	m := hmac.New(sha256.New, sessionKey)
+	m.Write([]byte(payload))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// readSession checks the cookie's signature and expiry.
+func readSession(r *http.Request, now time.Time) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	payload, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return session{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return session{}, false
+	}
+	m := hmac.New(sha256.New, sessionKey)
+	m.Write([]byte(payload))
+	if !hmac.Equal(got, m.Sum(nil)) {
+		return session{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return session{}, false
+	}
+	parts := strings.SplitN(string(raw), "|", 3)
+	if len(parts) != 3 {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || !now.Before(time.Unix(exp, 0)) {
+		return session{}, false
+	}
+	return session{Role: parts[0], Who: parts[2], Expires: time.Unix(exp, 0)}, true
+}
+
+// sessionFrom returns the session s.auth or s.page admitted the request with.
+func sessionFrom(r *http.Request) (session, bool) {
+	ss, ok := r.Context().Value(sessionKeyT{}).(session)
+	return ss, ok
+}
+
+// sessionAuth is s.auth for a request with the cookie and no bearer token.
+func (s *server) sessionAuth(h http.HandlerFunc, roles []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss, ok := readSession(r, time.Now())
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "the session expired or is not valid: log in again at /ui/login", "Cookie")
+			return
+		}
+		if !isSafe(r.Method) {
+			if r.Header.Get(csrfHeader) != "1" {
+				writeError(w, http.StatusForbidden, "a cookie-authenticated "+r.Method+" needs the header "+csrfHeader+": 1", csrfHeader)
+				return
+			}
+			if err := crossOrigin.Check(r); err != nil {
+				writeError(w, http.StatusForbidden, "cross-origin request refused", "Origin")
+				return
+			}
+		}
+		if !slices.Contains(roles, ss.Role) {
+			writeError(w, http.StatusForbidden, "role "+ss.Role+" may not do this", "")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKeyT{}, ss)))
+	}
+}
+
+func isSafe(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// page admits a page request with a valid session of one of roles; without
+// one it sends the browser to the login page, coming back here afterwards.
+func (s *server) page(h http.HandlerFunc, roles ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pageHeaders(w)
+		ss, ok := readSession(r, time.Now())
+		if !ok {
+			next := r.URL.Path
+			if r.Method != http.MethodGet {
+				next = "/ui/"
+			}
+			http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		if !isSafe(r.Method) {
+			if err := crossOrigin.Check(r); err != nil {
+				s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin form posts are refused."})
+				return
+			}
+		}
+		if !slices.Contains(roles, ss.Role) {
+			s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Not allowed", "Message": "The role " + ss.Role + " may not open this page."})
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKeyT{}, ss)))
+	}
+}
+
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (s *server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := uiTemplates.ExecuteTemplate(w, name, data); err != nil {
+		s.log.Error().Err(err).Str("template", name).Msg("render page")
+	}
+}
+
+// localNext returns next when it is a path on this server, else "/ui/".
+func localNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return "/ui/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/ui/"
+	}
+	return next
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w)
+	s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Log in", "Next": localNext(r.URL.Query().Get("next"))})
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w)
+	if err := crossOrigin.Check(r); err != nil {
+		s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin login refused."})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
+	if err := r.ParseForm(); err != nil {
+		s.render(w, http.StatusBadRequest, "login.html", map[string]any{"Title": "Log in", "Next": "/ui/", "Error": "The form could not be read."})
+		return
+	}
+	next := localNext(r.PostForm.Get("next"))
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	role, ok := "", false
+	if token != "" {
+		role, ok = s.role(token)
+	}
+	if !ok || (role != "agent" && role != "supervisor") {
+		msg := "Unknown token."
+		if ok {
+			msg = "The role " + role + " has no pages; use the API."
+		}
+		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Log in", "Next": next, "Error": msg})
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	ss := session{Role: role, Who: role + ":" + hex.EncodeToString(sum[:4]), Expires: time.Now().Add(sessionTTL)}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: signSession(ss), Path: "/", Expires: ss.Expires, MaxAge: int(sessionTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	s.log.Info().Str("by", ss.Who).Msg("logged in to the pages")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w)
+	if err := crossOrigin.Check(r); err != nil {
+		s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin logout refused."})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+func (s *server) homePage(w http.ResponseWriter, r *http.Request) {
+	ss, _ := sessionFrom(r)
+	s.render(w, http.StatusOK, "home.html", map[string]any{"Title": "Search", "Session": ss})
+}
+
+// search takes an order id or a service number from a form POST, so a
+// number never lands in a URL or an access log.
+func (s *server) search(w http.ResponseWriter, r *http.Request) {
+	ss, _ := sessionFrom(r)
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
+	_ = r.ParseForm()
+	q := strings.TrimSpace(r.PostForm.Get("q"))
+	data := map[string]any{"Title": "Search", "Session": ss}
+	switch {
+	case q == "":
+		data["Error"] = "Enter a work-order id or a service number."
+	case workorder.ValidID(strings.ToUpper(q)):
+		http.Redirect(w, r, "/ui/workorders/"+url.PathEscape(strings.ToUpper(q)), http.StatusSeeOther)
+		return
+	case strings.HasPrefix(strings.ToUpper(q), "WO-"):
+		data["Error"] = "Not a work-order id like WO-20261123-GD-000123."
+	default:
+		data["Error"] = "Search by service number is not available yet: the API has no list by service number. Search by work-order id."
+	}
+	s.render(w, http.StatusOK, "home.html", data)
+}
+
+type uiDeadline struct {
+	Stage string
+	Due   time.Time
+}
+
+func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
+	ss, _ := sessionFrom(r)
+	id := r.PathValue("id")
+	if !workorder.ValidID(id) {
+		s.render(w, http.StatusBadRequest, "error.html", map[string]any{"Title": "Bad id", "Message": "Not a work-order id like WO-20261123-GD-000123.", "Session": ss})
+		return
+	}
+	o, err := s.p.Orders.Get(r.Context(), id)
+	if errors.Is(err, workorder.ErrNotFound) {
+		s.render(w, http.StatusNotFound, "error.html", map[string]any{"Title": "Not found", "Message": "No work order " + id + ".", "Session": ss})
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("work_order", id).Msg("work-order page")
+		s.render(w, http.StatusInternalServerError, "error.html", map[string]any{"Title": "Error", "Message": "Could not read the work order.", "Session": ss})
+		return
+	}
+	var deadlines []uiDeadline
+	for stage, due := range o.Deadlines {
+		deadlines = append(deadlines, uiDeadline{stage, due})
+	}
+	sort.Slice(deadlines, func(i, j int) bool { return deadlines[i].Due.Before(deadlines[j].Due) })
+	var next []string
+	for _, st := range workorder.Statuses {
+		if workorder.CanTransition(o.Status, st) {
+			next = append(next, st)
+		}
+	}
+	s.render(w, http.StatusOK, "workorder.html", map[string]any{
+		"Title": o.ID, "Session": ss, "O": o, "Deadlines": deadlines, "Next": next,
+		"CanChange": s.p.Changes != nil,
+	})
+}
+
+func (s *server) boardPage(w http.ResponseWriter, r *http.Request) {
+	ss, _ := sessionFrom(r)
+	s.render(w, http.StatusOK, "board.html", map[string]any{
+		"Title": "Board", "Session": ss, "CanAck": ss.Role == "supervisor",
+		"HasAlerts": s.p.Alerts.Store != nil, "HasFeed": s.p.Alerts.Feed != nil,
+	})
+}
