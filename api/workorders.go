@@ -4,15 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
 
-// Changes moves and reclassifies work orders; *workorder.Service implements
-// it. Nil leaves the routes out.
+// Changes creates, moves and reclassifies work orders; *workorder.Service
+// implements it. Nil leaves the routes out.
 type Changes interface {
+	Submit(ctx context.Context, in workorder.Intake) (workorder.Result, error)
 	ChangeStatus(ctx context.Context, c workorder.StatusChange) (*workorder.Order, error)
 	Reclassify(ctx context.Context, id, class, actor, reason string) (*workorder.Order, error)
 }
@@ -24,6 +31,7 @@ func (s *server) workOrderRoutes(mux *http.ServeMux) {
 	if s.p.Changes == nil {
 		return
 	}
+	mux.HandleFunc("POST /v1/workorders", s.auth(s.createWorkOrder, "agent", "supervisor", "system"))
 	mux.HandleFunc("POST /v1/workorders/{id}/status", s.auth(s.changeStatus, "agent", "supervisor", "system"))
 	// DESIGN and the classifier's rules let agents reclassify as well as
 	// supervisors: the agent on the call often learns what the IVR could not.
@@ -111,5 +119,74 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.log.Error().Err(err).Str("work_order", id).Msg("reclassify")
 		writeError(w, http.StatusInternalServerError, "could not reclassify", "")
+	}
+}
+
+// channels an order may come from through the API (calls come by SIP).
+var channels = []string{"web", "app", "letter", "wechat", "email"}
+
+var (
+	provinceRe    = regexp.MustCompile(`^[A-Z]{2,3}$`)
+	subcategoryRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+	digitsRe      = regexp.MustCompile(`^[0-9]{3,20}$`)
+)
+
+// maxDescription caps the free text of an order, in runes.
+const maxDescription = 4000
+
+// createWorkOrder takes an order from another channel (web, app, letter):
+// the same classification as a call. 201 with the new order, or 200 with
+// the customer's open complaint when the contact urged it
+// (X-Hotlined-Outcome says which).
+func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Channel            string `json:"channel"`
+		Tier               string `json:"tier"`
+		Province           string `json:"province"`
+		Caller             string `json:"caller"`
+		ServiceNumber      string `json:"service_number"`
+		Category           string `json:"category"`
+		Subcategory        string `json:"subcategory"`
+		Description        string `json:"description"`
+		EscalationTendency bool   `json:"escalation_tendency"`
+	}
+	if !decodeBody(w, r, &b) {
+		return
+	}
+	bad := func(field, msg string) { writeError(w, http.StatusBadRequest, msg, field) }
+	switch {
+	case !slices.Contains(channels, b.Channel):
+		bad("channel", "must be one of "+strings.Join(channels, ", "))
+	case !slices.Contains(configs.Tiers, b.Tier):
+		bad("tier", "must be one of "+strings.Join(configs.Tiers, ", "))
+	case !provinceRe.MatchString(b.Province):
+		bad("province", "must be a province code like GD")
+	case !slices.Contains(configs.Categories, b.Category):
+		bad("category", "must be one of "+strings.Join(configs.Categories, ", "))
+	case !subcategoryRe.MatchString(b.Subcategory):
+		bad("subcategory", "must be a lower-case name like billing")
+	case b.ServiceNumber != "" && !ivr.ValidServiceNumber(b.ServiceNumber):
+		bad("service_number", "must be an 11-digit mobile or a fixed line with its area code")
+	case b.Caller != "" && !digitsRe.MatchString(b.Caller):
+		bad("caller", "must be 3 to 20 digits")
+	case utf8.RuneCountInString(b.Description) > maxDescription:
+		bad("description", fmt.Sprintf("at most %d characters", maxDescription))
+	default:
+		res, err := s.p.Changes.Submit(r.Context(), workorder.Intake{
+			Channel: b.Channel, Tier: b.Tier, Province: b.Province, Caller: b.Caller,
+			ServiceNumber: b.ServiceNumber, Description: b.Description,
+			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency},
+		})
+		if err != nil {
+			s.log.Error().Err(err).Str("channel", b.Channel).Msg("create work order")
+			writeError(w, http.StatusInternalServerError, "could not create the work order", "")
+			return
+		}
+		w.Header().Set("X-Hotlined-Outcome", string(res.Outcome))
+		status := http.StatusCreated
+		if res.Outcome == workorder.OutcomeUrged {
+			status = http.StatusOK
+		}
+		writeJSON(w, status, res.Order)
 	}
 }

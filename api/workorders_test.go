@@ -26,6 +26,11 @@ type fakeChanges struct {
 
 var _ api.Changes = (*fakeChanges)(nil)
 
+func (f *fakeChanges) Submit(_ context.Context, in workorder.Intake) (workorder.Result, error) {
+	f.calls = append(f.calls, "submit:"+in.Channel+":x:")
+	return workorder.Result{Order: &workorder.Order{ID: "WO-20261123-GD-000200", Class: in.Leaf.Category}, Outcome: workorder.OutcomeCreated}, nil
+}
+
 func (f *fakeChanges) ChangeStatus(_ context.Context, c workorder.StatusChange) (*workorder.Order, error) {
 	f.calls = append(f.calls, "status:"+c.Status+":"+c.Actor)
 	if c.WorkOrderID != f.order.ID {
@@ -102,6 +107,9 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 		t.Errorf("order after the requests: %+v", f.order)
 	}
 	for _, c := range f.calls { // the actor is the caller's role and token hash, never the token
+		if strings.HasPrefix(c, "submit:") {
+			continue
+		}
 		if !strings.Contains(c, ":agent:") && !strings.Contains(c, ":supervisor:") && !strings.Contains(c, ":system:") {
 			t.Errorf("actor not recorded as role:hash in %q", c)
 		}
@@ -113,5 +121,47 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 404 {
 		t.Errorf("unknown order: %d", rec.Code)
+	}
+}
+
+func TestCreateWorkOrderValidation(t *testing.T) {
+	f := &fakeChanges{order: &workorder.Order{}}
+	h := api.New(api.Params{Changes: f, Tokens: []configs.Token{{Role: "system", SHA256: configs.HashToken("m")}},
+		Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
+	good := `{"channel":"web","tier":"province","province":"GD","service_number":"18912345678","category":"complaint","subcategory":"billing","description":"bill too high"}`
+	tests := []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"created", good, 201, ""},
+		{"bad channel", strings.Replace(good, `"web"`, `"fax"`, 1), 400, "channel"},
+		{"bad tier", strings.Replace(good, `"province","province"`, `"national","province"`, 1), 400, "tier"},
+		{"bad province", strings.Replace(good, `"GD"`, `"guangdong"`, 1), 400, "province"},
+		{"bad category", strings.Replace(good, `"complaint"`, `"rant"`, 1), 400, "category"},
+		{"bad subcategory", strings.Replace(good, `"billing"`, `"Billing!"`, 1), 400, "subcategory"},
+		{"bad service number", strings.Replace(good, `18912345678`, `123`, 1), 400, "service_number"},
+		{"long description", strings.Replace(good, `bill too high`, strings.Repeat("长", 4001), 1), 400, "description"},
+		{"unknown field", strings.Replace(good, `{`, `{"vip":true,`, 1), 400, "body"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/v1/workorders", strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer m")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body, tc.status)
+			}
+			if tc.field != "" {
+				var e map[string]string
+				_ = json.Unmarshal(rec.Body.Bytes(), &e)
+				if e["field"] != tc.field {
+					t.Errorf("field %q, want %q", e["field"], tc.field)
+				}
+			} else if rec.Header().Get("X-Hotlined-Outcome") != "created" {
+				t.Errorf("outcome header %q", rec.Header().Get("X-Hotlined-Outcome"))
+			}
+		})
 	}
 }

@@ -18,7 +18,8 @@ type Order struct {
 	ID            string               `json:"id"`
 	CallID        string               `json:"call_id,omitempty"`
 	CreatedAt     time.Time            `json:"created_at"`
-	Hotline       string               `json:"hotline"`
+	Hotline       string               `json:"hotline"` // the called number; "" for other channels
+	Channel       string               `json:"channel,omitempty"`
 	Tier          string               `json:"tier"`
 	Province      string               `json:"province"`
 	Caller        string               `json:"caller"`

@@ -34,6 +34,9 @@ type Intake struct {
 	// Description is free text from the channel or the agent; the
 	// major-complaint keywords are searched in it.
 	Description string
+	// Channel is where the contact came in: "hotline" (a call) or, for
+	// orders created through the API, web, app, letter, wechat or email.
+	Channel string
 }
 
 // Outcome says what became of a contact.
@@ -239,6 +242,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory,
 		Status: StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
+		Channel: channelOf(in),
 	}
 	var (
 		windows []classifier.Window
@@ -661,3 +665,11 @@ func (s *Service) ApplyUpdate(ctx context.Context, u queue.Update) error {
 }
 
 var _ queue.Applier = (*Service)(nil)
+
+// channelOf is the intake's channel; a call has none set and is "hotline".
+func channelOf(in Intake) string {
+	if in.Channel == "" {
+		return "hotline"
+	}
+	return in.Channel
+}

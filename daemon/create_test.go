@@ -1,0 +1,55 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/hotlined/hotlined/internal/testenv"
+)
+
+// An order from the web channel is classified like a call: a description
+// naming a journalist makes the complaint major, with the keyword as its
+// reason, and the order goes to the group topic too. A second complaint
+// from the same number while the first is open urges it (200).
+func TestCreateFromAnotherChannel(t *testing.T) {
+	h := boot(t, nil)
+	post := func(body string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+h.d.HTTPAddr()+"/v1/workorders", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var o map[string]any
+		_ = json.Unmarshal(data, &o)
+		return resp, o
+	}
+	body := `{"channel":"web","tier":"province","province":"GD","caller":"13800138000","service_number":"13800138000",
+		"category":"complaint","subcategory":"billing","description":"话费多扣了，我已经联系了记者"}`
+	resp, o := post(body)
+	if resp.StatusCode != http.StatusCreated || o["class"] != "major_complaint" || o["channel"] != "web" || o["hotline"] != "" {
+		t.Fatalf("create: %d %v", resp.StatusCode, o)
+	}
+	reasons, _ := json.Marshal(o["reasons"])
+	if !strings.Contains(string(reasons), "记者") {
+		t.Errorf("reasons %s do not name the keyword", reasons)
+	}
+	id, _ := o["id"].(string)
+	testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.group", func(m kafka.Message) bool {
+		return testenv.Headers(m)["ce_subject"] == id
+	})
+	resp, again := post(body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hotlined-Outcome") != "urged" || again["id"] != id {
+		t.Errorf("second contact: %d %s %v", resp.StatusCode, resp.Header.Get("X-Hotlined-Outcome"), again["id"])
+	}
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n < 3 {
+		t.Errorf("validated %d events", n)
+	}
+}
