@@ -47,6 +47,8 @@ type Params struct {
 	Changes Changes
 	// Incidents serves the group-complaint incidents (incidents.go).
 	Incidents Incidents
+	// Lister serves GET /v1/workorders and the pages' search by number.
+	Lister Lister
 }
 
 type server struct {

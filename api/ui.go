@@ -298,8 +298,19 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	case strings.HasPrefix(strings.ToUpper(q), "WO-"):
 		data["Error"] = "Not a work-order id like WO-20261123-GD-000123."
+	case s.p.Lister == nil || !digitsRe.MatchString(q):
+		data["Error"] = "Enter a work-order id like WO-20261123-GD-000123 or a service number (digits)."
 	default:
-		data["Error"] = "Search by service number is not available yet: the API has no list by service number. Search by work-order id."
+		orders, err := s.p.Lister.List(r.Context(), q, workorder.Filter{})
+		switch {
+		case err != nil:
+			s.log.Error().Err(err).Msg("search by number")
+			data["Error"] = "The search failed; try again."
+		case len(orders) == 0:
+			data["Error"] = "No work orders for that number."
+		default:
+			data["Orders"] = orders
+		}
 	}
 	s.render(w, http.StatusOK, "home.html", data)
 }

@@ -219,7 +219,8 @@ func TestUIPages(t *testing.T) {
 	}
 	rec := search("02012345678")
 	b, _ := io.ReadAll(rec.Body)
-	if rec.Code != http.StatusOK || !strings.Contains(string(b), "not available yet") || rec.Header().Get("Location") != "" {
+	// This fixture has no Lister: a number is answered with a hint, not a redirect.
+	if rec.Code != http.StatusOK || !strings.Contains(string(b), "service number") || rec.Header().Get("Location") != "" {
 		t.Errorf("search by number = %d %s", rec.Code, b)
 	}
 

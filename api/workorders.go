@@ -27,7 +27,16 @@ type Changes interface {
 // maxBody caps a request body.
 const maxBody = 64 << 10
 
+// Lister lists a customer's orders; *workorder.Service implements it. Nil
+// leaves GET /v1/workorders out.
+type Lister interface {
+	List(ctx context.Context, number string, f workorder.Filter) ([]*workorder.Order, error)
+}
+
 func (s *server) workOrderRoutes(mux *http.ServeMux) {
+	if s.p.Lister != nil {
+		mux.HandleFunc("GET /v1/workorders", s.auth(s.listWorkOrders, "agent", "supervisor", "system"))
+	}
 	if s.p.Changes == nil {
 		return
 	}
@@ -188,5 +197,35 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusOK
 		}
 		writeJSON(w, status, res.Order)
+	}
+}
+
+// listWorkOrders: GET /v1/workorders?service_number=&status=&class=&province=,
+// a customer's orders newest first. The service number is required: there
+// is no listing of every order.
+func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	number := q.Get("service_number")
+	f := workorder.Filter{Status: q.Get("status"), Class: q.Get("class"), Province: q.Get("province")}
+	switch {
+	case !digitsRe.MatchString(number):
+		writeError(w, http.StatusBadRequest, "service_number (3 to 20 digits) is required", "service_number")
+	case f.Status != "" && !slices.Contains(workorder.Statuses, f.Status):
+		writeError(w, http.StatusBadRequest, "unknown status", "status")
+	case f.Class != "" && !slices.Contains(configs.Classes, f.Class):
+		writeError(w, http.StatusBadRequest, "unknown class", "class")
+	case f.Province != "" && !provinceRe.MatchString(f.Province):
+		writeError(w, http.StatusBadRequest, "must be a province code like GD", "province")
+	default:
+		orders, err := s.p.Lister.List(r.Context(), number, f)
+		if err != nil {
+			s.log.Error().Err(err).Msg("list work orders")
+			writeError(w, http.StatusInternalServerError, "could not list the work orders", "")
+			return
+		}
+		if orders == nil {
+			orders = []*workorder.Order{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"work_orders": orders})
 	}
 }

@@ -49,6 +49,27 @@ func TestCreateFromAnotherChannel(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hotlined-Outcome") != "urged" || again["id"] != id {
 		t.Errorf("second contact: %d %s %v", resp.StatusCode, resp.Header.Get("X-Hotlined-Outcome"), again["id"])
 	}
+	// The customer's orders are listed by service number, filtered by status.
+	list := func(query string) (int, []map[string]any) {
+		resp := get(t, "http://"+h.d.HTTPAddr()+"/v1/workorders?"+query, testToken)
+		var body struct {
+			WorkOrders []map[string]any `json:"work_orders"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.WorkOrders
+	}
+	if code, got := list("service_number=13800138000"); code != 200 || len(got) != 1 || got[0]["id"] != id {
+		t.Errorf("list: %d %v", code, got)
+	}
+	if code, got := list("service_number=13800138000&status=new&class=major_complaint&province=GD"); code != 200 || len(got) != 1 {
+		t.Errorf("list filtered: %d %v", code, got)
+	}
+	if code, got := list("service_number=13800138000&status=archived"); code != 200 || len(got) != 0 {
+		t.Errorf("list archived: %d %v", code, got)
+	}
+	if code, _ := list("status=new"); code != 400 {
+		t.Errorf("list without a number: %d, want 400", code)
+	}
 	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n < 3 {
 		t.Errorf("validated %d events", n)
 	}

@@ -210,7 +210,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
 	handler := api.New(api.Params{
-		Orders: orders, Changes: orders, Incidents: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
+		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
 		Ready:    map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
 		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},

@@ -202,10 +202,11 @@ func TestBrowserWorkOrderPageAndBoard(t *testing.T) {
 		t.Errorf("alert %s is not acked after the click: %+v", alertID, acked.Alerts)
 	}
 
-	// Search by id leads to the work-order page; a number gets the notice.
+	// Search by service number lists the customer's orders, the number
+	// travelling in the form body only.
 	b.run("search page", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible("#q", chromedp.ByID))
 	b.run("search by number", chromedp.SendKeys("#q", "02012345678", chromedp.ByID), chromedp.Submit("#q", chromedp.ByID))
-	b.run("search notice", until(`document.querySelector("p.error") && document.querySelector("p.error").textContent.includes("not available yet")`))
+	b.run("search results", until(`document.querySelector("table.results") !== null && document.querySelector("table.results").textContent.includes("`+id+`")`))
 	b.run("location", chromedp.Location(&loc))
 	if strings.Contains(loc, "02012345678") {
 		t.Errorf("a number landed in the URL: %s", loc)

@@ -673,3 +673,24 @@ func channelOf(in Intake) string {
 	}
 	return in.Channel
 }
+
+// Filter narrows a listing; empty fields match anything.
+type Filter struct {
+	Status, Class, Province string
+}
+
+// List returns a customer's orders, newest first, that pass f.
+func (s *Service) List(ctx context.Context, number string, f Filter) ([]*Order, error) {
+	all, err := s.store.ListByCustomer(ctx, number, MaxList)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, o := range all {
+		if (f.Status == "" || o.Status == f.Status) && (f.Class == "" || o.Class == f.Class) &&
+			(f.Province == "" || o.Province == f.Province) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}

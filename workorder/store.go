@@ -117,6 +117,9 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 		}
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			pipe.Set(ctx, key, data, 0)
+			if s.ShardOf(o.Key()) == shard { // always, for ids from NextID: the customer's shard
+				pipe.ZAdd(ctx, s.customerKey(shard, o.Key()), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+			}
 			s.outbox.Add(ctx, pipe, shard, events...)
 			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
 			if o.CallID != "" {
@@ -223,6 +226,53 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 		return result, nil
 	}
 	return nil, fmt.Errorf("update work order %s: too much contention", id)
+}
+
+// customerKey indexes a customer's orders by creation time; it sits in the
+// customer's shard, as the orders do.
+func (s *Store) customerKey(shard int, key string) string {
+	return fmt.Sprintf("%s:{%d}:customer:%s:orders", s.prefix, shard, key)
+}
+
+// MaxList caps the orders one listing returns.
+const MaxList = 200
+
+// ListByCustomer returns the newest orders (at most limit, MaxList) of a
+// service number (or, for orders without one, the calling number), newest
+// first.
+func (s *Store) ListByCustomer(ctx context.Context, number string, limit int) ([]*Order, error) {
+	if limit <= 0 || limit > MaxList {
+		limit = MaxList
+	}
+	shard := s.ShardOf(number)
+	ids, err := s.rdb.ZRevRange(ctx, s.customerKey(shard, number), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.orderKey(id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result() // one slot: the customer's shard
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	out := make([]*Order, 0, len(vals))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var o Order
+		if err := json.Unmarshal([]byte(str), &o); err != nil {
+			return nil, fmt.Errorf("decode work order %s: %w", ids[i], err)
+		}
+		out = append(out, &o)
+	}
+	return out, nil
 }
 
 // Get reads an order.
