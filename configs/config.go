@@ -41,6 +41,7 @@ type Config struct {
 	Menus      map[string]*Node    `yaml:"menus"`
 	Escalation Escalation          `yaml:"escalation"`
 	Classifier Classifier          `yaml:"classifier"`
+	OTel       OTel                `yaml:"otel"`
 	Location   *time.Location      `yaml:"-"`
 	hotlineIdx map[string]*Hotline `yaml:"-"`
 }
@@ -260,6 +261,16 @@ type Escalation struct {
 	Lease        Duration                       `yaml:"lease"`
 }
 
+// OTel is OpenTelemetry tracing: one trace per call, from the INVITE
+// through the classification to the Kafka publish.
+type OTel struct {
+	// Endpoint is the OTLP/HTTP collector URL (http://collector:4318); empty
+	// exports nothing (trace ids are still made, logged and put in
+	// ce_traceparent).
+	Endpoint    string `yaml:"endpoint"`
+	ServiceName string `yaml:"service_name"`
+}
+
 // Classifier holds the classification rules' parameters.
 type Classifier struct {
 	// RulesFile holds the classification rules, thresholds, windows and
@@ -335,6 +346,7 @@ func Default() *Config {
 			OutboxAlertThreshold: 1000,
 		},
 		Provinces: Provinces{Unknown: "XX"},
+		OTel:      OTel{ServiceName: "hotlined"},
 		Escalation: Escalation{
 			PollInterval: Duration(100 * time.Millisecond),
 			Lease:        Duration(30 * time.Second),
@@ -791,6 +803,12 @@ func (c *Config) Validate() error {
 				bad(p+"."+stage, "must be > 0")
 			}
 		}
+	}
+	if c.OTel.Endpoint != "" && !strings.HasPrefix(c.OTel.Endpoint, "http://") && !strings.HasPrefix(c.OTel.Endpoint, "https://") {
+		bad("otel.endpoint", "must be an http:// or https:// OTLP collector URL; got %q", c.OTel.Endpoint)
+	}
+	if c.OTel.ServiceName == "" {
+		bad("otel.service_name", "must not be empty")
 	}
 	if c.Escalation.PollInterval.D() <= 0 {
 		bad("escalation.poll_interval", "must be > 0")

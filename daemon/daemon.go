@@ -30,6 +30,10 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/hotlined/hotlined/api"
 	"github.com/hotlined/hotlined/classifier"
@@ -46,6 +50,7 @@ type Daemon struct {
 	log      zerolog.Logger
 	registry *prometheus.Registry
 
+	tracing      *sdktrace.TracerProvider
 	rdb          *redis.Client
 	files        *Files
 	scheduler    *escalation.Scheduler
@@ -56,14 +61,48 @@ type Daemon struct {
 	shutdownDone bool
 }
 
+// Option adjusts a Daemon before it starts.
+type Option func(*Daemon)
+
+// WithTracerProvider records the daemon's spans with tp (tests); by default
+// the daemon makes its own from otel in the config.
+func WithTracerProvider(tp *sdktrace.TracerProvider) Option {
+	return func(d *Daemon) { d.tracing = tp }
+}
+
+// startTracing makes the tracer provider: every call gets a trace id (in
+// the logs and ce_traceparent); spans are exported over OTLP/HTTP only when
+// otel.endpoint is set.
+func (d *Daemon) startTracing(ctx context.Context) error {
+	if d.tracing != nil {
+		return nil
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(resource.NewSchemaless(
+		attribute.String("service.name", d.cfg.OTel.ServiceName)))}
+	if d.cfg.OTel.Endpoint != "" {
+		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(d.cfg.OTel.Endpoint))
+		if err != nil {
+			return fmt.Errorf("otlp exporter: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+		d.log.Info().Str("endpoint", d.cfg.OTel.Endpoint).Msg("exporting traces over OTLP/HTTP")
+	}
+	d.tracing = sdktrace.NewTracerProvider(opts...)
+	d.onShutdown(d.tracing.Shutdown)
+	return nil
+}
+
 // ShutdownGrace bounds how long Shutdown waits for calls in progress and for
 // the outbox to drain.
 const ShutdownGrace = 30 * time.Second
 
 // Start brings every component up, in dependency order; on error, what was
 // started is stopped again.
-func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Daemon, err error) {
+func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ...Option) (_ *Daemon, err error) {
 	d := &Daemon{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	for _, o := range opts {
+		o(d)
+	}
 	defer func() {
 		if err != nil {
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -73,6 +112,10 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	}()
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	if err := d.startTracing(ctx); err != nil {
+		return nil, err
+	}
+	tracer := d.tracing.Tracer("github.com/hotlined/hotlined")
 	if err := d.startRedis(ctx); err != nil {
 		return nil, err
 	}
@@ -119,7 +162,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	relay, err := queue.NewRelay(queue.RelayParams{
 		Redis: d.rdb, Outbox: outbox, Publisher: writer, Logger: log,
 		Consumer: consumerName(), Metrics: queue.NewRelayMetrics(d.registry),
-		ClaimIdle: cfg.Kafka.OutboxClaimIdle.D(),
+		ClaimIdle: cfg.Kafka.OutboxClaimIdle.D(), Tracer: tracer,
 	})
 	if err != nil {
 		return nil, err
@@ -161,7 +204,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules, Policies: files.Policies,
-		Logger: log, Registerer: d.registry,
+		Logger: log, Registerer: d.registry, Tracer: tracer,
 	})
 	sweeper, err := workorder.NewIncidentSweeper(orders, 30*time.Second)
 	if err != nil {
@@ -187,7 +230,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger) (_ *Dae
 	d.onShutdown(updates.Shutdown)
 
 	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry,
-		Ready: d.watchRedis(ctx)})
+		Ready: d.watchRedis(ctx), Tracer: tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ type harness struct {
 
 // boot starts the whole daemon in-process on port 0 against a real
 // redis-server and the daemon's embedded kfake broker.
-func boot(t *testing.T, edit func(*configs.Config)) *harness {
+func boot(t *testing.T, edit func(*configs.Config), opts ...daemon.Option) *harness {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	env := map[string]string{
@@ -76,7 +76,7 @@ func boot(t *testing.T, edit func(*configs.Config)) *harness {
 	logs := &logSink{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
 	ctx := t.Context()
-	d, err := daemon.Start(ctx, cfg, log)
+	d, err := daemon.Start(ctx, cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("start daemon: %v", err)
 	}

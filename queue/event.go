@@ -24,6 +24,9 @@ type Event struct {
 	Key     string    // Kafka key: the service number, else the caller
 	Topics  []string  // where it goes, decided by the Router when it is written
 	Data    []byte    // the JSON value
+	// TraceParent is the W3C traceparent of the operation that caused the
+	// event (ce_traceparent, the CloudEvents distributed-tracing extension).
+	TraceParent string
 }
 
 // Event types (DESIGN.md, "Kafka").
@@ -55,6 +58,7 @@ func (e Event) Values() []any {
 		"key", e.Key,
 		"topics", strings.Join(e.Topics, ","),
 		"data", string(e.Data),
+		"traceparent", e.TraceParent,
 	}
 }
 
@@ -66,7 +70,7 @@ func EventFromValues(v map[string]any) (Event, error) {
 	}
 	e := Event{
 		ID: get("id"), Type: get("type"), Source: get("source"), Subject: get("subject"),
-		Key: get("key"), Data: []byte(get("data")),
+		Key: get("key"), Data: []byte(get("data")), TraceParent: get("traceparent"),
 	}
 	if t := get("topics"); t != "" {
 		e.Topics = strings.Split(t, ",")
@@ -92,6 +96,9 @@ func (e Event) Messages() []kafka.Message {
 		{Key: "ce_time", Value: []byte(e.Time.UTC().Format(time.RFC3339Nano))},
 		{Key: "ce_subject", Value: []byte(e.Subject)},
 		{Key: "content-type", Value: []byte("application/json")},
+	}
+	if e.TraceParent != "" {
+		headers = append(headers, kafka.Header{Key: "ce_traceparent", Value: []byte(e.TraceParent)})
 	}
 	msgs := make([]kafka.Message, len(e.Topics))
 	for i, t := range e.Topics {

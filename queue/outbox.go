@@ -3,8 +3,10 @@ package queue
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Outbox is the Redis side of the outbox: one stream per shard, each key
@@ -34,6 +36,9 @@ func (o *Outbox) Keys() []string {
 // the state change that caused them.
 func (o *Outbox) Add(ctx context.Context, pipe redis.Pipeliner, shard int, events ...Event) {
 	for _, e := range events {
+		if e.TraceParent == "" {
+			e.TraceParent = TraceParent(ctx)
+		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: o.Key(shard), Values: e.Values()})
 	}
 }
@@ -53,3 +58,32 @@ func (o *Outbox) Depth(ctx context.Context, rdb redis.Cmdable) (int64, error) {
 
 // Len is the number of shards.
 func (o *Outbox) Len() int { return o.shards }
+
+// TraceParent renders the span context in ctx as a W3C traceparent, "" when
+// ctx carries none.
+func TraceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
+}
+
+// remoteSpan parses a W3C traceparent into a remote span context.
+func remoteSpan(tp string) (trace.SpanContext, bool) {
+	parts := strings.Split(tp, "-")
+	if len(parts) != 4 || parts[0] != "00" {
+		return trace.SpanContext{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(parts[1])
+	sid, err2 := trace.SpanIDFromHex(parts[2])
+	if err1 != nil || err2 != nil {
+		return trace.SpanContext{}, false
+	}
+	flags := trace.TraceFlags(0)
+	if parts[3] == "01" {
+		flags = trace.FlagsSampled
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true})
+	return sc, sc.IsValid()
+}

@@ -12,6 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Publisher is the Kafka side of the relay; *kafka.Writer implements it.
@@ -45,6 +48,9 @@ type RelayParams struct {
 	Metrics *RelayMetrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Tracer records a kafka.publish span per event, child of the event's
+	// traceparent; nil records none.
+	Tracer trace.Tracer
 	// OnPublished, when set, is called with each batch Kafka acknowledged
 	// and the time of the acknowledgement (benchmarks, tracing).
 	OnPublished func(events []Event, acked time.Time)
@@ -104,6 +110,9 @@ func NewRelay(p RelayParams) (*Relay, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Tracer == nil {
+		p.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	p.Logger = p.Logger.With().Str("component", "relay").Logger()
 	return &Relay{p: p, stop: make(chan struct{}), done: make(chan struct{})}, nil
@@ -336,6 +345,21 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 		events = append(events, ev)
 		ids = append(ids, e.ID)
 	}
+	spans := make([]trace.Span, 0, len(events))
+	for _, ev := range events {
+		if sc, ok := remoteSpan(ev.TraceParent); ok {
+			_, span := r.p.Tracer.Start(trace.ContextWithRemoteSpanContext(ctx, sc), "kafka.publish",
+				trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(attribute.String("ce.type", ev.Type), attribute.String("ce.id", ev.ID),
+					attribute.StringSlice("messaging.destinations", ev.Topics)))
+			spans = append(spans, span)
+		}
+	}
+	defer func() {
+		for _, span := range spans {
+			span.End()
+		}
+	}()
 	backoff := 100 * time.Millisecond
 	for attempt := 1; len(msgs) > 0; attempt++ {
 		err := r.p.Publisher.WriteMessages(ctx, msgs...)

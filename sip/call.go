@@ -12,6 +12,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/ivr"
@@ -32,6 +34,7 @@ type call struct {
 	session  *ivr.Session
 	offered  bool // the INVITE carried SDP; else the answer comes in the ACK
 	log      zerolog.Logger
+	span     trace.Span // sip.call: the root of the call's trace
 
 	mu       sync.Mutex
 	acked    bool // an ACK (or a BYE, which implies our 200 arrived)
@@ -129,15 +132,21 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		offer = &m
 	}
 	keys := make(chan byte, 32)
-	clog := log.With().Str("hotline", hl.Number).Str("caller", workorder.Mask(caller)).Logger()
+	_, span := s.tracer.Start(context.Background(), "sip.call", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("sip.call_id", callID), attribute.String("hotline", hl.Number),
+			attribute.String("tier", hl.Tier), attribute.String("province", province)))
+	clog := log.With().Str("hotline", hl.Number).Str("caller", workorder.Mask(caller)).
+		Str("trace_id", span.SpanContext().TraceID().String()).Logger()
 	m, err := openMedia(s.mediaHost, s.rtpLo, s.rtpHi, keys, clog)
 	if err != nil {
+		span.End()
 		log.Error().Err(err).Msg("open rtp socket")
 		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
 		return
 	}
 	sdpBody, err := describe(s.mediaHost, m.Port(), offer)
 	if err != nil {
+		span.End()
 		m.Close()
 		log.Error().Err(err).Msg("build sdp")
 		reject(outcomeUnavailable, sipmsg.StatusInternalServerError, "SDP Error")
@@ -149,12 +158,13 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dialogs.ReadInvite(req, tx)
 	if err != nil {
+		span.End()
 		m.Close()
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad INVITE")
 		return
 	}
 	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, media: m,
-		keys: keys, notify: make(chan int, 8), session: session, offered: offer != nil, log: clog}
+		keys: keys, notify: make(chan int, 8), session: session, offered: offer != nil, log: clog, span: span}
 	if offer != nil {
 		m.negotiated(*offer)
 	}
@@ -501,11 +511,12 @@ func parseSipfrag(body []byte) (int, error) {
 func (s *Server) createOrder(c *call, in workorder.Intake) *workorder.Order {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(trace.ContextWithSpan(s.ctx, c.span), 5*time.Second)
 		res, err := s.orders.Submit(ctx, in)
 		cancel()
 		if err == nil {
 			o := res.Order
+			c.span.SetAttributes(attribute.String("work_order", o.ID), attribute.String("class", o.Class))
 			c.mu.Lock()
 			c.orderID = o.ID
 			c.mu.Unlock()
@@ -546,6 +557,7 @@ func (s *Server) finish(c *call) {
 	c.finishOnce.Do(func() {
 		s.calls.Delete(c.dlg.ID)
 		c.media.Close()
+		defer c.span.End()
 		c.mu.Lock()
 		abandoned := !c.ordering
 		c.mu.Unlock()

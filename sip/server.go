@@ -27,6 +27,8 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/ivr"
@@ -51,6 +53,9 @@ type Params struct {
 	// Prompts are the IVR's prompts by name; nil loads them from
 	// sip.prompts/sip.language.
 	Prompts Prompts
+	// Tracer starts one sip.call span per call, the root of the trace that
+	// goes on through the work order to the Kafka publish; nil records none.
+	Tracer trace.Tracer
 }
 
 // Server is the SIP user agent server of the hotline.
@@ -81,6 +86,7 @@ type Server struct {
 	publicURL   string
 	activeCalls atomic.Int64
 	limiter     *rateLimiter
+	tracer      trace.Tracer
 }
 
 type metrics struct {
@@ -113,6 +119,10 @@ func New(p Params) (*Server, error) {
 	s := &Server{cfg: p.Config, orders: p.Orders, log: p.Logger.With().Str("component", "sip").Logger(),
 		ready: p.Ready, prompts: p.Prompts, publicURL: strings.TrimRight(p.Config.HTTP.PublicURL, "/"),
 		limiter: newRateLimiter(p.Config.SIP.RatePerSource, p.Config.SIP.BurstPerSource, time.Now)}
+	s.tracer = p.Tracer
+	if s.tracer == nil {
+		s.tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if s.publicURL == "" {
 		s.publicURL = "http://" + p.Config.HTTP.Listen
 	}

@@ -13,6 +13,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
@@ -59,6 +63,7 @@ type Result struct {
 
 // Service classifies, stores and publishes work orders.
 type Service struct {
+	tracer    trace.Tracer
 	store     *Store
 	router    *queue.Router
 	deadlines map[string]map[string]configs.Duration
@@ -109,6 +114,8 @@ type ServiceParams struct {
 	Now        func() time.Time
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
+	// Tracer records a workorder.submit span per contact; nil records none.
+	Tracer trace.Tracer
 }
 
 // NewService builds a Service.
@@ -132,8 +139,12 @@ func NewService(p ServiceParams) *Service {
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}
+	if p.Tracer == nil {
+		p.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	return &Service{
-		store: p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines, policies: p.Policies,
+		tracer: p.Tracer,
+		store:  p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines, policies: p.Policies,
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now,
 		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
 		rules: rules, stateful: stateful, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
@@ -170,7 +181,19 @@ const ghostPoll = 20 * time.Millisecond
 //     its timers are written in one transaction.
 //  5. Members of an incident counted before it are reclassified
 //     (reconcile); failures there are left to ReconcileIncidents.
-func (s *Service) Submit(ctx context.Context, in Intake) (Result, error) {
+func (s *Service) Submit(ctx context.Context, in Intake) (_ Result, err error) {
+	ctx, span := s.tracer.Start(ctx, "workorder.submit",
+		trace.WithAttributes(attribute.String("channel", channelOf(in)), attribute.String("category", in.Leaf.Category)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	return s.submit(ctx, in)
+}
+
+func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	now := s.now().In(s.loc)
 	key := in.ServiceNumber
 	if key == "" {
