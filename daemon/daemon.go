@@ -184,6 +184,18 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	}
 	d.scheduler.Start(ctx)
 	d.onShutdown(d.scheduler.Shutdown)
+	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hotlined_alerts_open",
+		Help: "Supervisor alerts open (not acknowledged, not resolved).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := timers.OpenAlerts(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 	feed, err := escalation.NewFeed(escalation.FeedParams{Store: timers, Logger: log})
 	if err != nil {
 		return nil, err

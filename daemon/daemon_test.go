@@ -195,6 +195,14 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	if !strings.Contains(list("open"), alertID) {
 		t.Errorf("open alerts lack %s", alertID)
 	}
+	metrics := func() string {
+		resp := get(t, "http://"+h.d.HTTPAddr()+"/metrics", "")
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if !strings.Contains(metrics(), "\nhotlined_alerts_open 1\n") {
+		t.Errorf("hotlined_alerts_open is not 1 with one alert open")
+	}
 	ackReq, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+h.d.HTTPAddr()+"/v1/alerts/"+alertID+"/ack", strings.NewReader(`{"note":"on it"}`))
 	ackReq.Header.Set("Authorization", "Bearer "+testToken)
 	ackResp, err := http.DefaultClient.Do(ackReq)
@@ -204,6 +212,9 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 	ackResp.Body.Close()
 	if !strings.Contains(list("acked"), alertID) {
 		t.Errorf("acked alerts lack %s", alertID)
+	}
+	if !strings.Contains(metrics(), "\nhotlined_alerts_open 0\n") {
+		t.Errorf("hotlined_alerts_open is not 0 after the ack")
 	}
 
 	byeCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)

@@ -523,6 +523,19 @@ func (s *Store) FindAlert(ctx context.Context, id string) (*Alert, error) {
 	return s.Alert(ctx, shard, id)
 }
 
+// OpenAlerts counts the alerts open in every shard (a metric's source).
+func (s *Store) OpenAlerts(ctx context.Context) (int64, error) {
+	var total int64
+	for shard := 0; shard < s.shards; shard++ {
+		n, err := s.rdb.SCard(ctx, s.openAlertsKey(shard)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("count open alerts: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // Alerts lists the alerts in state (open, acked or resolved), newest
 // raised first, at most limit of them (limit <= 0: all).
 func (s *Store) Alerts(ctx context.Context, state string, limit int) ([]Alert, error) {
