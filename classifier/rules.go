@@ -159,26 +159,9 @@ func defaults() *Rules {
 	return r
 }
 
-// RulesError is a rules-file error tied to a key path.
-type RulesError struct {
-	File string
-	Path string
-	Msg  string
-}
-
-func (e *RulesError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(": ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// RulesError is a rules-file error tied to a key path: the same error the
+// daemon's config reports.
+type RulesError = configs.Error
 
 // MaxRulesBytes caps the rules file.
 const MaxRulesBytes = 1 << 20
