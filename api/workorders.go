@@ -201,15 +201,18 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 // listWorkOrders: GET /v1/workorders?service_number=&status=&class=&province=,
-// a customer's orders newest first. The service number is required: there
-// is no listing of every order.
+// newest first: a customer's orders, or without a number every order in a
+// status (then filtered by class and province). One of the two is needed:
+// there is no listing of every order.
 func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	number := q.Get("service_number")
 	f := workorder.Filter{Status: q.Get("status"), Class: q.Get("class"), Province: q.Get("province")}
 	switch {
-	case !digitsRe.MatchString(number):
-		writeError(w, http.StatusBadRequest, "service_number (3 to 20 digits) is required", "service_number")
+	case number == "" && f.Status == "":
+		writeError(w, http.StatusBadRequest, "service_number or status is required: there is no listing of every order", "service_number")
+	case number != "" && !digitsRe.MatchString(number):
+		writeError(w, http.StatusBadRequest, "service_number must be 3 to 20 digits", "service_number")
 	case f.Status != "" && !slices.Contains(workorder.Statuses, f.Status):
 		writeError(w, http.StatusBadRequest, "unknown status", "status")
 	case f.Class != "" && !slices.Contains(configs.Classes, f.Class):

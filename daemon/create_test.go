@@ -67,8 +67,31 @@ func TestCreateFromAnotherChannel(t *testing.T) {
 	if code, got := list("service_number=13800138000&status=archived"); code != 200 || len(got) != 0 {
 		t.Errorf("list archived: %d %v", code, got)
 	}
-	if code, _ := list("status=new"); code != 400 {
-		t.Errorf("list without a number: %d, want 400", code)
+	if code, _ := list("class=complaint"); code != 400 {
+		t.Errorf("list without a number or a status: %d, want 400", code)
+	}
+	// Without a number: every order in a status, across the shards.
+	has := func(orders []map[string]any) bool {
+		for _, o := range orders {
+			if o["id"] == id {
+				return true
+			}
+		}
+		return false
+	}
+	if code, got := list("status=new&class=major_complaint&province=GD"); code != 200 || !has(got) {
+		t.Errorf("list by status: %d %v", code, got)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+h.d.HTTPAddr()+"/v1/workorders/"+id+"/status", strings.NewReader(`{"status":"accepted"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("accept: %v %v", resp, err)
+	}
+	if _, got := list("status=new"); has(got) {
+		t.Errorf("still listed as new after it was accepted")
+	}
+	if _, got := list("status=accepted"); !has(got) {
+		t.Errorf("not listed as accepted")
 	}
 	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n < 3 {
 		t.Errorf("validated %d events", n)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,7 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 			if s.ShardOf(o.Key()) == shard { // always, for ids from NextID: the customer's shard
 				pipe.ZAdd(ctx, s.customerKey(shard, o.Key()), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
 			}
+			pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
 			s.outbox.Add(ctx, pipe, shard, events...)
 			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
 			if o.CallID != "" {
@@ -188,6 +190,7 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 					return ErrDuplicate
 				}
 			}
+			before := o.Status
 			m, err := mutate(&o)
 			if err != nil {
 				return err
@@ -201,6 +204,10 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 			}
 			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				pipe.Set(ctx, key, data, 0)
+				if o.Status != before {
+					pipe.ZRem(ctx, s.statusKey(shard, before), o.ID)
+					pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+				}
 				if changeID != "" {
 					pipe.Set(ctx, applied, 1, appliedTTL)
 				}
@@ -234,6 +241,78 @@ func (s *Store) customerKey(shard int, key string) string {
 	return fmt.Sprintf("%s:{%d}:customer:%s:orders", s.prefix, shard, key)
 }
 
+// statusKey indexes a shard's orders in one status by creation time; it is
+// kept in the same transaction as every status change.
+func (s *Store) statusKey(shard int, status string) string {
+	return fmt.Sprintf("%s:{%d}:status:%s", s.prefix, shard, status)
+}
+
+// ListByStatus returns the newest orders in status across the shards,
+// newest first, at most limit (MaxList), those keep rejects left out.
+func (s *Store) ListByStatus(ctx context.Context, status string, limit int, keep func(*Order) bool) ([]*Order, error) {
+	if limit <= 0 || limit > MaxList {
+		limit = MaxList
+	}
+	var out []*Order
+	for shard := 0; shard < s.shards; shard++ {
+		// Each shard gives at most limit candidates after filtering; walk its
+		// index in pages so a filter that rejects many still fills the page.
+		got := 0
+		for start := int64(0); got < limit; start += int64(limit) {
+			ids, err := s.rdb.ZRevRange(ctx, s.statusKey(shard, status), start, start+int64(limit)-1).Result()
+			if err != nil {
+				return nil, fmt.Errorf("list orders: %w", err)
+			}
+			if len(ids) == 0 {
+				break
+			}
+			orders, err := s.mget(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range orders {
+				if got < limit && keep(o) {
+					out = append(out, o)
+					got++
+				}
+			}
+			if start > 10*int64(limit) { // bound the work of a very selective filter
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *Order) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// mget reads orders of one shard by id; ids no longer stored are skipped.
+func (s *Store) mget(ctx context.Context, ids []string) ([]*Order, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.orderKey(id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result() // one slot: the ids' shard
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	out := make([]*Order, 0, len(vals))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var o Order
+		if err := json.Unmarshal([]byte(str), &o); err != nil {
+			return nil, fmt.Errorf("decode work order %s: %w", ids[i], err)
+		}
+		out = append(out, &o)
+	}
+	return out, nil
+}
+
 // MaxList caps the orders one listing returns.
 const MaxList = 200
 
@@ -252,27 +331,7 @@ func (s *Store) ListByCustomer(ctx context.Context, number string, limit int) ([
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.orderKey(id)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result() // one slot: the customer's shard
-	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	out := make([]*Order, 0, len(vals))
-	for i, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			continue
-		}
-		var o Order
-		if err := json.Unmarshal([]byte(str), &o); err != nil {
-			return nil, fmt.Errorf("decode work order %s: %w", ids[i], err)
-		}
-		out = append(out, &o)
-	}
-	return out, nil
+	return s.mget(ctx, ids)
 }
 
 // Get reads an order.
