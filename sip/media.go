@@ -37,11 +37,10 @@ type media struct {
 func openMedia(host string, lo, hi int, keys chan<- byte, log zerolog.Logger) (*media, error) {
 	var lastErr error
 	for attempt := 0; attempt < 20; attempt++ {
-		port := lo + rand.IntN(hi-lo+1)
-		port &^= 1 // RTP on an even port
-		if port < lo {
-			port += 2
-		}
+		// RTP on an even port within [lo, hi] (configs ensures hi > lo, so
+		// the range holds one).
+		first, last := lo+lo%2, hi-hi%2
+		port := first + 2*rand.IntN((last-first)/2+1)
 		conn, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
 			return &media{conn: conn, keys: keys, log: log, dtmfPT: -1}, nil
