@@ -525,13 +525,18 @@ func (s *Store) FindAlert(ctx context.Context, id string) (*Alert, error) {
 
 // OpenAlerts counts the alerts open in every shard (a metric's source).
 func (s *Store) OpenAlerts(ctx context.Context) (int64, error) {
-	var total int64
-	for shard := 0; shard < s.shards; shard++ {
-		n, err := s.rdb.SCard(ctx, s.openAlertsKey(shard)).Result()
-		if err != nil {
-			return 0, fmt.Errorf("count open alerts: %w", err)
+	cmds, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for shard := 0; shard < s.shards; shard++ {
+			pipe.SCard(ctx, s.openAlertsKey(shard))
 		}
-		total += n
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count open alerts: %w", err)
+	}
+	var total int64
+	for _, c := range cmds {
+		total += c.(*redis.IntCmd).Val()
 	}
 	return total, nil
 }

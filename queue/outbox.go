@@ -45,13 +45,18 @@ func (o *Outbox) Add(ctx context.Context, pipe redis.Pipeliner, shard int, event
 
 // Depth is the number of events waiting in all shards.
 func (o *Outbox) Depth(ctx context.Context, rdb redis.Cmdable) (int64, error) {
-	var total int64
-	for _, k := range o.Keys() {
-		n, err := rdb.XLen(ctx, k).Result()
-		if err != nil {
-			return 0, fmt.Errorf("outbox depth: %w", err)
+	cmds, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, k := range o.Keys() {
+			pipe.XLen(ctx, k)
 		}
-		total += n
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox depth: %w", err)
+	}
+	var total int64
+	for _, c := range cmds {
+		total += c.(*redis.IntCmd).Val()
 	}
 	return total, nil
 }
