@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/workorder"
 )
 
@@ -343,7 +344,7 @@ func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(deadlines, func(i, j int) bool { return deadlines[i].Due.Before(deadlines[j].Due) })
 	var next []string
-	for _, st := range workorder.Statuses {
+	for _, st := range configs.Statuses {
 		if workorder.CanTransition(o.Status, st) {
 			next = append(next, st)
 		}

@@ -135,7 +135,6 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 var channels = []string{"web", "app", "letter", "wechat", "email"}
 
 var (
-	provinceRe    = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	subcategoryRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 	digitsRe      = regexp.MustCompile(`^[0-9]{3,20}$`)
 )
@@ -168,7 +167,7 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		bad("channel", "must be one of "+strings.Join(channels, ", "))
 	case !slices.Contains(configs.Tiers, b.Tier):
 		bad("tier", "must be one of "+strings.Join(configs.Tiers, ", "))
-	case !provinceRe.MatchString(b.Province):
+	case !configs.ValidProvince(b.Province):
 		bad("province", "must be a province code like GD")
 	case !slices.Contains(configs.Categories, b.Category):
 		bad("category", "must be one of "+strings.Join(configs.Categories, ", "))
@@ -213,11 +212,11 @@ func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "service_number or status is required: there is no listing of every order", "service_number")
 	case number != "" && !digitsRe.MatchString(number):
 		writeError(w, http.StatusBadRequest, "service_number must be 3 to 20 digits", "service_number")
-	case f.Status != "" && !slices.Contains(workorder.Statuses, f.Status):
+	case f.Status != "" && !slices.Contains(configs.Statuses, f.Status):
 		writeError(w, http.StatusBadRequest, "unknown status", "status")
 	case f.Class != "" && !slices.Contains(configs.Classes, f.Class):
 		writeError(w, http.StatusBadRequest, "unknown class", "class")
-	case f.Province != "" && !provinceRe.MatchString(f.Province):
+	case f.Province != "" && !configs.ValidProvince(f.Province):
 		writeError(w, http.StatusBadRequest, "must be a province code like GD", "province")
 	default:
 		orders, err := s.p.Lister.List(r.Context(), number, f)

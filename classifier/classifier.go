@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 // Input is what is known about a contact when it is classified.
@@ -45,10 +47,7 @@ type PastComplaint struct {
 }
 
 // Open reports whether the complaint is still being handled.
-func (p PastComplaint) Open() bool { return slices.Contains(OpenStatuses, p.Status) }
-
-// OpenStatuses are the statuses of an order still being handled.
-var OpenStatuses = []string{"new", "accepted", "in_progress", "pending_customer", "reopened"}
+func (p PastComplaint) Open() bool { return slices.Contains(configs.OpenStatuses, p.Status) }
 
 // Reason is one rule that shaped the decision.
 type Reason struct {
@@ -71,20 +70,6 @@ type Decision struct {
 	// in Reasons); an urged order is upgraded by them.
 	Major []Reason
 }
-
-// Classes.
-const (
-	ClassQuery           = "query"
-	ClassConsultation    = "consultation"
-	ClassFaultReport     = "fault_report"
-	ClassComplaint       = "complaint"
-	ClassRepeatComplaint = "repeat_complaint"
-	ClassMajorComplaint  = "major_complaint"
-	ClassGroupComplaint  = "group_complaint"
-)
-
-// ComplaintClasses are the classes of a complaint order.
-var ComplaintClasses = []string{ClassComplaint, ClassRepeatComplaint, ClassMajorComplaint, ClassGroupComplaint}
 
 // Built-in rule names, as they appear in reasons.
 const (
@@ -113,7 +98,7 @@ func (r *Rules) Classify(in Input) Decision {
 		d.Reasons = append(d.Reasons, Reason{Rule: RuleInvalidAnonymous,
 			Detail: "anonymous caller and no service number: no way to contact the customer"})
 	}
-	if in.Category != ClassComplaint {
+	if in.Category != configs.ClassComplaint {
 		d.Priority = r.Priority(d.Class, 0)
 		return d
 	}
@@ -140,7 +125,7 @@ func (r *Rules) Classify(in Input) Decision {
 				prev.ID, prev.ClosedAt.In(in.Now.Location()).Format(time.RFC3339))})
 	}
 	if prev, ok := r.repeat(in); ok {
-		d.Class = ClassRepeatComplaint
+		d.Class = configs.ClassRepeatComplaint
 		if !slices.Contains(d.Related, prev.ID) {
 			d.Related = append(d.Related, prev.ID)
 		}
@@ -150,7 +135,7 @@ func (r *Rules) Classify(in Input) Decision {
 				span(in.Now.Sub(prev.ClosedAt)), span(r.RepeatComplaint.Window.D()))})
 	}
 	if len(d.Major) > 0 {
-		d.Class = ClassMajorComplaint
+		d.Class = configs.ClassMajorComplaint
 		d.Reasons = append(d.Reasons, d.Major...)
 	}
 	d.Priority = r.Priority(d.Class, 0)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 var shanghai = func() *time.Location {
@@ -34,23 +36,23 @@ func TestClassifyBase(t *testing.T) {
 		rules    []string
 	}{
 		{"query", Input{Category: "query", Subcategory: "billing", Caller: "18912345678"},
-			ClassQuery, 4, true, []string{"base_category"}},
+			configs.ClassQuery, 4, true, []string{"base_category"}},
 		{"fault", Input{Category: "fault_report", Subcategory: "broadband", Caller: "18912345678", ServiceNumber: "02012345678"},
-			ClassFaultReport, 3, true, []string{"base_category"}},
+			configs.ClassFaultReport, 3, true, []string{"base_category"}},
 		{"complaint", Input{Category: "complaint", Subcategory: "network", Caller: "18912345678"},
-			ClassComplaint, 2, true, []string{"base_category"}},
+			configs.ClassComplaint, 2, true, []string{"base_category"}},
 		{"media involved (IVR leaf)", Input{Category: "complaint", Subcategory: "service", Caller: "18912345678", EscalationTendency: true},
-			ClassMajorComplaint, 1, true, []string{"base_category", "escalation_tendency_ivr"}},
+			configs.ClassMajorComplaint, 1, true, []string{"base_category", "escalation_tendency_ivr"}},
 		{"tendency flag on a query does not make it a complaint", Input{Category: "query", Subcategory: "billing", Caller: "18912345678", EscalationTendency: true},
-			ClassQuery, 4, true, []string{"base_category"}},
+			configs.ClassQuery, 4, true, []string{"base_category"}},
 		{"keywords on a consultation do not make it a complaint", Input{Category: "consultation", Subcategory: "product", Caller: "18912345678", Texts: []string{"I will call a lawyer"}},
-			ClassConsultation, 4, true, []string{"base_category"}},
+			configs.ClassConsultation, 4, true, []string{"base_category"}},
 		{"anonymous", Input{Category: "complaint", Subcategory: "service", Caller: "anonymous"},
-			ClassComplaint, 2, false, []string{"base_category", "invalid_anonymous"}},
+			configs.ClassComplaint, 2, false, []string{"base_category", "invalid_anonymous"}},
 		{"anonymous with service number", Input{Category: "complaint", Subcategory: "service", Caller: "", ServiceNumber: "18912345678"},
-			ClassComplaint, 2, true, []string{"base_category"}},
+			configs.ClassComplaint, 2, true, []string{"base_category"}},
 		{"anonymous query", Input{Category: "query", Subcategory: "billing"},
-			ClassQuery, 4, false, []string{"base_category", "invalid_anonymous"}},
+			configs.ClassQuery, 4, false, []string{"base_category", "invalid_anonymous"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,33 +91,33 @@ func TestClassifyHistory(t *testing.T) {
 		related []string
 		rules   []string
 	}{
-		{"no history", nil, "billing", ClassComplaint, "", []string{}, []string{"base_category"}},
+		{"no history", nil, "billing", configs.ClassComplaint, "", []string{}, []string{"base_category"}},
 		{"archived 29 days 23 hours ago: repeat", []PastComplaint{archived("WO-1", 29*day+23*time.Hour)}, "billing",
-			ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
+			configs.ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
 		{"archived exactly 30 days ago: still a repeat", []PastComplaint{archived("WO-1", 30*day)}, "billing",
-			ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
+			configs.ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
 		{"archived 30 days and 1 second ago: not a repeat", []PastComplaint{archived("WO-1", 30*day+time.Second)}, "billing",
-			ClassComplaint, "", []string{}, []string{"base_category"}},
+			configs.ClassComplaint, "", []string{}, []string{"base_category"}},
 		{"the latest archive counts", []PastComplaint{archived("WO-1", 40*day), archived("WO-2", 3*day)}, "network",
-			ClassRepeatComplaint, "", []string{"WO-2"}, []string{"base_category", "repeat_after_archive"}},
+			configs.ClassRepeatComplaint, "", []string{"WO-2"}, []string{"base_category", "repeat_after_archive"}},
 		{"open complaint: urge it", []PastComplaint{{ID: "WO-3", Status: "in_progress", Subcategory: "billing", CreatedAt: now.Add(-day)}}, "billing",
-			ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
+			configs.ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
 		{"open complaint of another subcategory: still urged by default", []PastComplaint{{ID: "WO-3", Status: "new", Subcategory: "network", CreatedAt: now.Add(-day)}}, "billing",
-			ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
+			configs.ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
 		{"reopened is open", []PastComplaint{{ID: "WO-3", Status: "reopened", CreatedAt: now.Add(-day)}}, "billing",
-			ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
+			configs.ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
 		{"the latest open one is urged", []PastComplaint{{ID: "WO-3", Status: "accepted", CreatedAt: now.Add(-2 * day)}, {ID: "WO-4", Status: "new", CreatedAt: now.Add(-day)}}, "billing",
-			ClassComplaint, "WO-4", []string{"WO-4"}, []string{"base_category", "open_complaint_urged"}},
+			configs.ClassComplaint, "WO-4", []string{"WO-4"}, []string{"base_category", "open_complaint_urged"}},
 		{"open beats archived", []PastComplaint{archived("WO-1", day), {ID: "WO-3", Status: "new", CreatedAt: now.Add(-time.Hour)}}, "billing",
-			ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
+			configs.ClassComplaint, "WO-3", []string{"WO-3"}, []string{"base_category", "open_complaint_urged"}},
 		{"resolved, not archived: unsatisfied with the result", []PastComplaint{{ID: "WO-5", Status: "resolved", CreatedAt: now.Add(-3 * day), ClosedAt: now.Add(-day)}}, "billing",
-			ClassComplaint, "", []string{"WO-5"}, []string{"base_category", "unsatisfied_with_result"}},
+			configs.ClassComplaint, "", []string{"WO-5"}, []string{"base_category", "unsatisfied_with_result"}},
 		{"resolved long ago: a plain complaint", []PastComplaint{{ID: "WO-5", Status: "resolved", CreatedAt: now.Add(-60 * day), ClosedAt: now.Add(-31 * day)}}, "billing",
-			ClassComplaint, "", []string{}, []string{"base_category"}},
+			configs.ClassComplaint, "", []string{}, []string{"base_category"}},
 		{"resolved after an archive in the window: unsatisfied and repeat", []PastComplaint{archived("WO-1", 10*day), {ID: "WO-5", Status: "resolved", CreatedAt: now.Add(-3 * day), ClosedAt: now.Add(-day)}}, "billing",
-			ClassRepeatComplaint, "", []string{"WO-5", "WO-1"}, []string{"base_category", "unsatisfied_with_result", "repeat_after_archive"}},
+			configs.ClassRepeatComplaint, "", []string{"WO-5", "WO-1"}, []string{"base_category", "unsatisfied_with_result", "repeat_after_archive"}},
 		{"an older resolved one behind a newer archived one: repeat only", []PastComplaint{{ID: "WO-5", Status: "resolved", CreatedAt: now.Add(-20 * day), ClosedAt: now.Add(-19 * day)}, archived("WO-1", day)}, "billing",
-			ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
+			configs.ClassRepeatComplaint, "", []string{"WO-1"}, []string{"base_category", "repeat_after_archive"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,14 +135,14 @@ func TestClassifyHistory(t *testing.T) {
 		r.OpenComplaint.SameSubcategoryOnly = true
 		d := r.Classify(Input{Category: "complaint", Subcategory: "billing", ServiceNumber: "18912345678", Now: now,
 			History: []PastComplaint{{ID: "WO-3", Status: "new", Subcategory: "network", CreatedAt: now.Add(-day)}}})
-		if d.Urge != "" || d.Class != ClassComplaint {
+		if d.Urge != "" || d.Class != configs.ClassComplaint {
 			t.Errorf("open network complaint, billing contact: urge %q class %s, want a new complaint", d.Urge, d.Class)
 		}
 	})
 	t.Run("history is ignored for other categories", func(t *testing.T) {
 		d := r.Classify(Input{Category: "query", Subcategory: "billing", ServiceNumber: "18912345678", Now: now,
 			History: []PastComplaint{{ID: "WO-3", Status: "new", CreatedAt: now.Add(-day)}, archived("WO-1", day)}})
-		if d.Urge != "" || d.Class != ClassQuery {
+		if d.Urge != "" || d.Class != configs.ClassQuery {
 			t.Errorf("query: urge %q class %s", d.Urge, d.Class)
 		}
 	})
@@ -163,16 +165,16 @@ func TestClassifyMajor(t *testing.T) {
 		class string
 		rules []string
 	}{
-		{"no text", nil, false, ClassComplaint, []string{"base_category"}},
-		{"chinese media", []string{"再不解决我就找记者曝光"}, false, ClassMajorComplaint, []string{"base_category", "public_opinion_risk"}},
-		{"mixed chinese and english", []string{"我已经联系了Lawyer，准备去法院起诉"}, false, ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
-		{"both rules", []string{"told the MEDIA and my lawyer"}, false, ClassMajorComplaint, []string{"base_category", "public_opinion_risk", "escalation_tendency"}},
-		{"full-width digits", []string{"我要打１２３１５"}, false, ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
-		{"full-width letters, any case", []string{"ＭＩＩＴ"}, false, ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
-		{"word boundary: courtesy is no court", []string{"the agent showed no courtesy"}, false, ClassComplaint, []string{"base_category"}},
-		{"word boundary: 12315 inside a number", []string{"my account 9912315000"}, false, ClassComplaint, []string{"base_category"}},
-		{"several texts", []string{"slow line", "agent note: 客户称要找通信管理局"}, false, ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
-		{"keyword and leaf", []string{"微博"}, true, ClassMajorComplaint, []string{"base_category", "escalation_tendency_ivr", "public_opinion_risk"}},
+		{"no text", nil, false, configs.ClassComplaint, []string{"base_category"}},
+		{"chinese media", []string{"再不解决我就找记者曝光"}, false, configs.ClassMajorComplaint, []string{"base_category", "public_opinion_risk"}},
+		{"mixed chinese and english", []string{"我已经联系了Lawyer，准备去法院起诉"}, false, configs.ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
+		{"both rules", []string{"told the MEDIA and my lawyer"}, false, configs.ClassMajorComplaint, []string{"base_category", "public_opinion_risk", "escalation_tendency"}},
+		{"full-width digits", []string{"我要打１２３１５"}, false, configs.ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
+		{"full-width letters, any case", []string{"ＭＩＩＴ"}, false, configs.ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
+		{"word boundary: courtesy is no court", []string{"the agent showed no courtesy"}, false, configs.ClassComplaint, []string{"base_category"}},
+		{"word boundary: 12315 inside a number", []string{"my account 9912315000"}, false, configs.ClassComplaint, []string{"base_category"}},
+		{"several texts", []string{"slow line", "agent note: 客户称要找通信管理局"}, false, configs.ClassMajorComplaint, []string{"base_category", "escalation_tendency"}},
+		{"keyword and leaf", []string{"微博"}, true, configs.ClassMajorComplaint, []string{"base_category", "escalation_tendency_ivr", "public_opinion_risk"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +183,7 @@ func TestClassifyMajor(t *testing.T) {
 			if d.Class != tc.class || !slices.Equal(rulesOf(d.Reasons), tc.rules) {
 				t.Fatalf("got %s %+v, want %s %v", d.Class, d.Reasons, tc.class, tc.rules)
 			}
-			if tc.class == ClassMajorComplaint && d.Priority != 1 {
+			if tc.class == configs.ClassMajorComplaint && d.Priority != 1 {
 				t.Errorf("priority %d, want 1", d.Priority)
 			}
 		})
@@ -189,7 +191,7 @@ func TestClassifyMajor(t *testing.T) {
 	t.Run("major beats repeat, both reasons kept", func(t *testing.T) {
 		d := r.Classify(Input{Category: "complaint", Subcategory: "service", ServiceNumber: "18912345678", Now: now,
 			Texts: []string{"I will sue"}, History: []PastComplaint{{ID: "WO-1", Status: "archived", ClosedAt: now.Add(-time.Hour)}}})
-		if d.Class != ClassMajorComplaint || !slices.Equal(rulesOf(d.Reasons), []string{"base_category", "repeat_after_archive", "escalation_tendency"}) {
+		if d.Class != configs.ClassMajorComplaint || !slices.Equal(rulesOf(d.Reasons), []string{"base_category", "repeat_after_archive", "escalation_tendency"}) {
 			t.Errorf("got %s %v", d.Class, rulesOf(d.Reasons))
 		}
 	})
@@ -209,8 +211,8 @@ func TestPriority(t *testing.T) {
 		urges int
 		want  int
 	}{
-		{ClassComplaint, 0, 2}, {ClassComplaint, 1, 1}, {ClassComplaint, 5, 1},
-		{ClassQuery, 2, 2}, {ClassMajorComplaint, 1, 1}, {"unknown", 0, 5},
+		{configs.ClassComplaint, 0, 2}, {configs.ClassComplaint, 1, 1}, {configs.ClassComplaint, 5, 1},
+		{configs.ClassQuery, 2, 2}, {configs.ClassMajorComplaint, 1, 1}, {"unknown", 0, 5},
 	} {
 		if got := r.Priority(tc.class, tc.urges); got != tc.want {
 			t.Errorf("Priority(%s, %d) = %d, want %d", tc.class, tc.urges, got, tc.want)

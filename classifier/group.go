@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 // Window is one group-complaint counting window: the complaints of one
@@ -52,7 +54,6 @@ func compact(period string) string {
 }
 
 var (
-	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	incidentRe = regexp.MustCompile(`^GC-([0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]*)$`)
 )
 
@@ -62,7 +63,7 @@ var ErrBadIncidentID = errors.New("not a group-complaint incident id")
 // Countable reports whether an order counts toward group complaints: a
 // valid complaint with a province and a subcategory that can name a window.
 func Countable(category, province, subcategory string, valid bool) bool {
-	return category == ClassComplaint && valid && provinceRe.MatchString(province) && nameRe.MatchString(subcategory)
+	return category == configs.ClassComplaint && valid && configs.ValidProvince(province) && nameRe.MatchString(subcategory)
 }
 
 // GroupWindows are the windows a complaint created at now counts in: the
@@ -142,7 +143,7 @@ func (r *Rules) JoinGroups(d Decision, self string, hits []GroupHit) Decision {
 	if len(hits) == 0 {
 		return d
 	}
-	d.Class = ClassGroupComplaint
+	d.Class = configs.ClassGroupComplaint
 	d.Reasons = append(slices.Clip(d.Reasons), r.GroupReasons(hits)...)
 	d.Related = Union(d.Related, self, hits)
 	d.Priority = r.Priority(d.Class, 0)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 func TestGroupWindows(t *testing.T) {
@@ -111,7 +113,7 @@ func TestJoinGroups(t *testing.T) {
 		{Window: ws[0], N: 3, Members: []string{"WO-1", "WO-2", "WO-3"}},
 		{Window: ws[1], N: 20, Members: []string{"WO-9", "WO-1", "WO-3"}},
 	})
-	if got.Class != ClassGroupComplaint || got.Priority != 1 {
+	if got.Class != configs.ClassGroupComplaint || got.Priority != 1 {
 		t.Errorf("class %s priority %d", got.Class, got.Priority)
 	}
 	if want := []string{"WO-0", "WO-1", "WO-2", "WO-9"}; !slices.Equal(got.Related, want) {

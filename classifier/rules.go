@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hotlined/hotlined/configs"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 // Rules are the classification rules, thresholds, windows and keywords,
@@ -62,7 +63,7 @@ type Rules struct {
 }
 
 // GroupRule is one group-complaint counting rule: Threshold complaints of one
-// province and subcategory from Tiers within one calendar period.
+// province and subcategory from configs.Tiers within one calendar period.
 type GroupRule struct {
 	Tiers     []string `yaml:"tiers"`
 	Threshold int      `yaml:"threshold"`
@@ -96,13 +97,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// Tiers of a hotline (DOMAIN.md).
-var Tiers = []string{"province", "group", "appeal"}
-
-// Classes a work order may have.
-var Classes = []string{ClassQuery, ClassConsultation, ClassFaultReport, ClassComplaint,
-	ClassRepeatComplaint, ClassMajorComplaint, ClassGroupComplaint}
 
 // Built-in rule names, which keyword rules may not reuse.
 var builtinRules = []string{RuleBaseCategory, RuleInvalidAnonymous, RuleEscalationTendencyIVR,
@@ -141,13 +135,13 @@ func DefaultRules() *Rules {
 
 func defaults() *Rules {
 	r := &Rules{Priorities: map[string]int{
-		ClassMajorComplaint:  1,
-		ClassGroupComplaint:  1,
-		ClassRepeatComplaint: 2,
-		ClassComplaint:       2,
-		ClassFaultReport:     3,
-		ClassConsultation:    4,
-		ClassQuery:           4,
+		configs.ClassMajorComplaint:  1,
+		configs.ClassGroupComplaint:  1,
+		configs.ClassRepeatComplaint: 2,
+		configs.ClassComplaint:       2,
+		configs.ClassFaultReport:     3,
+		configs.ClassConsultation:    4,
+		configs.ClassQuery:           4,
 	}}
 	r.RepeatComplaint.Window = Duration(30 * 24 * time.Hour)
 	r.OpenComplaint.UrgePriorityStep = 1
@@ -232,14 +226,14 @@ func (r *Rules) Validate() error {
 	bad := func(path, format string, a ...any) {
 		errs = append(errs, &RulesError{Path: path, Msg: fmt.Sprintf(format, a...)})
 	}
-	for _, c := range Classes {
+	for _, c := range configs.Classes {
 		if _, ok := r.Priorities[c]; !ok {
 			bad("priorities."+c, "missing: every class needs a priority")
 		}
 	}
 	for _, c := range sortedKeys(r.Priorities) {
-		if !slices.Contains(Classes, c) {
-			bad("priorities."+c, "unknown class; want one of %s", strings.Join(Classes, ", "))
+		if !slices.Contains(configs.Classes, c) {
+			bad("priorities."+c, "unknown class; want one of %s", strings.Join(configs.Classes, ", "))
 		} else if p := r.Priorities[c]; p < 1 || p > 5 {
 			bad("priorities."+c, "must be between 1 and 5, got %d", p)
 		}
@@ -267,8 +261,8 @@ func (r *Rules) Validate() error {
 		}
 		for i, t := range g.rule.Tiers {
 			switch {
-			case !slices.Contains(Tiers, t):
-				bad(fmt.Sprintf("%s.tiers[%d]", g.path, i), "must be one of %s; got %q", strings.Join(Tiers, ", "), t)
+			case !slices.Contains(configs.Tiers, t):
+				bad(fmt.Sprintf("%s.tiers[%d]", g.path, i), "must be one of %s; got %q", strings.Join(configs.Tiers, ", "), t)
 			case slices.Contains(g.rule.Tiers[:i], t):
 				bad(fmt.Sprintf("%s.tiers[%d]", g.path, i), "%s is listed twice", t)
 			}

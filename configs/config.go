@@ -301,16 +301,6 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Categories are the base categories a leaf may name.
-var Categories = []string{"query", "consultation", "fault_report", "complaint"}
-
-// Classes are the work-order classes.
-var Classes = []string{"query", "consultation", "fault_report", "complaint",
-	"repeat_complaint", "major_complaint", "group_complaint"}
-
-// Tiers are the hotline tiers.
-var Tiers = []string{"province", "group", "appeal"}
-
 // Roles are the API roles.
 var Roles = []string{"agent", "supervisor", "system"}
 
@@ -561,7 +551,6 @@ func HashToken(secret string) string {
 }
 
 var (
-	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	numberRe   = regexp.MustCompile(`^[0-9]{3,20}$`)
 	digitsRe   = regexp.MustCompile(`^[0-9]+$`)
 	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -747,14 +736,14 @@ func (c *Config) Validate() error {
 	} else {
 		c.Location = loc
 	}
-	if !provinceRe.MatchString(c.Provinces.Unknown) {
+	if !ValidProvince(c.Provinces.Unknown) {
 		bad("provinces.unknown", "must be 2 or 3 upper-case letters, got %q", c.Provinces.Unknown)
 	}
 	for _, k := range sortedKeys(c.Provinces.Prefixes) {
 		if !digitsRe.MatchString(k) {
 			bad("provinces.prefixes."+k, "key must be digits")
 		}
-		if !provinceRe.MatchString(c.Provinces.Prefixes[k]) {
+		if !ValidProvince(c.Provinces.Prefixes[k]) {
 			bad("provinces.prefixes."+k, "must be 2 or 3 upper-case letters, got %q", c.Provinces.Prefixes[k])
 		}
 	}
@@ -780,7 +769,7 @@ func (c *Config) Validate() error {
 		if !contains(Tiers, h.Tier) {
 			bad(p+".tier", "must be one of %s; got %q", strings.Join(Tiers, ", "), h.Tier)
 		}
-		if h.Province != ProvinceFromCaller && !provinceRe.MatchString(h.Province) {
+		if h.Province != ProvinceFromCaller && !ValidProvince(h.Province) {
 			bad(p+".province", "must be a province code like GD or %q; got %q", ProvinceFromCaller, h.Province)
 		}
 		if h.Menu == "" {

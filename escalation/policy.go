@@ -27,11 +27,11 @@ const MaxPoliciesFileBytes = 1 << 20
 // status from Statuses.
 const EventCreated = "created"
 
-// Statuses are the work-order statuses a policies file may name. They must
-// match the workorder package's status graph: a status missing here is
+// Statuses are the work-order statuses a policies file may name: the
+// vocabulary of configs. A status missing there is
 // refused by the loader, so a typo in the file stops start-up instead of a
 // deadline never ending.
-var Statuses = []string{"new", "accepted", "in_progress", "pending_customer", "resolved", "archived", "reopened"}
+var Statuses = configs.Statuses
 
 // Severities of alerts. A stage's breach raises "breach"; a policy's alert
 // at once raises "major" or "group"; warnings before a deadline "warning".

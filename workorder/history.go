@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 )
 
 // The complaint index of a service number: a hash in the customer's shard,
@@ -38,11 +39,11 @@ func (s *Store) historyKey(shard int, serviceNumber string) string {
 // entryOf is the index entry of o, or "" when o has no place in the index
 // (not a complaint class).
 func entryOf(o *Order) string {
-	if !slices.Contains(classifier.ComplaintClasses, o.Class) {
+	if !slices.Contains(configs.ComplaintClasses, o.Class) {
 		return ""
 	}
 	e := historyEntry{Status: o.Status, Subcategory: o.Subcategory, CreatedAt: o.CreatedAt.UnixMilli()}
-	if o.Status == StatusResolved || o.Status == StatusArchived {
+	if o.Status == configs.StatusResolved || o.Status == configs.StatusArchived {
 		e.ClosedAt = closedAt(o).UnixMilli()
 	}
 	data, _ := json.Marshal(e) // plain strings and ints: cannot fail

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -42,9 +43,9 @@ func (s *Service) incidentEvent(inc *Incident, step string) (queue.Event, error)
 		return queue.Event{}, fmt.Errorf("encode incident: %w", err)
 	}
 	var topics []string
-	for _, tier := range classifier.Tiers {
-		for _, t := range s.router.Topics(queue.Attrs{Tier: tier, Class: classifier.ClassGroupComplaint,
-			Category: classifier.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}) {
+	for _, tier := range configs.Tiers {
+		for _, t := range s.router.Topics(queue.Attrs{Tier: tier, Class: configs.ClassGroupComplaint,
+			Category: configs.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}) {
 			if !slices.Contains(topics, t) {
 				topics = append(topics, t)
 			}
@@ -151,7 +152,7 @@ func (s *Service) joinIncident(ctx context.Context, id string, inc *Incident, w 
 		raisers := inc.Members[:min(len(inc.Members), w.Threshold)]
 		hit := []classifier.GroupHit{{Window: w, N: len(inc.Members), Members: raisers}}
 		o.Incidents = append(o.Incidents, inc.ID)
-		o.Class = classifier.ClassGroupComplaint
+		o.Class = configs.ClassGroupComplaint
 		o.Reasons = append(o.Reasons, s.rules.GroupReasons(hit)...)
 		o.Related = classifier.Union(o.Related, o.ID, hit)
 		o.Priority = s.rules.Priority(o.Class, o.Urges)

@@ -51,12 +51,6 @@ type Order struct {
 	History   []Change  `json:"history"`
 }
 
-// Statuses.
-const (
-	StatusNew      = "new"
-	StatusResolved = "resolved"
-)
-
 // Key is the Kafka key of the order's events: the service number, else the
 // caller, else the order id, so one customer's events stay in order.
 func (o *Order) Key() string {

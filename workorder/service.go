@@ -199,7 +199,7 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	if key == "" {
 		key = in.Caller
 	}
-	complaint := in.Leaf.Category == classifier.ClassComplaint
+	complaint := in.Leaf.Category == configs.ClassComplaint
 	p := beginParams{Shard: s.store.ShardOf(key), CallID: in.CallID, Subcategory: in.Leaf.Subcategory,
 		Now: now, Province: in.Province}
 	if s.stateful && complaint {
@@ -263,7 +263,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		ID: c.ID, CallID: in.CallID, CreatedAt: now, Hotline: in.Hotline, Tier: in.Tier,
 		Province: in.Province, Caller: in.Caller, ServiceNumber: in.ServiceNumber,
 		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory,
-		Status: StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid,
+		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
 		Channel: channelOf(in),
 	}
@@ -295,7 +295,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 
 	var timers []escalation.Timer
 	if in.Leaf.ResolveInIVR {
-		o.Status = StatusResolved
+		o.Status = configs.StatusResolved
 	}
 	if s.policies != nil {
 		plan := s.policies.Plan(s.planInput(o), now)
@@ -416,9 +416,9 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleOpenComplaintUrged,
 			Detail: fmt.Sprintf("urge %d: the customer contacted %s again while the order is %s", o.Urges, in.Hotline, o.Status)})
 		types := []string{queue.TypeWorkOrderUrged}
-		if len(d.Major) > 0 && o.Class != classifier.ClassMajorComplaint && o.Class != classifier.ClassGroupComplaint {
+		if len(d.Major) > 0 && o.Class != configs.ClassMajorComplaint && o.Class != configs.ClassGroupComplaint {
 			from := o.Class
-			o.Class = classifier.ClassMajorComplaint
+			o.Class = configs.ClassMajorComplaint
 			o.Reasons = append(o.Reasons, d.Major...)
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
 				To: o.Class, Note: "the urging contact gives a major-complaint reason: " + d.Major[0].Rule})
@@ -464,8 +464,8 @@ var (
 // hotline.workorder.reclassified event, in one transaction. Errors:
 // ErrUnknownClass, ErrReasonRequired, ErrSameClass, ErrNotFound.
 func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason string) (*Order, error) {
-	if !slices.Contains(classifier.Classes, class) {
-		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownClass, class, strings.Join(classifier.Classes, ", "))
+	if !slices.Contains(configs.Classes, class) {
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownClass, class, strings.Join(configs.Classes, ", "))
 	}
 	actor, reason = strings.TrimSpace(actor), strings.TrimSpace(reason)
 	if actor == "" || reason == "" {
@@ -521,9 +521,9 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 		}
 		types := []string{queue.TypeWorkOrderStatusChanged}
 		if major := s.rules.KeywordReasons(c.Note); len(major) > 0 &&
-			slices.Contains([]string{classifier.ClassComplaint, classifier.ClassRepeatComplaint}, o.Class) {
+			slices.Contains([]string{configs.ClassComplaint, configs.ClassRepeatComplaint}, o.Class) {
 			fromClass := o.Class
-			o.Class, o.Priority = classifier.ClassMajorComplaint, s.rules.Priority(classifier.ClassMajorComplaint, o.Urges)
+			o.Class, o.Priority = configs.ClassMajorComplaint, s.rules.Priority(configs.ClassMajorComplaint, o.Urges)
 			o.Reasons = append(o.Reasons, major...)
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: fromClass,
 				To: o.Class, Note: "the note of " + c.Actor + " gives a major-complaint reason: " + major[0].Rule})
@@ -552,15 +552,15 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 // the fixed deadlines of the config.
 func (s *Service) moveFixedTimers(o *Order, status string, now time.Time, m *Mutation) {
 	switch status {
-	case StatusAccepted:
+	case configs.StatusAccepted:
 		if _, ok := o.Deadlines["register"]; ok {
 			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, "register"))
 		}
-	case StatusResolved, StatusArchived:
+	case configs.StatusResolved, configs.StatusArchived:
 		for stage := range o.Deadlines {
 			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, stage))
 		}
-	case StatusReopened:
+	case configs.StatusReopened:
 		if d, ok := s.deadlines[o.Category]["resolve"]; ok {
 			due := now.Add(d.D())
 			if o.Deadlines == nil {
@@ -592,13 +592,13 @@ func statusPath(o *Order) []string {
 		if c.Action != "status" {
 			continue
 		}
-		if first && c.From != "" && c.From != StatusNew {
+		if first && c.From != "" && c.From != configs.StatusNew {
 			path = append(path, c.From) // created in another status (resolved in the IVR)
 		}
 		first = false
 		path = append(path, c.To)
 	}
-	if first && o.Status != StatusNew {
+	if first && o.Status != configs.StatusNew {
 		path = append(path, o.Status)
 	}
 	return path

@@ -18,15 +18,15 @@ import (
 
 // The status graph names exactly the statuses the SLA policies may name.
 func TestStatusesMatchEscalation(t *testing.T) {
-	if !slices.Equal(workorder.Statuses, escalation.Statuses) {
-		t.Errorf("workorder.Statuses %v, escalation.Statuses %v", workorder.Statuses, escalation.Statuses)
+	if !slices.Equal(configs.Statuses, escalation.Statuses) {
+		t.Errorf("configs.Statuses %v, escalation.Statuses %v", configs.Statuses, escalation.Statuses)
 	}
-	for _, s := range workorder.Statuses {
-		if s == workorder.StatusArchived {
+	for _, s := range configs.Statuses {
+		if s == configs.StatusArchived {
 			continue
 		}
-		reach := s == workorder.StatusNew
-		for _, from := range workorder.Statuses {
+		reach := s == configs.StatusNew
+		for _, from := range configs.Statuses {
 			reach = reach || workorder.CanTransition(from, s)
 		}
 		if !reach {

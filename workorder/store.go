@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/queue"
 )
@@ -480,7 +481,7 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 					pipe.Set(ctx, s.callKey(p.Shard, p.CallID), callReserved+self, callTTL)
 				}
 				if p.ServiceNumber != "" {
-					e, _ := json.Marshal(historyEntry{Status: StatusNew, Subcategory: p.Subcategory, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
+					e, _ := json.Marshal(historyEntry{Status: configs.StatusNew, Subcategory: p.Subcategory, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
 					// Eval, not Run: a NOSCRIPT inside MULTI would only show at EXEC.
 					historyScript.Eval(ctx, pipe, []string{s.historyKey(p.Shard, p.ServiceNumber)},
 						self, string(e), p.Now.UnixMilli(), s.keep.Milliseconds(), historySlack.Milliseconds())
