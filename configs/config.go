@@ -43,6 +43,9 @@ type Config struct {
 	Classifier Classifier          `yaml:"classifier"`
 	OTel       OTel                `yaml:"otel"`
 	Location   *time.Location      `yaml:"-"`
+	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
+	// Load; nil when no file is configured (or after Parse alone).
+	ProblemCodes *ProblemCodes `yaml:"-"`
 	hotlineIdx map[string]*Hotline `yaml:"-"`
 }
 
@@ -245,8 +248,18 @@ type Leaf struct {
 	Subcategory          string `yaml:"subcategory"`
 	Transfer             string `yaml:"transfer"`
 	CollectServiceNumber bool   `yaml:"collect_service_number"`
-	EscalationTendency   bool   `yaml:"escalation_tendency"`
-	ResolveInIVR         bool   `yaml:"resolve_in_ivr"`
+	// ProblemCode is the leaf's default problem code (group.code in the
+	// problem-code table); agents refine it on the order.
+	ProblemCode string `yaml:"problem_code"`
+	// EscalationTendency: the caller says they will go to the regulator,
+	// 12300, the consumer association or a court (越级倾向): the order is
+	// flagged escalation_risk, high priority, reported upward; its class
+	// does not change.
+	EscalationTendency bool `yaml:"escalation_tendency"`
+	// PublicOpinionRisk: the caller says the media is or will be involved
+	// (舆情风险): a major complaint, exposure threatened.
+	PublicOpinionRisk bool `yaml:"public_opinion_risk"`
+	ResolveInIVR      bool `yaml:"resolve_in_ivr"`
 }
 
 // Escalation holds deadline durations per category and stage.
@@ -276,6 +289,10 @@ type Classifier struct {
 	// RulesFile holds the classification rules, thresholds, windows and
 	// keywords; relative paths are relative to this config file.
 	RulesFile string `yaml:"rules_file"`
+	// ProblemCodesFile holds the unified complaint code table
+	// (configs/problem_codes.yaml); relative to this config file. With it,
+	// every menu leaf must name a problem_code of the table.
+	ProblemCodesFile string `yaml:"problem_codes_file"`
 }
 
 // Duration is a time.Duration written as "2h", "90s".
@@ -377,13 +394,49 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile,
+	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Classifier.ProblemCodesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile,
 		&cfg.SIP.Prompts, &cfg.SIP.TLSCertFile, &cfg.SIP.TLSKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	if f := cfg.Classifier.ProblemCodesFile; f != "" {
+		if cfg.ProblemCodes, err = LoadProblemCodes(f); err != nil {
+			return nil, err
+		}
+		if err := cfg.checkProblemCodes(); err != nil {
+			return nil, InFile(err, path)
+		}
+	}
 	return cfg, nil
+}
+
+// checkProblemCodes checks that every menu leaf names a code of the table.
+func (c *Config) checkProblemCodes() error {
+	var errs []error
+	var walk func(path string, n *Node)
+	walk = func(path string, n *Node) {
+		if n == nil {
+			return
+		}
+		if n.Category != "" {
+			switch _, ok := c.ProblemCodes.Lookup(n.ProblemCode); {
+			case n.ProblemCode == "":
+				errs = append(errs, &Error{Path: path + ".problem_code", Msg: "required: every leaf names its default problem code"})
+			case !ok:
+				errs = append(errs, &Error{Path: path + ".problem_code",
+					Msg: fmt.Sprintf("%q is not in the problem-code table %s", n.ProblemCode, c.Classifier.ProblemCodesFile)})
+			}
+			return
+		}
+		for _, k := range sortedKeys(n.Options) {
+			walk(path+".options."+k, n.Options[k])
+		}
+	}
+	for _, name := range sortedKeys(c.Menus) {
+		walk("menus."+name, c.Menus[name])
+	}
+	return errors.Join(errs...)
 }
 
 // MaxFileBytes caps the config file size.
@@ -837,6 +890,12 @@ func validateNode(bad func(string, string, ...any), path string, n *Node, depth 
 		}
 		if n.ResolveInIVR && n.Transfer != "" {
 			bad(path+".resolve_in_ivr", "a leaf resolved in the IVR has no transfer")
+		}
+		if n.ProblemCode != "" && !ValidProblemCode(n.ProblemCode) {
+			bad(path+".problem_code", "must be group.code like billing.overcharge; got %q", n.ProblemCode)
+		}
+		if n.EscalationTendency && n.PublicOpinionRisk {
+			bad(path+".public_opinion_risk", "a leaf is either escalation_tendency (regulator, court) or public_opinion_risk (media), not both")
 		}
 		return
 	}
