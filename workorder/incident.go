@@ -214,9 +214,6 @@ func (s *Service) Incident(ctx context.Context, incidentID string) (*Incident, e
 // yesterday, this month, last month) left unfinished by a crash or an
 // error: see reconcile. The IncidentSweeper runs it periodically.
 func (s *Service) ReconcileIncidents(ctx context.Context) error {
-	if !s.stateful {
-		return nil
-	}
 	var errs []error
 	for _, period := range classifier.RecentPeriods(s.now(), s.loc) {
 		ids, err := s.groups.Incidents(ctx, period)

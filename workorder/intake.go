@@ -102,7 +102,7 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	complaint := in.Leaf.Category == configs.ClassComplaint
 	p := beginParams{Shard: s.store.ShardOf(key), CallID: in.CallID, Subcategory: in.Leaf.Subcategory,
 		Now: now, Province: in.Province}
-	if s.stateful && complaint {
+	if complaint {
 		p.ServiceNumber = in.ServiceNumber
 		p.Reserve = in.CallID != ""
 	} else if in.CallID != "" {
@@ -173,7 +173,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		hits    []classifier.GroupHit
 		raised  []*Incident
 	)
-	if s.stateful && in.Province != s.unknown && classifier.Countable(o.Category, o.Province, o.Subcategory, d.Valid) {
+	if in.Province != s.unknown && classifier.Countable(o.Category, o.Province, o.Subcategory, d.Valid) {
 		windows = s.rules.GroupWindows(o.Tier, o.Province, o.Subcategory, now, s.loc)
 		var err error
 		if counts, err = s.groups.Count(ctx, o.ID, now, windows); err != nil {

@@ -894,33 +894,6 @@ func TestGhostPlaceholder(t *testing.T) {
 	}
 }
 
-// TestStatelessWithoutRules: without rules the service keeps the behaviour
-// from before the rules file (the daemon until it loads the file).
-func TestStatelessWithoutRules(t *testing.T) {
-	r := testenv.StartRedis(t)
-	cfg, err := configs.Load("../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbox := queue.NewOutbox("t", shards)
-	store := workorder.NewStore(r.Client, "t", shards, outbox, escalation.NewStore(r.Client, "t", shards, outbox))
-	svc := workorder.NewService(workorder.ServiceParams{Store: store, Router: queue.NewRouter(cfg.Kafka.Routes),
-		Config: cfg, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
-	seen := map[string]bool{}
-	for i := 0; i < 4; i++ {
-		r, err := svc.Submit(context.Background(), intake("group", "18912345678", complaintBilling))
-		if err != nil || r.Outcome != workorder.OutcomeCreated || r.Order.Class != "complaint" || seen[r.Order.ID] {
-			t.Fatalf("contact %d: %+v, %v", i, r, err)
-		}
-		seen[r.Order.ID] = true
-	}
-	in := intake("province", "18900000000", complaintBilling)
-	in.Description = "记者"
-	if o, err := svc.Create(context.Background(), in); err != nil || o.Class != "major_complaint" {
-		t.Errorf("keywords still apply: %v %v", o, err)
-	}
-}
-
 // TestIncidentSweeper: the loop finishes an incident whose raising order
 // was lost, and stops on Shutdown.
 func TestIncidentSweeper(t *testing.T) {

@@ -28,13 +28,9 @@ type Service struct {
 	log       zerolog.Logger
 	created   *prometheus.CounterVec
 	rules     *classifier.Rules
-	// stateful: the rules that read shared state apply (open-complaint
-	// urge, unsatisfied, repeat, group counting). Off only without rules,
-	// see ServiceParams.Rules.
-	stateful bool
-	groups   GroupCounter
-	unknown  string // the province code of an unknown province: not counted
-	grace    time.Duration
+	groups    GroupCounter
+	unknown   string // the province code of an unknown province: not counted
+	grace     time.Duration
 }
 
 // ServiceParams configures a Service.
@@ -43,10 +39,7 @@ type ServiceParams struct {
 	Router *queue.Router
 	Config *configs.Config
 	// Rules are the classification rules (classifier.LoadRules of
-	// Config.Classifier.RulesFile, or classifier.DefaultRules()). Nil keeps
-	// the behaviour from before the rules file: the built-in rules without
-	// those that read shared state (no urge, no unsatisfied or repeat
-	// complaint, no group counting), until the daemon passes rules.
+	// Config.Classifier.RulesFile); nil means classifier.DefaultRules().
 	Rules *classifier.Rules
 	// Policies are the SLA policies (escalation.LoadPolicies of
 	// Config.Escalation.PoliciesFile with its calendar). When set, every
@@ -85,9 +78,9 @@ func NewService(p ServiceParams) *Service {
 		Help: "Work orders created, by class and tier.",
 	}, []string{"class", "tier"})
 	p.Registerer.MustRegister(created)
-	rules, stateful := p.Rules, true
+	rules := p.Rules
 	if rules == nil {
-		rules, stateful = classifier.DefaultRules(), false
+		rules = classifier.DefaultRules()
 	}
 	p.Store.keep = max(rules.RepeatComplaint.Window.D(), rules.UnsatisfiedWithResult.Window.D())
 	if p.Groups == nil {
@@ -101,7 +94,7 @@ func NewService(p ServiceParams) *Service {
 		store:  p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines, policies: p.Policies,
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now,
 		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
-		rules: rules, stateful: stateful, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
+		rules: rules, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
 	}
 }
 
