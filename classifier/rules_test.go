@@ -74,8 +74,8 @@ func TestCustomRulesApply(t *testing.T) {
 	if r.Priority(configs.ClassFaultReport, 0) != 2 || r.Priority(configs.ClassQuery, 0) != 4 {
 		t.Errorf("priorities %v: the file's value and the default for the rest", r.Priorities)
 	}
-	if r.RepeatComplaint.Window.D() != 15*24*time.Hour || r.UnsatisfiedWithResult.Window.D() != 30*24*time.Hour {
-		t.Errorf("windows %v %v", r.RepeatComplaint.Window.D(), r.UnsatisfiedWithResult.Window.D())
+	if r.RepeatComplaint.WindowDays != 15 || r.UnsatisfiedWithResult.Window.D() != 30*24*time.Hour {
+		t.Errorf("windows %v %v", r.RepeatComplaint.WindowDays, r.UnsatisfiedWithResult.Window.D())
 	}
 	if r.Priority(configs.ClassComplaint, 3) != 2 {
 		t.Errorf("urge step 0 still changes the priority")
@@ -138,7 +138,7 @@ func FuzzParseRules(f *testing.F) {
 			if d.Priority < 1 || d.Priority > 5 || len(d.Reasons) == 0 {
 				t.Fatalf("decision %+v", d)
 			}
-			for _, w := range r.GroupWindows(tier, "GD", "billing", now, shanghai) {
+			for _, w := range r.GroupWindows(tier, "GD", "billing.overcharge", "billing", now, shanghai) {
 				if w.Threshold < 2 || !w.End.After(w.Start) {
 					t.Fatalf("window %+v", w)
 				}

@@ -29,24 +29,24 @@ import (
 
 // Config is the whole daemon configuration.
 type Config struct {
-	SIP        SIP                 `yaml:"sip"`
-	HTTP       HTTP                `yaml:"http"`
-	Log        Log                 `yaml:"log"`
-	Redis      Redis               `yaml:"redis"`
-	Kafka      Kafka               `yaml:"kafka"`
-	API        API                 `yaml:"api"`
-	TimeZone   string              `yaml:"time_zone"`
-	Provinces  Provinces           `yaml:"provinces"`
-	Hotlines   []Hotline           `yaml:"hotlines"`
-	Menus      map[string]*Node    `yaml:"menus"`
-	Escalation Escalation          `yaml:"escalation"`
-	Classifier Classifier          `yaml:"classifier"`
-	OTel       OTel                `yaml:"otel"`
-	Location   *time.Location      `yaml:"-"`
+	SIP        SIP              `yaml:"sip"`
+	HTTP       HTTP             `yaml:"http"`
+	Log        Log              `yaml:"log"`
+	Redis      Redis            `yaml:"redis"`
+	Kafka      Kafka            `yaml:"kafka"`
+	API        API              `yaml:"api"`
+	TimeZone   string           `yaml:"time_zone"`
+	Provinces  Provinces        `yaml:"provinces"`
+	Hotlines   []Hotline        `yaml:"hotlines"`
+	Menus      map[string]*Node `yaml:"menus"`
+	Escalation Escalation       `yaml:"escalation"`
+	Classifier Classifier       `yaml:"classifier"`
+	OTel       OTel             `yaml:"otel"`
+	Location   *time.Location   `yaml:"-"`
 	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
 	// Load; nil when no file is configured (or after Parse alone).
-	ProblemCodes *ProblemCodes `yaml:"-"`
-	hotlineIdx map[string]*Hotline `yaml:"-"`
+	ProblemCodes *ProblemCodes       `yaml:"-"`
+	hotlineIdx   map[string]*Hotline `yaml:"-"`
 }
 
 // SIP is the SIP edge.
@@ -604,11 +604,11 @@ func HashToken(secret string) string {
 }
 
 var (
-	numberRe   = regexp.MustCompile(`^[0-9]{3,20}$`)
-	digitsRe   = regexp.MustCompile(`^[0-9]+$`)
-	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	hexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	numberRe  = regexp.MustCompile(`^[0-9]{3,20}$`)
+	digitsRe  = regexp.MustCompile(`^[0-9]+$`)
+	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	hexRe     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks every value and fills derived fields.

@@ -105,7 +105,7 @@ func TestInboundUpdates(t *testing.T) {
 	if testenv.Headers(changed)["ce_subject"] != id {
 		t.Errorf("status_changed for %s, want %s", testenv.Headers(changed)["ce_subject"], id)
 	}
-	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 2 {
-		t.Errorf("validated %d events, want 2 (created, status_changed)", n)
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 4 {
+		t.Errorf("validated %d events, want 4 (created, status_changed, each on the province and the group topic)", n)
 	}
 }

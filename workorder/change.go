@@ -39,7 +39,8 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 			return Mutation{}, fmt.Errorf("%w: %s", ErrSameClass, class)
 		}
 		from := o.Class
-		o.Class, o.Priority, o.UpdatedAt = class, s.rules.Priority(class, o.Urges), now
+		o.Class, o.UpdatedAt = class, now
+		o.Priority = s.priority(o)
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleReclassified,
 			Detail: fmt.Sprintf("%s -> %s by %s: %s", from, class, actor, reason)})
 		o.History = append(o.History, Change{At: now, Actor: actor, Action: "class", From: from, To: class, Note: reason})
@@ -61,9 +62,9 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 // in its history, emits hotline.workorder.status_changed, and cancels or
 // reschedules its timers, all in one transaction, which also keeps the
 // order's entry in its service number's complaint index (an archived
-// complaint opens the repeat window). A note with a major-complaint keyword
-// on a complaint makes it major (hotline.workorder.reclassified, same
-// transaction).
+// complaint opens the repeat window). The note is the agent's or the
+// downstream system's words, never searched for the keywords (DOMAIN.md:
+// only the customer's words count; see AddNote for a customer statement).
 func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, error) {
 	now := s.now().In(s.loc)
 	o, err := s.store.Update(ctx, c.WorkOrderID, c.ChangeID, func(o *Order) (Mutation, error) {
@@ -82,18 +83,6 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 			s.moveFixedTimers(o, c.Status, now, &m)
 		}
 		types := []string{queue.TypeWorkOrderStatusChanged}
-		if major := s.rules.KeywordReasons(c.Note); len(major) > 0 &&
-			slices.Contains([]string{configs.ClassComplaint, configs.ClassRepeatComplaint}, o.Class) {
-			fromClass := o.Class
-			o.Class, o.Priority = configs.ClassMajorComplaint, s.rules.Priority(configs.ClassMajorComplaint, o.Urges)
-			o.Reasons = append(o.Reasons, major...)
-			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: fromClass,
-				To: o.Class, Note: "the note of " + c.Actor + " gives a major-complaint reason: " + major[0].Rule})
-			types = append(types, queue.TypeWorkOrderReclassified)
-			if m.Plan != nil {
-				m.Plan = mergePlans(*m.Plan, s.replan(o, now))
-			}
-		}
 		for _, typ := range types {
 			ev, err := s.event(typ, o, now)
 			if err != nil {

@@ -155,7 +155,7 @@ func (s *Service) joinIncident(ctx context.Context, id string, inc *Incident, w 
 		o.Class = configs.ClassGroupComplaint
 		o.Reasons = append(o.Reasons, s.rules.GroupReasons(hit)...)
 		o.Related = classifier.Union(o.Related, o.ID, hit)
-		o.Priority = s.rules.Priority(o.Class, o.Urges)
+		o.Priority = s.priority(o)
 		o.UpdatedAt = now
 		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
 			To: o.Class, Note: "member of group complaint " + inc.ID})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,16 +21,24 @@ import (
 // Intake is what a finished call (or another channel) brings to the work
 // order.
 type Intake struct {
-	CallID        string
-	Hotline       string
-	Tier          string
+	CallID  string
+	Hotline string
+	Tier    string
+	// Province is the province the channel gives: the hotline's own (the
+	// province tier) or X-Province. Empty: the province of the company
+	// complained about is derived (DESIGN "Province"): the service
+	// number's home province, else the caller's; unknown flags the order
+	// province_unknown.
 	Province      string
-	Caller        string
-	ServiceNumber string
+	Caller        string // national form (internal/phone), "" when withheld
+	ServiceNumber string // national form, "" when none was given
 	IVRPath       string
 	Leaf          configs.Leaf
-	// Description is free text from the channel or the agent; the
-	// major-complaint keywords are searched in it.
+	// ProblemCode overrides the leaf's default problem code (the API's
+	// intake); "" keeps the leaf's.
+	ProblemCode string
+	// Description is free text in the customer's words (from the channel);
+	// the keywords are searched in it.
 	Description string
 	// Channel is where the contact came in: "hotline" (a call) or, for
 	// orders created through the API, web, app, letter, wechat or email.
@@ -72,8 +81,11 @@ const ghostPoll = 20 * time.Millisecond
 //     earlier answer (a retried call gets the same order), the service
 //     number's complaint history, the classification on it (classifier
 //     Rules.Classify), and for a new order its id, reserved.
-//  2. A complaint while an earlier one is still being handled urges that
-//     one: urge count, priority, hotline.workorder.urged; no new order.
+//  2. A complaint about the problem of an earlier one still being handled,
+//     on the same or a lower tier, urges that one: urge count, priority,
+//     hotline.workorder.urged; no new order. On a higher tier it is a new
+//     order related to it, and that one is flagged escalated
+//     (hotline.workorder.escalated).
 //  3. A valid complaint is counted in its group-complaint windows (one
 //     atomic script per window); at a threshold it becomes a group
 //     complaint and raises the window's incident.
@@ -99,9 +111,15 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	if key == "" {
 		key = in.Caller
 	}
+	if in.ProblemCode == "" {
+		in.ProblemCode = in.Leaf.ProblemCode
+	}
+	if in.Province == "" {
+		in.Province = s.provinceOfCompany(in)
+	}
 	complaint := in.Leaf.Category == configs.ClassComplaint
 	p := beginParams{Shard: s.store.ShardOf(key), CallID: in.CallID, Subcategory: in.Leaf.Subcategory,
-		Now: now, Province: in.Province}
+		Tier: in.Tier, ProblemCode: in.ProblemCode, Customer: key, Now: now, Province: in.Province}
 	if complaint {
 		p.ServiceNumber = in.ServiceNumber
 		p.Reserve = in.CallID != ""
@@ -116,11 +134,12 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 			return Result{Order: o, Outcome: OutcomeCreated}, err
 		}
 	}
-	p.Decide = func(history []classifier.PastComplaint) classifier.Decision {
+	p.Decide = func(history, escalations []classifier.PastComplaint) classifier.Decision {
 		return s.rules.Classify(classifier.Input{
-			Tier: in.Tier, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory,
-			Caller: in.Caller, ServiceNumber: in.ServiceNumber, EscalationTendency: in.Leaf.EscalationTendency,
-			Texts: []string{in.Description}, Now: now, History: history,
+			Tier: in.Tier, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
+			Caller: in.Caller, ServiceNumber: in.ServiceNumber,
+			EscalationTendency: in.Leaf.EscalationTendency, PublicOpinionRisk: in.Leaf.PublicOpinionRisk,
+			Texts: []string{in.Description}, Now: now, History: history, Escalations: escalations,
 		})
 	}
 	for {
@@ -156,14 +175,29 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	}
 }
 
+// provinceOfCompany is the province of the company complained about when
+// the channel gives none (DESIGN "Province"): the service number's home
+// province by the prefix tables, else the caller's, else unknown.
+func (s *Service) provinceOfCompany(in Intake) string {
+	for _, n := range []string{in.ServiceNumber, in.Caller} {
+		if n == "" {
+			continue
+		}
+		if p := s.provinceOf(n); p != s.unknown {
+			return p
+		}
+	}
+	return s.unknown
+}
+
 // create counts, writes and publishes a new order.
 func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Time) (*Order, error) {
 	d := c.Decision
 	o := &Order{
 		ID: c.ID, CallID: in.CallID, CreatedAt: now, Hotline: in.Hotline, Tier: in.Tier,
 		Province: in.Province, Caller: in.Caller, ServiceNumber: in.ServiceNumber,
-		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory,
-		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid,
+		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
+		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid, Flags: []string{}, Exposure: d.Exposure,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
 		Channel: channelOf(in),
 	}
@@ -173,8 +207,14 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		hits    []classifier.GroupHit
 		raised  []*Incident
 	)
-	if in.Province != s.unknown && classifier.Countable(o.Category, o.Province, o.Subcategory, d.Valid) {
-		windows = s.rules.GroupWindows(o.Tier, o.Province, o.Subcategory, now, s.loc)
+	for _, f := range d.Flags {
+		o.SetFlag(f)
+	}
+	if o.Province == s.unknown {
+		o.SetFlag(configs.FlagProvinceUnknown)
+	}
+	if o.Province != s.unknown && classifier.Countable(o.Category, o.Province, o.ProblemCode, d.Valid) {
+		windows = s.rules.GroupWindows(o.Tier, o.Province, o.ProblemCode, o.Subcategory, now, s.loc)
 		var err error
 		if counts, err = s.groups.Count(ctx, o.ID, now, windows); err != nil {
 			return nil, err
@@ -214,6 +254,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 			timers = append(timers, s.timer(o, stage, due))
 		}
 	}
+	timers = append(timers, s.attentionTimers(o, now)...)
 	ev, err := s.event(queue.TypeWorkOrderCreated, o, now)
 	if err != nil {
 		return nil, err
@@ -240,7 +281,43 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	if len(windows) > 0 {
 		s.settleCreated(ctx, o, windows, counts)
 	}
+	if d.Escalates != "" {
+		if err := s.markEscalated(ctx, d.Escalates, o, now); err != nil {
+			// The new order holds the relation and the reason; only the
+			// flag on the open one is missing. Logged for the on-call.
+			s.log.Error().Err(err).Str("work_order", d.Escalates).Str("escalated_to", o.ID).Msg("flag escalated order")
+		}
+	}
 	return o, nil
+}
+
+// markEscalated flags the open order id escalated by the new order to (a
+// contact on a higher tier about its problem): the flag, the relation, a
+// history entry and hotline.workorder.escalated, once per new order.
+func (s *Service) markEscalated(ctx context.Context, id string, to *Order, now time.Time) error {
+	_, err := s.store.Update(ctx, id, "escalated:"+to.ID, func(o *Order) (Mutation, error) {
+		o.SetFlag(configs.FlagEscalated)
+		o.Related = appendNew(o.Related, to.ID)
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "escalated", To: to.Tier,
+			Note: fmt.Sprintf("the customer took the problem to the %s tier (%s): %s", to.Tier, to.Hotline, to.ID)})
+		ev, err := s.event(queue.TypeWorkOrderEscalated, o, now)
+		if err != nil {
+			return Mutation{}, err
+		}
+		return Mutation{Events: []queue.Event{ev}}, nil
+	})
+	if errors.Is(err, ErrDuplicate) {
+		return nil
+	}
+	return err
+}
+
+func appendNew(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }
 
 // settleCreated finishes an order's group membership once it is stored:
@@ -294,9 +371,10 @@ func (s *Service) settleCreated(ctx context.Context, o *Order, windows []classif
 
 // urge records a contact about an open complaint on that order: the urge
 // count, the priority one step more urgent, the history, and the
-// hotline.workorder.urged event; a contact that brings a major-complaint
-// reason makes the order major too (hotline.workorder.reclassified). The
-// same call urges once (its call id is the change id).
+// hotline.workorder.urged event; a contact that brings a public-opinion
+// reason makes the order major too (hotline.workorder.reclassified), one
+// with an escalation-risk reason flags it. The same call urges once (its
+// call id is the change id).
 func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, now time.Time) (*Order, error) {
 	changeID := ""
 	if in.CallID != "" {
@@ -316,19 +394,17 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleOpenComplaintUrged,
 			Detail: fmt.Sprintf("urge %d: the customer contacted %s again while the order is %s", o.Urges, in.Hotline, o.Status)})
 		types := []string{queue.TypeWorkOrderUrged}
-		if len(d.Major) > 0 && o.Class != configs.ClassMajorComplaint && o.Class != configs.ClassGroupComplaint {
-			from := o.Class
-			o.Class = configs.ClassMajorComplaint
-			o.Reasons = append(o.Reasons, d.Major...)
-			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
-				To: o.Class, Note: "the urging contact gives a major-complaint reason: " + d.Major[0].Rule})
+		if s.raiseRisks(o, d.Major, d.Exposure, d.Risk, "the urging contact", now) {
 			types = append(types, queue.TypeWorkOrderReclassified)
 		}
 		fromPriority := o.Priority
-		o.Priority = s.rules.Priority(o.Class, o.Urges)
+		o.Priority = s.priority(o)
 		var m Mutation
 		if len(types) > 1 || o.Priority != fromPriority {
 			m.Plan = s.replan(o, now) // timers carry class and priority
+		}
+		if d.Risk != nil {
+			m.AddTimers = append(m.AddTimers, s.attentionTimers(o, now)...)
 		}
 		for _, typ := range types {
 			ev, err := s.event(typ, o, now)

@@ -1,7 +1,6 @@
 package workorder
 
 import (
-	"slices"
 	"time"
 
 	"github.com/hotlined/hotlined/configs"
@@ -74,32 +73,6 @@ func (s *Service) replan(o *Order, now time.Time) *escalation.Plan {
 	plan := s.policies.Reclassify(s.planInput(o), now)
 	o.SLA, o.Deadlines = plan.SLA, plan.Deadlines
 	return &plan
-}
-
-// mergePlans is plan a followed by plan b, b planned from a's outcome, as
-// one plan for one Store.Apply (which cancels, then resolves, then adds):
-// b's SLA and deadlines, both plans' cancellations and ended stages, and
-// a's timers that b neither rewrote nor stopped.
-func mergePlans(a escalation.Plan, b *escalation.Plan) *escalation.Plan {
-	out := *b
-	out.Cancel = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.Cancel), b.Cancel...))))
-	out.Ended = slices.Clone(a.Ended)
-	for _, name := range b.Ended {
-		if !slices.Contains(out.Ended, name) {
-			out.Ended = append(out.Ended, name)
-		}
-	}
-	out.ResolveAll = a.ResolveAll || b.ResolveAll
-	out.Timers = nil
-	for _, t := range a.Timers {
-		st := b.SLA[t.Stage]
-		if !st.Running() || st.Paused() || slices.ContainsFunc(b.Timers, func(u escalation.Timer) bool { return u.ID == t.ID }) {
-			continue
-		}
-		out.Timers = append(out.Timers, t)
-	}
-	out.Timers = append(out.Timers, b.Timers...)
-	return &out
 }
 
 func (s *Service) timer(o *Order, stage string, due time.Time) escalation.Timer {

@@ -31,6 +31,9 @@ type Service struct {
 	groups    GroupCounter
 	unknown   string // the province code of an unknown province: not counted
 	grace     time.Duration
+	// provinceOf is the province of a number by the prefix tables
+	// (configs.Config.ProvinceOf): unknown when none matches.
+	provinceOf func(number string) string
 }
 
 // ServiceParams configures a Service.
@@ -82,7 +85,10 @@ func NewService(p ServiceParams) *Service {
 	if rules == nil {
 		rules = classifier.DefaultRules()
 	}
-	p.Store.keep = max(rules.RepeatComplaint.Window.D(), rules.UnsatisfiedWithResult.Window.D())
+	// A day more than the windows in calendar days: the last day of a
+	// window ends up to a day after the same number of 24-hour periods.
+	p.Store.keep = max(time.Duration(rules.RepeatComplaint.WindowDays+1)*24*time.Hour, rules.UnsatisfiedWithResult.Window.D())
+	p.Store.keepEscalations = time.Duration(rules.EscalationRecord.WindowDays+1) * 24 * time.Hour
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}
@@ -95,6 +101,7 @@ func NewService(p ServiceParams) *Service {
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now,
 		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
 		rules: rules, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
+		provinceOf: p.Config.ProvinceOf,
 	}
 }
 

@@ -328,14 +328,23 @@ func TestServiceSLAReclassify(t *testing.T) {
 
 // A status change whose note makes the complaint major plans the status
 // and the new class in one transaction.
-func TestServiceSLAStatusNoteMakesMajor(t *testing.T) {
+// TestServiceSLAStatementMakesMajor: a customer statement with a media
+// keyword re-plans the order as major (the agent's status note does not).
+func TestServiceSLAStatementMakesMajor(t *testing.T) {
 	e := newSLAEnv(t)
 	o := e.complaint()
 	e.now = e.now.Add(30 * time.Minute)
 	o = e.change(o.ID, "in_progress", "客户称要找媒体曝光")
+	if o.Class != "complaint" {
+		t.Fatalf("the agent's note changed the class: %s", o.Class)
+	}
+	o, err := e.svc.AddNote(context.Background(), o.ID, workorder.NoteCustomerStatement, "我要找媒体曝光", "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.stored(o)
-	if o.Class != "major_complaint" {
-		t.Fatalf("class %s", o.Class)
+	if o.Class != "major_complaint" || o.Exposure != "threatened" {
+		t.Fatalf("class %s exposure %q", o.Class, o.Exposure)
 	}
 	if o.SLA["register"].Running() || e.timer(o, "register") != nil {
 		t.Errorf("register after in_progress: %+v", o.SLA["register"])
