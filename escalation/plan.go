@@ -70,6 +70,15 @@ type PlanInput struct {
 	Deadlines map[string]time.Time
 	// CreatedAt is when the order was created.
 	CreatedAt time.Time
+	// ReceivedAt is when the operator received the contact, when that is
+	// before the order's creation: a letter entered days later, an order
+	// created over the API (POST /v1/workorders) for a contact taken on
+	// another channel. Zero means CreatedAt. Stages whose starts_on holds
+	// EventReceived (the 15-day reply) count from it: at creation (Plan)
+	// and when an order of the old form is adopted; a stage a
+	// reclassification starts counts from then. A ReceivedAt after the
+	// planning instant counts as that instant.
+	ReceivedAt time.Time
 	// Path is the statuses the order went through since creation, oldest
 	// first, up to and including Status. Reclassify replays it under the
 	// new policy; Transition reads it only for an order planned before
@@ -97,16 +106,20 @@ type Plan struct {
 	ResolveAll bool
 }
 
-// Plan plans a new order: the stages of its policy that start on creation,
-// then its first status if that is not new (an order resolved in the IVR).
-// The timers are the first step of each stage: a warning, or the breach.
+// Plan plans a new order: the stages of its policy that start on creation
+// (counting from now) or at receipt (counting from o.ReceivedAt), then its
+// first status if that is not new (an order resolved in the IVR). The
+// timers are the first step of each stage: a warning, or the breach.
 func (p *Policies) Plan(o PlanInput, now time.Time) Plan {
 	o.SLA = nil
 	pl := p.newPlanner(o, now)
 	if pol := p.For(o.Class, o.Tier); pol != nil {
 		for _, st := range pol.Stages {
-			if slices.Contains(st.StartsOn, EventCreated) {
+			switch {
+			case slices.Contains(st.StartsOn, EventCreated):
 				pl.start(pol, st)
+			case slices.Contains(st.StartsOn, EventReceived):
+				pl.startAt(pol, st, pl.receivedAt())
 			}
 		}
 	}
@@ -120,9 +133,9 @@ func (p *Policies) Plan(o PlanInput, now time.Time) Plan {
 // status resumes the paused stages with the time they had left; stages
 // whose ends_on holds the status end (their timers are cancelled and their
 // alerts resolved); stages of the order's policy whose starts_on holds it
-// start, or restart; a pause_on status pauses every running stage but an
-// alert at once; a resolve_alerts_on status resolves every alert of the
-// order.
+// start, or restart; a pause_on status pauses every running stage that is
+// pausable (not an alert at once, nor a stage written pausable: false); a
+// resolve_alerts_on status resolves every alert of the order.
 func (p *Policies) Transition(o PlanInput, now time.Time) Plan {
 	pl := p.newPlanner(o, now)
 	before := o.Path
@@ -136,8 +149,9 @@ func (p *Policies) Transition(o PlanInput, now time.Time) Plan {
 
 // adopt gives an order planned before policies existed (deadlines but no
 // SLA) the stages its policy would have running after path: those started
-// on creation count from CreatedAt, the others from now. No alert at once
-// is raised for such an order.
+// on creation count from CreatedAt, those started at receipt from
+// ReceivedAt, the others from now. No alert at once is raised for such an
+// order.
 func (pl *planner) adopt(path []string) {
 	o := pl.o
 	if o.SLA != nil || len(o.Deadlines) == 0 || o.CreatedAt.IsZero() {
@@ -153,8 +167,11 @@ func (pl *planner) adopt(path []string) {
 			continue
 		}
 		start := pl.now
-		if slices.Contains(st.StartsOn, EventCreated) {
+		switch {
+		case slices.Contains(st.StartsOn, EventCreated):
 			start = o.CreatedAt
+		case slices.Contains(st.StartsOn, EventReceived):
+			start = pl.receivedAt()
 		}
 		pl.sla[name] = StageState{Policy: pol.Name, Run: 1, Start: start, Since: start}
 		pl.changed[name] = true
@@ -229,7 +246,7 @@ func (p *Policies) Deadlines(workOrderID string, sla SLA) map[string]time.Time {
 func replay(pol *Policy, path []string) map[string]bool {
 	live := map[string]bool{}
 	for _, st := range pol.Stages {
-		if slices.Contains(st.StartsOn, EventCreated) {
+		if slices.Contains(st.StartsOn, EventCreated) || slices.Contains(st.StartsOn, EventReceived) {
 			live[st.Name] = true
 		}
 	}
@@ -306,16 +323,33 @@ func (pl *planner) status(to string) {
 	}
 }
 
-func (pl *planner) start(pol *Policy, st *Stage) {
+// receivedAt is when the stages started at receipt count from: ReceivedAt,
+// else CreatedAt, never after now.
+func (pl *planner) receivedAt() time.Time {
+	at := pl.o.ReceivedAt
+	if at.IsZero() {
+		at = pl.o.CreatedAt
+	}
+	if at.IsZero() || at.After(pl.now) {
+		return pl.now
+	}
+	return at
+}
+
+func (pl *planner) start(pol *Policy, st *Stage) { pl.startAt(pol, st, pl.now) }
+
+// startAt starts (or restarts) st with its clock counting from at (now,
+// or the receipt); in a pause_on status a pausable stage is paused at once,
+// with the time between at and now used.
+func (pl *planner) startAt(pol *Policy, st *Stage, at time.Time) {
 	if pl.sla[st.Name].Running() {
 		pl.end(st.Name)
 	}
-	s := StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: pl.now, Since: pl.now}
-	if !st.AtOnce && slices.Contains(pl.p.pauseOn, pl.o.Status) {
-		s.Since, s.PausedAt = time.Time{}, pl.now
+	pl.sla[st.Name] = StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: at, Since: at}
+	pl.changed[st.Name] = true
+	if slices.Contains(pl.p.pauseOn, pl.o.Status) {
+		pl.pause(st.Name)
 	}
-	pl.sla[st.Name] = s
-	pl.changed[st.Name] = !s.Paused()
 }
 
 func (pl *planner) end(name string) {
@@ -332,7 +366,7 @@ func (pl *planner) end(name string) {
 func (pl *planner) pause(name string) {
 	s := pl.sla[name]
 	st := pl.stage(name, s)
-	if st == nil || st.AtOnce || !s.Running() || s.Paused() {
+	if st == nil || !st.Pausable || !s.Running() || s.Paused() {
 		return
 	}
 	sc := pl.p.newSchedule(pl.o.WorkOrderID, name, s, st)

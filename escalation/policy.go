@@ -27,6 +27,14 @@ const MaxPoliciesFileBytes = 1 << 20
 // status from Statuses.
 const EventCreated = "created"
 
+// EventReceived in a stage's starts_on starts the stage when the order is
+// created, as EventCreated does, but its clock counts from the moment the
+// operator received the contact (PlanInput.ReceivedAt), which for a letter
+// or an order entered later over the API is before the order's creation.
+// The MIIT reply limit counts this way: 15 days from receipt (工信部令第35号
+// art. 8).
+const EventReceived = "received"
+
 // Statuses are the work-order statuses a policies file may name. They must
 // match the workorder package's status graph: a status missing here is
 // refused by the loader, so a typo in the file stops start-up instead of a
@@ -106,6 +114,11 @@ type Stage struct {
 	// AtOnce marks the stage of an alert at once: it is due when it starts,
 	// has no deadline of its own and is never paused.
 	AtOnce bool
+	// Pausable is true when the statuses of pause_on stop the stage's
+	// clock (the default). A stage written with pausable: false counts on
+	// whatever the order's status, e.g. the MIIT 15-day reply, which the
+	// regulation never suspends. Alerts at once are never pausable.
+	Pausable bool
 }
 
 // Limit is how long a stage may take: wall-clock time (hours, days:
@@ -241,6 +254,7 @@ type stageFile struct {
 	Warnings *[]float64 `yaml:"warnings"`
 	StartsOn []string   `yaml:"starts_on"`
 	EndsOn   []string   `yaml:"ends_on"`
+	Pausable *bool      `yaml:"pausable"`
 }
 
 var policyKeys = map[string]string{
@@ -250,7 +264,7 @@ var policyKeys = map[string]string{
 	"escalation.policyMatchFile": "classes, tiers",
 	"escalation.alertAtOnceFile": "stage, severity",
 	"escalation.rungFile":        "level, after",
-	"escalation.stageFile":       "name, within, warnings, starts_on, ends_on",
+	"escalation.stageFile":       "name, within, warnings, starts_on, ends_on, pausable",
 }
 
 var policyTypeNames = map[string]string{
@@ -260,7 +274,7 @@ var policyTypeNames = map[string]string{
 	"escalation.policyMatchFile":  "a match (a mapping of classes, tiers)",
 	"escalation.alertAtOnceFile":  "an alert at once (a mapping of stage, severity)",
 	"escalation.rungFile":         "a ladder level (a mapping of level, after)",
-	"escalation.stageFile":        "a stage (a mapping of name, within, warnings, starts_on, ends_on)",
+	"escalation.stageFile":        "a stage (a mapping of name, within, warnings, starts_on, ends_on, pausable)",
 	"[]escalation.policyFileItem": "a list of policies",
 	"[]escalation.stageFile":      "a list of stages",
 	"[]escalation.rungFile":       "a list of ladder levels",
@@ -268,6 +282,7 @@ var policyTypeNames = map[string]string{
 	"[]float64":                   "a list of fractions such as [0.5, 0.8]",
 	"float64":                     "a fraction such as 0.5",
 	"string":                      "text",
+	"bool":                        "true or false",
 }
 
 func newPolicyProblems(file string) *problems {
@@ -420,7 +435,7 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		}
 		for j, sf := range item.Stages {
 			sp := fmt.Sprintf("%s.stages[%d]", path, j)
-			st := &Stage{Severity: SeverityBreach}
+			st := &Stage{Severity: SeverityBreach, Pausable: sf.Pausable == nil || *sf.Pausable}
 			st.Name = v.name(sp+".name", sf.Name)
 			if _, dup := pol.stages[st.Name]; dup && st.Name != "" {
 				v.bad(sp+".name", "%q is already a stage of this policy", st.Name)
@@ -435,6 +450,9 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 				st.StartsOn = v.statuses(sp+".starts_on", sf.StartsOn, true)
 				if len(sf.StartsOn) == 0 {
 					v.bad(sp+".starts_on", "must not be empty (leave it out for [created])")
+				}
+				if slices.Contains(st.StartsOn, EventCreated) && slices.Contains(st.StartsOn, EventReceived) {
+					v.bad(sp+".starts_on", "created and received both start the stage at creation; name one (received counts from the receipt)")
 				}
 			}
 			st.EndsOn = v.statuses(sp+".ends_on", sf.EndsOn, false)
@@ -554,7 +572,7 @@ func (v *policyChecker) oneOf(path string, list, allowed []string) []string {
 func (v *policyChecker) statuses(path string, list []string, created bool) []string {
 	allowed := Statuses
 	if created {
-		allowed = append([]string{EventCreated}, Statuses...)
+		allowed = append([]string{EventCreated, EventReceived}, Statuses...)
 	}
 	out := v.oneOf(path, list, allowed)
 	if out == nil {
