@@ -68,6 +68,32 @@ type Calendar struct {
 	// days holds the listed dates: true for a make-up working day, false
 	// for a holiday.
 	days map[calDay]bool
+	// everyDay makes every date a working day (EveryDay); every is that
+	// view of this calendar, made once at load.
+	everyDay bool
+	every    *Calendar
+}
+
+// EveryDay returns the calendar on natural days: the same zone and working
+// hours, but every date a working day, weekends and public holidays
+// included. Limits of tiers staffed 365 days a year (day_kind: natural in
+// the policies) count on it: "3 working days" is then 3 days of working
+// hours in a row. It costs nothing; the result is immutable too.
+func (c *Calendar) EveryDay() *Calendar {
+	if c.every != nil {
+		return c.every
+	}
+	return c.every0()
+}
+
+// every0 makes the EveryDay view of c.
+func (c *Calendar) every0() *Calendar {
+	if c.everyDay {
+		return c
+	}
+	e := *c
+	e.everyDay, e.every = true, nil
+	return &e
 }
 
 // Location is the time zone the calendar counts days in. Results of the
@@ -203,6 +229,9 @@ func (c *Calendar) WorkingTimeBetween(from, to time.Time) time.Duration {
 }
 
 func (c *Calendar) isWorkingDay(d calDay) bool {
+	if c.everyDay {
+		return true
+	}
 	if working, listed := c.days[d]; listed {
 		return working
 	}
@@ -403,6 +432,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	c.every = c.every0()
 	return c, nil
 }
 

@@ -227,17 +227,18 @@ func (p *Policies) Reclassify(o PlanInput, now time.Time) Plan {
 }
 
 // Deadlines works out the deadlines of an order's counting stages from its
-// SLA with the calendar in use: what Plan.Deadlines would say now. After a
+// SLA with the calendar in use: what Plan.Deadlines would say now. tier is
+// the order's tier (it picks the day kind of working-time limits). After a
 // calendar reload the order's stored deadlines are those of the old
 // calendar until its next change; a reader can show these instead.
-func (p *Policies) Deadlines(workOrderID string, sla SLA) map[string]time.Time {
+func (p *Policies) Deadlines(workOrderID, tier string, sla SLA) map[string]time.Time {
 	out := map[string]time.Time{}
 	for name, s := range sla {
 		pol := p.byName[s.Policy]
 		if pol == nil || pol.stages[name] == nil || pol.stages[name].AtOnce || !s.Running() || s.Paused() {
 			continue
 		}
-		out[name] = p.newSchedule(workOrderID, name, s, pol.stages[name]).breach
+		out[name] = p.newSchedule(workOrderID, tier, name, s, pol.stages[name]).breach
 	}
 	return out
 }
@@ -369,7 +370,7 @@ func (pl *planner) pause(name string) {
 	if st == nil || !st.Pausable || !s.Running() || s.Paused() {
 		return
 	}
-	sc := pl.p.newSchedule(pl.o.WorkOrderID, name, s, st)
+	sc := pl.p.newSchedule(pl.o.WorkOrderID, pl.o.Tier, name, s, st)
 	if pl.now.Before(sc.breach) {
 		s.Used = min(s.Used+sc.clock.between(s.Since, pl.now), sc.within)
 	} else {
@@ -398,7 +399,7 @@ func (pl *planner) finish() Plan {
 		s := pl.sla[name]
 		st := pl.stage(name, s)
 		if counting(s) && st != nil {
-			sc := pl.p.newSchedule(pl.o.WorkOrderID, name, s, st)
+			sc := pl.p.newSchedule(pl.o.WorkOrderID, pl.o.Tier, name, s, st)
 			if !st.AtOnce {
 				out.Deadlines[name] = sc.breach
 			}
@@ -465,10 +466,16 @@ type schedule struct {
 	breach   time.Time
 }
 
-func (p *Policies) newSchedule(wo, name string, s StageState, st *Stage) *schedule {
+// newSchedule is the schedule of stage name of order wo, of tier tier, in
+// state s. A working-time limit counts on the calendar in use, or on its
+// EveryDay view when the policy runs on natural days for tier.
+func (p *Policies) newSchedule(wo, tier, name string, s StageState, st *Stage) *schedule {
 	sc := &schedule{wo: wo, name: name, pol: p.byName[s.Policy], st: st, s: s}
 	if st.Within.Working {
 		sc.clock.cal = p.Calendar() // the loader refuses working time without a calendar
+		if sc.pol != nil && sc.pol.DayKind(tier) == DayKindNatural && sc.clock.cal != nil {
+			sc.clock.cal = sc.clock.cal.EveryDay()
+		}
 	}
 	sc.within = st.Within.duration(sc.clock.cal)
 	since := s.Since
@@ -609,7 +616,7 @@ func (p *Policies) firingOf(t Timer, now time.Time) (firing, bool) {
 	if !t.SLA.Running() || t.SLA.Paused() {
 		return firing{}, true // not counting: nothing to raise, drop the timer
 	}
-	sc := p.newSchedule(t.WorkOrderID, t.Stage, *t.SLA, pol.stages[t.Stage])
+	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	i := max(t.Step, sc.latestDue(now))
 	st, ok := sc.at(i)
 	for ok && st.passed {
@@ -647,7 +654,7 @@ func (p *Policies) rescheduled(t Timer) (Timer, bool) {
 	if pol == nil || pol.stages[t.Stage] == nil {
 		return t, false
 	}
-	sc := p.newSchedule(t.WorkOrderID, t.Stage, *t.SLA, pol.stages[t.Stage])
+	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	st, ok := sc.at(t.Step)
 	if !ok || st.due.Equal(t.Due) {
 		return t, false

@@ -388,7 +388,7 @@ func TestFiringFollowsTheCalendarInUse(t *testing.T) {
 	if moved, ok := p.rescheduled(res); !ok || !moved.Due.Equal(cst(t, "2026-03-11 14:30")) {
 		t.Errorf("rescheduled %+v %v", moved, ok)
 	}
-	if d := p.Deadlines(testOrder, o.plan.SLA); !d["resolve"].Equal(cst(t, "2026-03-13 10:00")) ||
+	if d := p.Deadlines(testOrder, "province", o.plan.SLA); !d["resolve"].Equal(cst(t, "2026-03-13 10:00")) ||
 		!d["register"].Equal(o.plan.Deadlines["register"]) {
 		t.Errorf("deadlines under the new calendar %v", d)
 	}
@@ -501,3 +501,75 @@ func TestPlanReplyIsNeverPaused(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Working-time limits count on the day kind of the order's tier: group
+// and appeal tiers are staffed every day (365×8h), so the National Day
+// week does not stop them; the province tier counts the calendar's working
+// days, make-up Saturdays (调休) included. Each row plans an order at a
+// given instant of the test's clock under the shipped policies and the
+// 2026 calendar.
+func TestPlanDayKindsPerTier(t *testing.T) {
+	p := shippedPolicies(t)
+	for _, tc := range []struct {
+		name, class, tier, created string
+		wantResolve                string
+	}{
+		// The probe of issue 11: an appeal received on the eve of National
+		// Day got 10-10 16:00, the week off stopping it.
+		{"appeal across National Day", "complaint", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"group across National Day", "repeat_complaint", "group", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"major appeal across National Day", "major_complaint", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"appeal fault report across National Day", "fault_report", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		// Natural days keep the working hours: a start at night counts
+		// from the next opening, day 1 being that day.
+		{"appeal on a holiday night", "complaint", "appeal", "2026-10-01 20:00", "2026-10-04 18:00"},
+		{"appeal on a Sunday morning", "complaint", "appeal", "2026-03-08 08:00", "2026-03-10 18:00"},
+		// Province tier: working days. The holiday week is skipped and the
+		// make-up Saturday 10-10 counts (9-30, then 10-08, 10-09, 10-10).
+		{"province across National Day", "complaint", "province", "2026-09-30 16:00", "2026-10-10 16:00"},
+		// 3 working days from Friday 10-09 across the make-up Saturday:
+		// 10-10, 10-12, 10-13 (without the make-up day, 10-14).
+		{"province across a make-up Saturday", "complaint", "province", "2026-10-09 10:00", "2026-10-13 10:00"},
+		{"appeal across the same Saturday", "complaint", "appeal", "2026-10-09 10:00", "2026-10-12 10:00"},
+		{"province on a Saturday that is not made up", "fault_report", "province", "2026-03-07 15:00", "2026-03-11 18:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := cst(t, tc.created)
+			in := PlanInput{WorkOrderID: testOrder, Class: tc.class, Tier: tc.tier, Province: "GD", Status: "new", CreatedAt: at}
+			plan := p.Plan(in, at)
+			if got := plan.Deadlines["resolve"]; !got.Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("resolve deadline %s, want %s", got, tc.wantResolve)
+			}
+			// Wall-clock limits are the same on every tier.
+			if got := plan.Deadlines["register"]; !got.Equal(at.Add(2 * time.Hour)) {
+				t.Errorf("register deadline %s", got)
+			}
+			// The timer's firing and a re-plan from its copy of the state
+			// agree with the deadline (the tier travels on the timer).
+			tm, ok := timerOf(plan, "resolve")
+			if !ok {
+				t.Fatal("no resolve timer")
+			}
+			if f, ok := p.firingOf(tm, tm.Due); !ok || !f.alert.Deadline.Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("firing %+v", f.alert)
+			}
+			if d := p.Deadlines(testOrder, tc.tier, plan.SLA); !d["resolve"].Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("Deadlines %v", d)
+			}
+		})
+	}
+
+	// Waiting on the customer over National Day on the appeal tier: the
+	// working time left is counted on natural days.
+	at := cst(t, "2026-09-29 10:00")
+	o := &order{t: t, p: p, in: PlanInput{WorkOrderID: testOrder, Class: "complaint", Tier: "appeal", Province: "GD",
+		Status: "new", CreatedAt: at}}
+	o.plan = p.Plan(o.in, at)
+	o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+	o.status("pending_customer", cst(t, "2026-09-30 10:00")) // 9 working hours used (29th 10-18, 30th 9-10)
+	if s := o.plan.SLA["resolve"]; s.Used != 9*time.Hour {
+		t.Errorf("used %s", s.Used)
+	}
+	plan := o.status("in_progress", cst(t, "2026-10-02 15:00")) // 18h left: 2nd 15-18, 3rd 9-18, 4th 9-15
+	wantDeadlines(t, plan, map[string]time.Time{"resolve": cst(t, "2026-10-04 15:00"), "reply": cst(t, "2026-10-14 10:00")})
+}

@@ -41,6 +41,21 @@ const EventReceived = "received"
 // deadline never ending.
 var Statuses = []string{"new", "accepted", "in_progress", "pending_customer", "resolved", "archived", "reopened"}
 
+// Day kinds: which days a policy's working-time limits ("3 working days",
+// "4 working hours") count on. Wall-clock limits (2h, 15d) ignore them.
+const (
+	// DayKindWorking counts the working days of the calendar: weekends and
+	// public holidays off, make-up working days (调休) on.
+	DayKindWorking = "working"
+	// DayKindNatural counts every day of the year, holidays included, with
+	// the calendar's working hours: the 365×8h staffing of escalated
+	// complaints from external bodies (DOMAIN.md).
+	DayKindNatural = "natural"
+)
+
+// DayKinds are the values day_kind and day_kinds take.
+var DayKinds = []string{DayKindWorking, DayKindNatural}
+
 // Severities of alerts. A stage's breach raises "breach"; a policy's alert
 // at once raises "major" or "group"; warnings before a deadline "warning".
 const (
@@ -90,7 +105,20 @@ type Policy struct {
 	RepeatEvery time.Duration
 	// WarningLevel names who gets the warnings (level 0).
 	WarningLevel string
-	stages       map[string]*Stage
+	// DayKinds maps each tier to the day kind (DayKindWorking or
+	// DayKindNatural) its working-time limits count on; see DayKind.
+	DayKinds map[string]string
+	stages   map[string]*Stage
+}
+
+// DayKind is the day kind of the policy's working-time limits on an order
+// of tier: the policy's day_kind, else the file's day_kinds entry for the
+// tier, else DayKindWorking.
+func (pol *Policy) DayKind(tier string) string {
+	if k, ok := pol.DayKinds[tier]; ok {
+		return k
+	}
+	return DayKindWorking
 }
 
 // Rung is one level of an escalation ladder.
@@ -209,10 +237,11 @@ func (e *PolicyError) Error() string {
 // policiesFile is the file format; configs/policies.yaml is an annotated
 // example.
 type policiesFile struct {
-	PauseOn         []string         `yaml:"pause_on"`
-	ResolveAlertsOn []string         `yaml:"resolve_alerts_on"`
-	Defaults        policyDefaults   `yaml:"defaults"`
-	Policies        []policyFileItem `yaml:"policies"`
+	PauseOn         []string          `yaml:"pause_on"`
+	ResolveAlertsOn []string          `yaml:"resolve_alerts_on"`
+	DayKinds        map[string]string `yaml:"day_kinds"`
+	Defaults        policyDefaults    `yaml:"defaults"`
+	Policies        []policyFileItem  `yaml:"policies"`
 }
 
 type policyDefaults struct {
@@ -230,6 +259,7 @@ type policyFileItem struct {
 	WarningLevel string           `yaml:"warning_level"`
 	Ladder       []rungFile       `yaml:"ladder"`
 	RepeatEvery  string           `yaml:"repeat_every"`
+	DayKind      string           `yaml:"day_kind"`
 	Stages       []stageFile      `yaml:"stages"`
 }
 
@@ -258,9 +288,9 @@ type stageFile struct {
 }
 
 var policyKeys = map[string]string{
-	"escalation.policiesFile":    "pause_on, resolve_alerts_on, defaults, policies",
+	"escalation.policiesFile":    "pause_on, resolve_alerts_on, day_kinds, defaults, policies",
 	"escalation.policyDefaults":  "warnings, warning_level, ladder, repeat_every",
-	"escalation.policyFileItem":  "name, match, alert_at_once, warnings, warning_level, ladder, repeat_every, stages",
+	"escalation.policyFileItem":  "name, match, alert_at_once, warnings, warning_level, ladder, repeat_every, day_kind, stages",
 	"escalation.policyMatchFile": "classes, tiers",
 	"escalation.alertAtOnceFile": "stage, severity",
 	"escalation.rungFile":        "level, after",
@@ -268,7 +298,7 @@ var policyKeys = map[string]string{
 }
 
 var policyTypeNames = map[string]string{
-	"escalation.policiesFile":     "policies (a mapping of pause_on, resolve_alerts_on, defaults, policies)",
+	"escalation.policiesFile":     "policies (a mapping of pause_on, resolve_alerts_on, day_kinds, defaults, policies)",
 	"escalation.policyDefaults":   "defaults (a mapping of warnings, warning_level, ladder, repeat_every)",
 	"escalation.policyFileItem":   "a policy (a mapping of name, match, stages, ...)",
 	"escalation.policyMatchFile":  "a match (a mapping of classes, tiers)",
@@ -282,6 +312,7 @@ var policyTypeNames = map[string]string{
 	"[]float64":                   "a list of fractions such as [0.5, 0.8]",
 	"float64":                     "a fraction such as 0.5",
 	"string":                      "text",
+	"map[string]string":           "a mapping of tiers to day kinds, such as {appeal: natural}",
 	"bool":                        "true or false",
 }
 
@@ -358,6 +389,23 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		}
 	}
 
+	dayKinds := map[string]string{}
+	tiers := make([]string, 0, len(f.DayKinds))
+	for tier := range f.DayKinds {
+		tiers = append(tiers, tier)
+	}
+	slices.Sort(tiers)
+	for _, tier := range tiers {
+		path := "day_kinds." + tier
+		if !slices.Contains(configs.Tiers, tier) {
+			v.bad(path, "%q is not a tier; tiers are %s", tier, strings.Join(configs.Tiers, ", "))
+			continue
+		}
+		if k := v.dayKind(path, f.DayKinds[tier]); k != "" {
+			dayKinds[tier] = k
+		}
+	}
+
 	defWarnings := []float64{0.5, 0.8}
 	if f.Defaults.Warnings != nil {
 		defWarnings = v.warnings("defaults.warnings", *f.Defaults.Warnings)
@@ -424,6 +472,15 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		pol.RepeatEvery = defRepeat
 		if item.RepeatEvery != "" {
 			pol.RepeatEvery = v.repeat(path+".repeat_every", item.RepeatEvery)
+		}
+		pol.DayKinds = dayKinds
+		if item.DayKind != "" {
+			pol.DayKinds = map[string]string{}
+			if k := v.dayKind(path+".day_kind", item.DayKind); k != "" {
+				for _, tier := range configs.Tiers {
+					pol.DayKinds[tier] = k
+				}
+			}
 		}
 
 		if len(item.Stages) == 0 && item.AlertAtOnce == nil {
@@ -634,6 +691,14 @@ func (v *policyChecker) ladder(path string, rungs []rungFile) []Rung {
 		out = append(out, Rung{Level: level, After: after})
 	}
 	return out
+}
+
+func (v *policyChecker) dayKind(path, s string) string {
+	if !slices.Contains(DayKinds, s) {
+		v.bad(path, "must be working (the calendar's working days) or natural (every day, 365×8h); got %q", s)
+		return ""
+	}
+	return s
 }
 
 func (v *policyChecker) repeat(path, s string) time.Duration {

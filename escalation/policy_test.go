@@ -197,3 +197,24 @@ func FuzzLoadPolicies(f *testing.F) {
 		}
 	})
 }
+
+func TestShippedPoliciesDayKinds(t *testing.T) {
+	p := shippedPolicies(t)
+	for _, pol := range p.List() {
+		for tier, want := range map[string]string{"province": DayKindWorking, "group": DayKindNatural, "appeal": DayKindNatural} {
+			if got := pol.DayKind(tier); got != want {
+				t.Errorf("policy %s on tier %s: day kind %s, want %s", pol.Name, tier, got, want)
+			}
+		}
+	}
+	good, err := LoadPolicies(filepath.Join(policyTestdataDir, "good_day_kinds.yaml"), FixedCalendar(shippedCalendar(t, "cn-2026.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := good.Policy("fault_report").DayKind("appeal"); k != DayKindWorking {
+		t.Errorf("a policy's day_kind beats the tier's: got %s", k)
+	}
+	if k := good.Policy("complaint").DayKind("appeal"); k != DayKindNatural {
+		t.Errorf("complaint on appeal: %s", k)
+	}
+}
