@@ -116,6 +116,55 @@ func (c *Calendar) Covers(t time.Time) bool {
 	return ok && !provisional
 }
 
+// Provisional reports whether year is in the file but marked provisional:
+// its statutory holidays are known, the State Council's arrangement (the
+// days off around them and the make-up working days) is not.
+func (c *Calendar) Provisional(year int) bool { return c.years[year] }
+
+// Listed reports whether year is in the file at all, provisional or not. A
+// year not listed falls back to weekends only.
+func (c *Calendar) Listed(year int) bool {
+	_, ok := c.years[year]
+	return ok
+}
+
+// CalendarWarning says that a year near now lacks the State Council's
+// published arrangement, so working-day deadlines in it may come out early.
+type CalendarWarning struct {
+	Year int
+	// Missing is true when the file does not list the year at all
+	// (weekends only), false when it lists it as provisional (statutory
+	// holidays only).
+	Missing bool
+}
+
+// String is the warning for an operator, e.g. "2027 is provisional: ...".
+func (w CalendarWarning) String() string {
+	if w.Missing {
+		return fmt.Sprintf("%d is not in the calendar file: working-day deadlines in %d count weekends only, "+
+			"no public holidays; add the year when the State Council publishes it", w.Year, w.Year)
+	}
+	return fmt.Sprintf("%d is provisional in the calendar file: it lists the statutory holidays only, "+
+		"not the State Council's arrangement (extra days off, make-up working days), so working-day deadlines "+
+		"in %d may come out early; replace the file when the arrangement is published", w.Year, w.Year)
+}
+
+// Warnings lists the warnings due at now: one for the current year and one
+// for the next (in the calendar's zone) when either is provisional or
+// missing from the file, current year first. None means both are
+// published. The daemon logs them at start-up and once a day, and
+// -check-config prints them.
+func (c *Calendar) Warnings(now time.Time) []CalendarWarning {
+	var out []CalendarWarning
+	y := now.In(c.loc).Year()
+	for _, year := range []int{y, y + 1} {
+		if provisional, ok := c.years[year]; !ok || provisional {
+			out = append(out, CalendarWarning{Year: year, Missing: !ok})
+		}
+	}
+	return out
+}
+
 // AddWorkingDays returns the deadline n working days after start, in the
 // calendar's zone. One working day is one day's working hours, so the
 // result is the same instant in working time as AddWorkingHours(start, n ×
