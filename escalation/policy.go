@@ -222,17 +222,9 @@ func (pol *Policy) matches(class, tier string) bool {
 // PolicyError is one problem in a policies file, tied to the key path (and
 // line, when known) to fix, e.g.
 // `policies[2].ladder[0].after: must be 0s: the breach itself alerts the first level (line 31)`.
-// A file with several problems gives them all, joined with errors.Join.
-type PolicyError struct {
-	File string
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *PolicyError) Error() string {
-	return (&CalendarError{File: e.File, Path: e.Path, Line: e.Line, Msg: e.Msg}).Error()
-}
+// It is the config's error type, as every strict YAML loader's; a file
+// with several problems gives them all, joined with errors.Join.
+type PolicyError = configs.Error
 
 // policiesFile is the file format; configs/policies.yaml is an annotated
 // example.
@@ -317,10 +309,7 @@ var policyTypeNames = map[string]string{
 }
 
 func newPolicyProblems(file string) *problems {
-	return &problems{file: file, keys: policyKeys, typeNames: policyTypeNames,
-		newErr: func(file, path string, line int, msg string) error {
-			return &PolicyError{File: file, Path: path, Line: line, Msg: msg}
-		}}
+	return &problems{file: file, keys: policyKeys, typeNames: policyTypeNames}
 }
 
 // LoadPolicies reads and checks the policies file at path. cal is the
@@ -361,12 +350,12 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		p.addYAML(err, nil)
 		return nil, p.err()
 	}
-	lines := yamlKeyLines(&root)
+	lines := configs.NewKeyLines(&root)
 	var f policiesFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		p.addYAML(err, lines.byLine)
+		p.addYAML(err, lines.ByLine)
 		return nil, p.err()
 	}
 	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
@@ -574,28 +563,12 @@ func orAll(list, all []string) []string {
 // problem at its key path.
 type policyChecker struct {
 	p     *problems
-	lines keyLines
+	lines configs.KeyLines
 	cal   *LiveCalendar
 }
 
 func (v *policyChecker) bad(path, format string, args ...any) {
-	v.p.add(path, v.line(path), format, args...)
-}
-
-// line is the line of path in the file or, for a key left out, of the
-// nearest enclosing one.
-func (v *policyChecker) line(path string) int {
-	for path != "" {
-		if l, ok := v.lines.byPath[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
+	v.p.add(path, v.lines.Line(path), format, args...)
 }
 
 func (v *policyChecker) name(path, s string) string {
