@@ -512,8 +512,8 @@ func TestCalendarEveryDay(t *testing.T) {
 		t.Fatalf("EveryDay view %p of %p", e, c)
 	}
 	for _, tc := range []struct {
-		at            string
-		working, edav bool
+		at                string
+		working, everyDay bool
 	}{
 		{"2026-10-01 12:00", false, true}, // National Day
 		{"2026-03-07 12:00", false, true}, // a Saturday
@@ -523,7 +523,7 @@ func TestCalendarEveryDay(t *testing.T) {
 		if got := c.IsWorkingDay(cst(t, tc.at)); got != tc.working {
 			t.Errorf("calendar %s: %v", tc.at, got)
 		}
-		if got := e.IsWorkingDay(cst(t, tc.at)); got != tc.edav {
+		if got := e.IsWorkingDay(cst(t, tc.at)); got != tc.everyDay {
 			t.Errorf("every day %s: %v", tc.at, got)
 		}
 	}
