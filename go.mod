@@ -3,6 +3,7 @@ module github.com/hotlined/hotlined
 go 1.26.0
 
 require (
+	github.com/6tail/lunar-go v1.4.7
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/chromedp/chromedp v0.15.1
 	github.com/emiago/sipgo v1.7.2

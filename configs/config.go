@@ -361,11 +361,18 @@ func Default() *Config {
 	}
 }
 
-// Error is a validation error tied to a key path.
+// Error is a validation error tied to a key path, and to a line when
+// known: "FILE: key.path: msg (line N)". Every strict YAML loader of
+// hotlined returns it (config, classifier rules, escalation policies and
+// calendars); a file with several problems gives them all, joined with
+// errors.Join.
 type Error struct {
 	File string
 	Path string
 	Msg  string
+	// Line is the line of Path in File, 0 when unknown (or already in Msg,
+	// as KeyPathMessage writes it).
+	Line int
 }
 
 func (e *Error) Error() string {
@@ -379,6 +386,9 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
 	return b.String()
 }
 
@@ -481,10 +491,78 @@ func withKeyPaths(err error, root *yaml.Node) error {
 var ourTypes = regexp.MustCompile(`\b(configs|classifier|escalation)\.`)
 
 // KeyPathMessage rewrites yaml.v3's "line N: msg" errors as "key.path: msg
-// (line N)", finding the key by its line in the parsed node tree. Every
-// strict YAML loader of hotlined (config, classifier rules) reports this way.
+// (line N)", finding the key by its line in the parsed node tree. The
+// config and the classifier rules report this way; the escalation loaders
+// build one Error per message from the same parts (KeyLines,
+// SplitYAMLError).
 func KeyPathMessage(err error, root *yaml.Node) string {
-	paths := map[int]string{}
+	paths := NewKeyLines(root).ByLine
+	var lines []string
+	for _, pr := range SplitYAMLError(err) {
+		if pr.Line == 0 {
+			lines = append(lines, pr.Msg)
+			continue
+		}
+		text := ourTypes.ReplaceAllString(pr.Msg, "")
+		if p, ok := paths[pr.Line]; ok {
+			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, pr.Line))
+		} else {
+			lines = append(lines, fmt.Sprintf("line %d: %s", pr.Line, text))
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// YAMLProblem is one message of a yaml.v3 error.
+type YAMLProblem struct {
+	Line int // 0 when the message names no line
+	Msg  string
+}
+
+// SplitYAMLError splits a yaml.v3 error into its messages ("line 7: field
+// x not found in type T" gives Line 7 and the rest), without the "yaml: "
+// prefixes.
+func SplitYAMLError(err error) []YAMLProblem {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = strings.Split(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n"), "\n")
+	}
+	out := make([]YAMLProblem, 0, len(msgs))
+	for _, l := range msgs {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "yaml: ")
+		if m := yamlLineRe.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			out = append(out, YAMLProblem{Line: n, Msg: m[2]})
+			continue
+		}
+		out = append(out, YAMLProblem{Msg: l})
+	}
+	return out
+}
+
+// KeyLines maps the key paths of a parsed YAML file ("policies[2].ladder",
+// "years.2027.holidays[3]") to their lines and back, to name the key of a
+// yaml.v3 error and the line of a validation error. A line holding several
+// keys (a flow mapping) maps to the first; aliases are not followed.
+type KeyLines struct {
+	ByLine map[int]string
+	ByPath map[string]int
+}
+
+// NewKeyLines walks the node tree of root.
+func NewKeyLines(root *yaml.Node) KeyLines {
+	l := KeyLines{ByLine: map[int]string{}, ByPath: map[string]int{}}
+	note := func(line int, path string) {
+		if _, ok := l.ByLine[line]; !ok {
+			l.ByLine[line] = path
+		}
+		if _, ok := l.ByPath[path]; !ok {
+			l.ByPath[path] = line
+		}
+	}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -495,45 +573,39 @@ func KeyPathMessage(err error, root *yaml.Node) string {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
+				kp := k.Value
 				if path != "" {
-					p = path + "." + k.Value
+					kp = path + "." + k.Value
 				}
-				if _, seen := paths[k.Line]; !seen {
-					paths[k.Line] = p
-				}
-				walk(v, p)
+				note(k.Line, kp)
+				walk(v, kp)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				if _, seen := paths[c.Line]; !seen {
-					paths[c.Line] = p
-				}
-				walk(c, p)
+				ip := fmt.Sprintf("%s[%d]", path, i)
+				note(c.Line, ip)
+				walk(c, ip)
 			}
 		}
 	}
 	walk(root, "")
+	return l
+}
 
-	var lines []string
-	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		m := yamlLineRe.FindStringSubmatch(l)
-		if m == nil {
-			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
-			continue
+// Line is the line of path or, for a key left out of the file, of the
+// nearest enclosing key that is in it; 0 when none is.
+func (l KeyLines) Line(path string) int {
+	for path != "" {
+		if n, ok := l.ByPath[path]; ok {
+			return n
 		}
-		n, _ := strconv.Atoi(m[1])
-		text := ourTypes.ReplaceAllString(m[2], "")
-		if p, ok := paths[n]; ok {
-			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
-		} else {
-			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
 		}
+		path = path[:i]
 	}
-	return strings.Join(lines, "; ")
+	return 0
 }
 
 func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {

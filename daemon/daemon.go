@@ -146,6 +146,11 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		return nil, err
 	}
 	d.files = files
+	if files.Calendar != nil { // warn now and daily while this or next year is not published
+		watch := escalation.NewCalendarWatcher(escalation.CalendarWatchParams{Calendar: files.Calendar, Logger: log})
+		watch.Start(ctx)
+		d.onShutdown(watch.Shutdown)
+	}
 	outbox := queue.NewOutbox(cfg.Redis.Prefix, cfg.Redis.Shards)
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hotlined_outbox_depth",

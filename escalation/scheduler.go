@@ -144,10 +144,9 @@ func (s *Scheduler) Reload(ctx context.Context) (RecomputeStats, error) {
 	if err != nil {
 		return st, err
 	}
-	now := s.p.Now()
-	if !cal.Covers(now) || !cal.Covers(now.AddDate(0, 1, 0)) {
-		s.p.Logger.Warn().Str("calendar", s.p.Policies.LiveCalendar().Path()).
-			Msg("the reloaded calendar does not hold the published holidays of this or next month: working-day deadlines ignore holidays there")
+	for _, w := range cal.Warnings(s.p.Now()) {
+		s.p.Logger.Warn().Str("calendar", s.p.Policies.LiveCalendar().Path()).Int("year", w.Year).
+			Bool("provisional", !w.Missing).Bool("missing", w.Missing).Msg(w.String())
 	}
 	s.p.Logger.Info().Str("calendar", s.p.Policies.LiveCalendar().Path()).Int("timers", st.Timers).
 		Int("moved", st.Moved).Msg("calendar reloaded; open timers recomputed")

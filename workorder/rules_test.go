@@ -273,6 +273,7 @@ func TestEscalationIsNotAnUrge(t *testing.T) {
 	// province one, then the group one.
 	prev := open
 	for _, tier := range []string{"group", "appeal"} {
+		e.clock.Add(time.Minute)
 		r := e.submit(intake(tier, "18912345678", complaintBilling))
 		o := r.Order
 		if r.Outcome != workorder.OutcomeCreated || o.ID == prev.ID || o.Tier != tier || o.Class != "complaint" ||
