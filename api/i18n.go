@@ -13,6 +13,7 @@ package api
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -444,4 +445,33 @@ func (l *locale) JSStrings() map[string]any {
 	out["tz"] = l.loc.String()
 	out["lang"] = l.Lang
 	return out
+}
+
+// refRe finds the order and incident ids in a reason's detail.
+var refRe = regexp.MustCompile(`\b(WO-[0-9]{8}-[A-Z]{2,3}-[0-9]+|GC-[0-9]{6,8}-[A-Z]{2,3}-[a-z0-9_]+)\b`)
+
+// ReasonDetail renders what a reason's detail holds for a reader: the
+// classifier writes it in English for the log and the event, so the page
+// keeps only its data in the page's words: the orders and incidents it
+// names, the keywords found, and for a reclassification the two classes,
+// who and why. "" when nothing is left (the rule's words say it all).
+func (l *locale) ReasonDetail(rule, detail string) string {
+	switch rule {
+	case "reclassified": // "from -> to by actor: reason"
+		from, rest, ok1 := strings.Cut(detail, " -> ")
+		to, rest, ok2 := strings.Cut(rest, " by ")
+		actor, reason, _ := strings.Cut(rest, ": ")
+		if ok1 && ok2 {
+			out := l.Class(from) + " → " + l.Class(to) + " · " + l.Role(actor)
+			if reason != "" {
+				out += " · " + reason
+			}
+			return out
+		}
+	case "public_opinion_risk", "escalation_tendency":
+		if _, words, ok := strings.Cut(detail, "keywords in the free text: "); ok {
+			return words
+		}
+	}
+	return strings.Join(refRe.FindAllString(detail, -1), " ")
 }

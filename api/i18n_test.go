@@ -204,3 +204,18 @@ func TestAgentMayReclassify(t *testing.T) {
 		}
 	}
 }
+
+func TestReasonDetail(t *testing.T) {
+	l := newLocale(langZH, nil)
+	for _, c := range []struct{ rule, detail, want string }{
+		{"reclassified", "complaint -> major_complaint by agent:28aec4d4: 客户称将曝光", "投诉 → 重大投诉 · 坐席 28aec4d4 · 客户称将曝光"},
+		{"base_category", "complaint/billing chosen in the IVR or given by the channel", ""},
+		{"group_same_month", "incident GC-202611-GD-billing: complaints about billing in GD during 2026-11 reached 20", "GC-202611-GD-billing"},
+		{"repeat_after_archive", "WO-20261101-GD-000042 was archived 2026-11-02, 28d ago, within the 720h window", "WO-20261101-GD-000042"},
+		{"public_opinion_risk", "keywords in the free text: 媒体, 曝光", "媒体, 曝光"},
+	} {
+		if got := l.ReasonDetail(c.rule, c.detail); got != c.want {
+			t.Errorf("%s %q = %q, want %q", c.rule, c.detail, got, c.want)
+		}
+	}
+}
