@@ -131,6 +131,7 @@ var uiMessages = []uiMessage{
 	{"role.supervisor", "主管", "Supervisor"},
 	{"role.system", "系统", "System"},
 	{"channel.phone", "电话", "Phone"},
+	{"channel.hotline", "热线电话", "Hotline call"},
 	{"channel.web", "网厅", "Web"},
 	{"channel.app", "客户端", "App"},
 	{"channel.letter", "信函", "Letter"},
