@@ -100,7 +100,7 @@ var uiMessages = []uiMessage{
 	{"flag.province_unknown", "省份未知", "Province unknown"},
 	{"flag.transfer_failed", "转接失败", "Transfer failed"},
 	// Reason rules (classifier and configs/rules.yaml).
-	{"rule.base_category", "按语音菜单选择分类", "Class from the IVR menu choice"},
+	{"rule.base_category", "按语音菜单或渠道所选业务分类", "Class from the IVR menu or the channel's category"},
 	{"rule.invalid_anonymous", "匿名来电，无效投诉", "Anonymous caller: invalid complaint"},
 	{"rule.escalation_tendency_ivr", "来电者在菜单中表示将越级投诉", "Caller chose the will-escalate menu option"},
 	{"rule.open_complaint_urged", "催办：同一问题的投诉仍在处理", "Urge: the same complaint is still open"},

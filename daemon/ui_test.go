@@ -399,7 +399,7 @@ func TestBrowserWorkOrderPageAndBoard(t *testing.T) {
 		until(`document.getElementById("status").textContent === "新建待受理"`),
 		until(`document.querySelector("td.countdown:not(.overdue)") !== null && document.querySelector("td.countdown:not(.overdue)").textContent.startsWith("剩余 ")`))
 	text = b.text("main")
-	for _, want := range []string{id, "投诉", "登记", "解决", "计费账单", "广东", "省内", "按语音菜单选择分类", "已超时", "+08:00"} {
+	for _, want := range []string{id, "投诉", "登记", "解决", "计费账单", "广东", "省内", "按语音菜单或渠道所选业务分类", "已超时", "+08:00"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Chinese work-order page lacks %q:\n%s", want, text)
 		}
