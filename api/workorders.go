@@ -155,8 +155,10 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		ServiceNumber      string `json:"service_number"`
 		Category           string `json:"category"`
 		Subcategory        string `json:"subcategory"`
+		ProblemCode        string `json:"problem_code"`
 		Description        string `json:"description"`
 		EscalationTendency bool   `json:"escalation_tendency"`
+		PublicOpinionRisk  bool   `json:"public_opinion_risk"`
 	}
 	if !decodeBody(w, r, &b) {
 		return
@@ -167,12 +169,15 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		bad("channel", "must be one of "+strings.Join(channels, ", "))
 	case !slices.Contains(configs.Tiers, b.Tier):
 		bad("tier", "must be one of "+strings.Join(configs.Tiers, ", "))
-	case !configs.ValidProvince(b.Province):
-		bad("province", "must be a province code like GD")
+	case b.Tier == configs.TierProvince && !configs.ValidProvince(b.Province),
+		b.Province != "" && !configs.ValidProvince(b.Province):
+		bad("province", "must be a province code like GD (optional on the group and appeal tiers: the service number's)")
 	case !slices.Contains(configs.Categories, b.Category):
 		bad("category", "must be one of "+strings.Join(configs.Categories, ", "))
 	case !subcategoryRe.MatchString(b.Subcategory):
 		bad("subcategory", "must be a lower-case name like billing")
+	case b.ProblemCode != "" && !s.knownProblemCode(b.ProblemCode):
+		bad("problem_code", "not a code of the problem-code table, like billing.overcharge")
 	case b.ServiceNumber != "" && !ivr.ValidServiceNumber(b.ServiceNumber):
 		bad("service_number", "must be an 11-digit mobile or a fixed line with its area code")
 	case b.Caller != "" && !digitsRe.MatchString(b.Caller):
@@ -183,7 +188,9 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		res, err := s.p.Changes.Submit(r.Context(), workorder.Intake{
 			Channel: b.Channel, Tier: b.Tier, Province: b.Province, Caller: b.Caller,
 			ServiceNumber: b.ServiceNumber, Description: b.Description,
-			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency},
+			ProblemCode: b.ProblemCode,
+			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency,
+				PublicOpinionRisk: b.PublicOpinionRisk},
 		})
 		if err != nil {
 			s.log.Error().Err(err).Str("channel", b.Channel).Msg("create work order")
@@ -230,4 +237,14 @@ func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"work_orders": orders})
 	}
+}
+
+// knownProblemCode reports whether code is in the configured table (any
+// well-formed code when none is configured).
+func (s *server) knownProblemCode(code string) bool {
+	if s.p.ProblemCodes == nil {
+		return configs.ValidProblemCode(code)
+	}
+	_, ok := s.p.ProblemCodes.Lookup(code)
+	return ok
 }

@@ -626,6 +626,10 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	if v, ok := get("HOTLINED_KAFKA_BROKERS"); ok {
 		c.Kafka.Brokers = splitList(v)
 	}
+	// Moves the embedded broker off 127.0.0.1:9092 (used only without brokers).
+	if v, ok := get("HOTLINED_KAFKA_EMBEDDED_LISTEN"); ok && v != "" {
+		c.Kafka.EmbeddedListen = v
+	}
 	if v, ok := get("HOTLINED_LOG_LEVEL"); ok && v != "" {
 		c.Log.Level = v
 	}

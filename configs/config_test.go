@@ -91,6 +91,8 @@ func TestEnvOverrides(t *testing.T) {
 		"HOTLINED_KAFKA_BROKERS": "127.0.0.1:9093,127.0.0.1:9094",
 		"HOTLINED_LOG_LEVEL":     "debug",
 		"HOTLINED_API_TOKENS":    "agent:a1,system:s1",
+
+		"HOTLINED_KAFKA_EMBEDDED_LISTEN": "127.0.0.1:19092",
 	}
 	cfg, err := Load("hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -104,6 +106,9 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if len(cfg.Kafka.Brokers) != 2 {
 		t.Errorf("kafka.brokers = %v", cfg.Kafka.Brokers)
+	}
+	if cfg.Kafka.EmbeddedListen != "127.0.0.1:19092" {
+		t.Errorf("kafka.embedded_listen = %q, want HOTLINED_KAFKA_EMBEDDED_LISTEN's", cfg.Kafka.EmbeddedListen)
 	}
 	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[0].Role != "agent" || cfg.API.Tokens[0].SHA256 != HashToken("a1") {
 		t.Errorf("tokens = %+v", cfg.API.Tokens)

@@ -180,3 +180,39 @@ func InFile(err error, path string) error {
 	}
 	return fmt.Errorf("%s: %w", path, err)
 }
+
+// DefaultProblemCode is the problem code of the first leaf (in menu and key
+// order, the default menu first) with the category and subcategory, for a
+// contact from another channel that names none; "" when no leaf has them.
+func (c *Config) DefaultProblemCode(category, subcategory string) string {
+	var found string
+	var walk func(n *Node) bool
+	walk = func(n *Node) bool {
+		if n == nil {
+			return false
+		}
+		if n.Category != "" {
+			if n.Category == category && n.Subcategory == subcategory && n.ProblemCode != "" {
+				found = n.ProblemCode
+				return true
+			}
+			return false
+		}
+		for _, k := range sortedKeys(n.Options) {
+			if walk(n.Options[k]) {
+				return true
+			}
+		}
+		return false
+	}
+	names := sortedKeys(c.Menus)
+	if _, ok := c.Menus["default"]; ok {
+		names = append([]string{"default"}, names...)
+	}
+	for _, name := range names {
+		if walk(c.Menus[name]) {
+			return found
+		}
+	}
+	return ""
+}

@@ -288,8 +288,9 @@ func (s *Scheduler) done1(b *planned, n int, now time.Time) {
 			s.p.Metrics.Raised.WithLabelValues(a.Severity).Inc()
 			s.p.Metrics.FireLag.Observe(now.Sub(a.DueAt).Seconds())
 		}
+		// alert_level, not level: zerolog's own "level" key is the log line's.
 		s.p.Logger.Info().Str("work_order", a.WorkOrderID).Str("alert", a.ID).Str("stage", a.Stage).
-			Str("severity", a.Severity).Int("level", a.Level).Str("level_name", a.LevelName).Msg("alert raised")
+			Str("severity", a.Severity).Int("alert_level", a.Level).Str("level_name", a.LevelName).Msg("alert raised")
 	case fireStopped:
 		s.p.Logger.Debug().Str("timer", b.c.ID).Str("alert", b.f.alert.ID).Msg("alert acknowledged or resolved: its ladder stops")
 	}

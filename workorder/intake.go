@@ -35,7 +35,8 @@ type Intake struct {
 	IVRPath       string
 	Leaf          configs.Leaf
 	// ProblemCode overrides the leaf's default problem code (the API's
-	// intake); "" keeps the leaf's.
+	// intake); "" keeps the leaf's, and without one that of the first menu
+	// leaf of the category and subcategory (configs.DefaultProblemCode).
 	ProblemCode string
 	// Description is free text in the customer's words (from the channel);
 	// the keywords are searched in it.
@@ -113,6 +114,9 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	}
 	if in.ProblemCode == "" {
 		in.ProblemCode = in.Leaf.ProblemCode
+	}
+	if in.ProblemCode == "" {
+		in.ProblemCode = s.defaultProblemCode(in.Leaf.Category, in.Leaf.Subcategory)
 	}
 	if in.Province == "" {
 		in.Province = s.provinceOfCompany(in)

@@ -34,6 +34,10 @@ type Service struct {
 	// provinceOf is the province of a number by the prefix tables
 	// (configs.Config.ProvinceOf): unknown when none matches.
 	provinceOf func(number string) string
+	// defaultProblemCode is configs.Config.DefaultProblemCode.
+	defaultProblemCode func(category, subcategory string) string
+	// problemCodes is the code table; nil accepts any well-formed code.
+	problemCodes *configs.ProblemCodes
 }
 
 // ServiceParams configures a Service.
@@ -101,7 +105,7 @@ func NewService(p ServiceParams) *Service {
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now,
 		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
 		rules: rules, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
-		provinceOf: p.Config.ProvinceOf,
+		provinceOf: p.Config.ProvinceOf, defaultProblemCode: p.Config.DefaultProblemCode, problemCodes: p.Config.ProblemCodes,
 	}
 }
 
