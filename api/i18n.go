@@ -259,6 +259,7 @@ var uiMessages = []uiMessage{
 	{"Problem", "问题", ""},
 	{"Confirm", "确认属实", ""},
 	{"Reject", "驳回", ""},
+	{"Why is it not one problem?", "请填写驳回原因（为何不属同一问题）：", ""},
 	{"Count", "数量", ""},
 	{"Loading…", "加载中…", ""},
 	{"Hour", "时", ""},

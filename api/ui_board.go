@@ -47,6 +47,7 @@ type boardIncident struct {
 	Rule        string    `json:"rule"`
 	Province    string    `json:"province"`
 	Subcategory string    `json:"subcategory"`
+	ProblemCode string    `json:"problem_code"`
 	Members     int       `json:"members"`
 	RaisedAt    time.Time `json:"raised_at"`
 }
@@ -125,13 +126,9 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 	snap.Truncated = full
 	known := map[string]*workorder.Order{}
 	byClass, byProv := map[string]int{}, map[string]int{}
-	incidentIDs := map[string]bool{}
 	for _, orders := range byStatus {
 		for _, o := range orders {
 			known[o.ID] = o
-			for _, id := range o.Incidents {
-				incidentIDs[id] = true
-			}
 			if !o.CreatedAt.Before(day) {
 				snap.Total++
 				byClass[o.Class]++
@@ -173,16 +170,15 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if s.p.Incidents != nil {
-		for id := range incidentIDs {
-			inc, err := s.p.Incidents.Incident(ctx, id)
-			if err != nil {
-				s.log.Warn().Err(err).Str("incident", id).Msg("board data: incident")
-				continue
-			}
-			if !inc.Verified {
-				snap.Incidents = append(snap.Incidents, boardIncident{ID: inc.ID, Rule: inc.Rule, Province: inc.Province,
-					Subcategory: inc.Subcategory, Members: len(inc.Members), RaisedAt: inc.RaisedAt})
-			}
+		suspected, err := s.p.Incidents.Incidents(ctx, "suspected")
+		if err != nil {
+			s.log.Error().Err(err).Msg("board data: incidents")
+			writeError(w, http.StatusInternalServerError, "could not list the incidents", "")
+			return
+		}
+		for _, inc := range suspected {
+			snap.Incidents = append(snap.Incidents, boardIncident{ID: inc.ID, Rule: inc.Rule, Province: inc.Province,
+				Subcategory: inc.Subcategory, ProblemCode: inc.ProblemCode, Members: len(inc.Members), RaisedAt: inc.RaisedAt})
 		}
 		slices.SortFunc(snap.Incidents, func(a, b boardIncident) int { return a.RaisedAt.Compare(b.RaisedAt) })
 	}

@@ -5,61 +5,86 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hotlined/hotlined/configs"
 )
 
-// Window is one group-complaint counting window: the complaints of one
-// province and problem code (the same kind of problem, DOMAIN.md) within
-// one calendar day or month in the operator's time zone. At most one
-// incident is raised per window.
+// Window kinds of a group-complaint clause (DOMAIN.md "group complaint").
+const (
+	// WindowDay: one calendar day in the operator's time zone (the daily
+	// clause: 3 or more escalated to the group or an appeal channel).
+	WindowDay = "day"
+	// WindowRolling30d: the 30 days before the contact (the monthly
+	// clause by default), so an outbreak across a month boundary counts.
+	WindowRolling30d = "rolling_30d"
+	// WindowCalendarMonth: the calendar month (the monthly clause, when
+	// configured so).
+	WindowCalendarMonth = "calendar_month"
+)
+
+// RollingSpan is the length of a rolling window, and how long a rolling
+// incident keeps taking members after its latest one.
+const RollingSpan = 30 * 24 * time.Hour
+
+// Incident states (DOMAIN.md): raised suspected; a supervisor confirms
+// (问题属实) or rejects it.
+const (
+	IncidentSuspected = "suspected"
+	IncidentConfirmed = "confirmed"
+	IncidentRejected  = "rejected"
+)
+
+// Window is one group-complaint counting window for a contact: the valid
+// complaints of one province and problem code (the same kind of problem,
+// DOMAIN.md) since From. At most one incident is raised per Period; it
+// takes the later complaints of its province and code until End, in
+// whatever state it is in, unless rejected (then it is closed).
 type Window struct {
 	Rule        string // RuleGroupSameDay or RuleGroupSameMonth
+	Kind        string // WindowDay, WindowRolling30d or WindowCalendarMonth
 	Province    string
 	ProblemCode string
 	// Subcategory is the counted order's, for routing the incident's
 	// events; not part of the window's identity.
 	Subcategory string
-	// Period is the calendar day (2026-11-23) or month (2026-11).
-	Period string
-	// Start and End bound the period: [Start, End).
-	Start, End time.Time
-	Threshold  int
-	// Verified is false when the incident waits for a supervisor's
-	// confirmation that the problem is real.
-	Verified bool
+	// From is where counting starts (inclusive): the start of the day or
+	// month, or RollingSpan before the contact.
+	From time.Time
+	// End is when an incident raised now stops taking members: the end of
+	// the day or month; for a rolling window RollingSpan after the contact
+	// (moved on by each later member).
+	End time.Time
+	// Period names an incident raised now: 20261123 (day), R20261123
+	// (rolling: the day it was raised) or 202611 (calendar month).
+	Period    string
+	Threshold int
 }
 
-// IncidentID is the id of the window's incident: GC-20261123-GD-billing for
-// a day, GC-202611-GD-billing for a month. It names the window, so raising
-// the incident twice gives the same id.
+// IncidentID is the id of the incident the window raises now:
+// GC-20261123-GD-billing.overcharge (day), GC-R20261123-GD-... (rolling
+// 30 days, raised that day), GC-202611-GD-... (calendar month).
 func (w Window) IncidentID() string {
-	return fmt.Sprintf("GC-%s-%s-%s", compact(w.Period), w.Province, w.ProblemCode)
+	return fmt.Sprintf("GC-%s-%s-%s", w.Period, w.Province, w.ProblemCode)
 }
 
-// Slot is the window's compact name, province:problem_code:period, which
-// keys its shared counter.
-func (w Window) Slot() string {
-	return fmt.Sprintf("%s:%s:%s", w.Province, w.ProblemCode, compact(w.Period))
-}
+// Slot is the window's province and problem code, PROVINCE:code, which
+// keys its shared counters (one Redis hash slot for both clauses).
+func (w Window) Slot() string { return w.Province + ":" + w.ProblemCode }
 
-// PeriodKey is the period without dashes: 20261123 or 202611.
-func (w Window) PeriodKey() string { return compact(w.Period) }
-
-func compact(period string) string {
-	out := make([]byte, 0, len(period))
-	for i := 0; i < len(period); i++ {
-		if period[i] != '-' {
-			out = append(out, period[i])
-		}
+// Series names the clause within the slot: day or month.
+func (w Window) Series() string {
+	if w.Rule == RuleGroupSameDay {
+		return "day"
 	}
-	return string(out)
+	return "month"
 }
 
-var (
-	incidentRe = regexp.MustCompile(`^GC-([0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)$`)
-)
+// Rolling reports whether the window slides (its incident's End moves).
+func (w Window) Rolling() bool { return w.Kind == WindowRolling30d }
+
+var incidentRe = regexp.MustCompile(`^GC-(R[0-9]{8}|[0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39})$`)
 
 // ErrBadIncidentID is returned for a string that is not an incident id.
 var ErrBadIncidentID = errors.New("not a group-complaint incident id")
@@ -70,103 +95,117 @@ func Countable(category, province, problemCode string, valid bool) bool {
 	return category == configs.ClassComplaint && valid && configs.ValidProvince(province) && configs.ValidProblemCode(problemCode)
 }
 
-// GroupWindows are the windows a complaint created at now counts in: the
-// day window when its tier escalated (group or appeal channels by default),
-// and the month window. Periods are calendar periods in loc.
+// GroupWindows are the windows a complaint of tier about (province,
+// problemCode) at now counts in: the day when its tier escalated (group
+// or appeal channels by default), and the monthly clause (any tier,
+// rolling 30 days or the calendar month). Days and months are calendar
+// periods in loc.
 func (r *Rules) GroupWindows(tier, province, problemCode, subcategory string, now time.Time, loc *time.Location) []Window {
 	var out []Window
 	now = now.In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	if g := r.GroupComplaint.SameDay; slices.Contains(g.Tiers, tier) {
-		start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
-		out = append(out, Window{Rule: RuleGroupSameDay, Province: province, ProblemCode: problemCode, Subcategory: subcategory,
-			Period: start.Format("2006-01-02"), Start: start, End: start.AddDate(0, 0, 1),
-			Threshold: g.Threshold, Verified: !g.RequiresConfirmation})
+		out = append(out, Window{Rule: RuleGroupSameDay, Kind: WindowDay, Province: province, ProblemCode: problemCode,
+			Subcategory: subcategory, From: day, End: day.AddDate(0, 0, 1), Period: day.Format("20060102"), Threshold: g.Threshold})
 	}
 	if g := r.GroupComplaint.SameMonth; slices.Contains(g.Tiers, tier) {
-		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-		out = append(out, Window{Rule: RuleGroupSameMonth, Province: province, ProblemCode: problemCode, Subcategory: subcategory,
-			Period: start.Format("2006-01"), Start: start, End: start.AddDate(0, 1, 0),
-			Threshold: g.Threshold, Verified: !g.RequiresConfirmation})
+		w := Window{Rule: RuleGroupSameMonth, Kind: g.Window, Province: province, ProblemCode: problemCode,
+			Subcategory: subcategory, Threshold: g.Threshold}
+		if g.Window == WindowCalendarMonth {
+			month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
+			w.From, w.End, w.Period = month, month.AddDate(0, 1, 0), month.Format("200601")
+		} else {
+			w.From, w.End, w.Period = now.Add(-RollingSpan), now.Add(RollingSpan), "R"+day.Format("20060102")
+		}
+		out = append(out, w)
 	}
 	return out
 }
 
-// WindowOf returns the window an incident id names, with today's rules.
+// WindowOf returns the window an incident id names (rule, kind, province,
+// problem code, period), with today's thresholds; From and End are not
+// known from an id and stay zero. ErrBadIncidentID when id is not one.
 func (r *Rules) WindowOf(incidentID string, loc *time.Location) (Window, error) {
 	m := incidentRe.FindStringSubmatch(incidentID)
 	if m == nil {
 		return Window{}, fmt.Errorf("%w: %q", ErrBadIncidentID, incidentID)
 	}
-	w := Window{Province: m[2], ProblemCode: m[3]}
-	if len(m[1]) == 8 {
-		start, err := time.ParseInLocation("20060102", m[1], loc)
-		if err != nil {
-			return Window{}, fmt.Errorf("%w: %q: %v", ErrBadIncidentID, incidentID, err)
-		}
-		g := r.GroupComplaint.SameDay
-		w.Rule, w.Period, w.Start, w.End = RuleGroupSameDay, start.Format("2006-01-02"), start, start.AddDate(0, 0, 1)
-		w.Threshold, w.Verified = g.Threshold, !g.RequiresConfirmation
-	} else {
-		start, err := time.ParseInLocation("200601", m[1], loc)
-		if err != nil {
-			return Window{}, fmt.Errorf("%w: %q: %v", ErrBadIncidentID, incidentID, err)
-		}
-		g := r.GroupComplaint.SameMonth
-		w.Rule, w.Period, w.Start, w.End = RuleGroupSameMonth, start.Format("2006-01"), start, start.AddDate(0, 1, 0)
-		w.Threshold, w.Verified = g.Threshold, !g.RequiresConfirmation
+	w := Window{Province: m[2], ProblemCode: m[3], Period: m[1]}
+	date, layout := strings.TrimPrefix(m[1], "R"), "20060102"
+	switch {
+	case strings.HasPrefix(m[1], "R"):
+		w.Rule, w.Kind, w.Threshold = RuleGroupSameMonth, WindowRolling30d, r.GroupComplaint.SameMonth.Threshold
+	case len(m[1]) == 8:
+		w.Rule, w.Kind, w.Threshold = RuleGroupSameDay, WindowDay, r.GroupComplaint.SameDay.Threshold
+	default:
+		w.Rule, w.Kind, w.Threshold, layout = RuleGroupSameMonth, WindowCalendarMonth, r.GroupComplaint.SameMonth.Threshold, "200601"
 	}
-	if w.IncidentID() != incidentID { // e.g. month 13 normalised by time.Parse would not get here; belt and braces
+	t, err := time.ParseInLocation(layout, date, loc)
+	if err != nil || t.Format(layout) != date {
 		return Window{}, fmt.Errorf("%w: %q", ErrBadIncidentID, incidentID)
 	}
 	return w, nil
 }
 
-// RecentPeriods are the windows' periods a reconciler looks back over at
-// now: today and yesterday, this month and last month.
-func RecentPeriods(now time.Time, loc *time.Location) []string {
-	now = now.In(loc)
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-	return []string{day.Format("20060102"), day.AddDate(0, 0, -1).Format("20060102"),
-		month.Format("200601"), month.AddDate(0, -1, 0).Format("200601")}
-}
-
-// GroupHit is an order's membership in a window that raised an incident.
+// GroupHit is an order's membership in an incident.
 type GroupHit struct {
 	Window Window
-	// N is the order's place in the window's count (the threshold-th raised
-	// the incident).
+	// ID and State are the incident's (suspected, confirmed, rejected).
+	ID    string
+	State string
+	// N is the order's place among the incident's members.
 	N int
-	// Members are the window's orders the incident holds so far.
+	// Members are the orders that raised it (the first Threshold).
 	Members []string
 }
 
-// JoinGroups makes d a group complaint for each incident the order (self)
-// belongs to: the class, a reason per window, the other members related.
+// JoinGroups applies an order's incidents to its decision d (DOMAIN.md:
+// verification first): a suspected incident flags it suspected_group and
+// leaves the class; a confirmed one makes it a group complaint; a rejected
+// one changes nothing but the reason. Each hit gives a reason and relates
+// the members that raised it.
 func (r *Rules) JoinGroups(d Decision, self string, hits []GroupHit) Decision {
 	if len(hits) == 0 {
 		return d
 	}
-	d.Class = configs.ClassGroupComplaint
 	d.Reasons = append(slices.Clip(d.Reasons), r.GroupReasons(hits)...)
 	d.Related = Union(d.Related, self, hits)
-	d.Priority = r.Priority(d.Class, 0)
+	d.Flags = slices.Clip(d.Flags)
+	for _, h := range hits {
+		switch h.State {
+		case IncidentConfirmed:
+			d.Class = configs.ClassGroupComplaint
+		case IncidentSuspected:
+			if !slices.Contains(d.Flags, configs.FlagSuspectedGroup) {
+				d.Flags = append(d.Flags, configs.FlagSuspectedGroup)
+			}
+		}
+	}
+	if d.Class == configs.ClassGroupComplaint {
+		d.Priority = min(d.Priority, r.Priority(d.Class, 0))
+	}
 	return d
 }
 
-// GroupReasons are the reasons of group membership, one per window.
+// GroupReasons are the reasons of group membership, one per incident.
 func (r *Rules) GroupReasons(hits []GroupHit) []Reason {
 	out := make([]Reason, 0, len(hits))
 	for _, h := range hits {
 		w := h.Window
-		what := "complaints"
-		if w.Rule == RuleGroupSameDay {
-			what = "complaints escalated to group or appeal channels"
+		what := "complaints within 30 days"
+		switch w.Kind {
+		case WindowDay:
+			what = "complaints escalated to group or appeal channels in one day"
+		case WindowCalendarMonth:
+			what = "complaints within the calendar month"
 		}
-		detail := fmt.Sprintf("incident %s: %s about %s in %s during %s reached %d (threshold %d)",
-			w.IncidentID(), what, w.ProblemCode, w.Province, w.Period, max(h.N, len(h.Members)), w.Threshold)
-		if !w.Verified {
-			detail += "; unverified until a supervisor confirms it"
+		detail := fmt.Sprintf("incident %s (%s): %s about %s in %s reached %d (threshold %d)",
+			h.ID, h.State, what, w.ProblemCode, w.Province, max(h.N, len(h.Members)), w.Threshold)
+		switch h.State {
+		case IncidentSuspected:
+			detail += "; suspected until a supervisor verifies the problem"
+		case IncidentRejected:
+			detail += "; rejected by a supervisor: the class stands"
 		}
 		out = append(out, Reason{Rule: w.Rule, Detail: detail})
 	}

@@ -87,14 +87,16 @@ type Rules struct {
 	matcher *Matcher
 }
 
-// GroupRule is one group-complaint counting rule: Threshold complaints of one
-// province and subcategory from configs.Tiers within one calendar period.
+// GroupRule is one group-complaint clause: Threshold valid complaints of
+// one province and problem code from Tiers within the window. Either
+// clause raises a suspected incident that a supervisor confirms (问题属实)
+// or rejects: DOMAIN.md requires the problem verified in both.
 type GroupRule struct {
 	Tiers     []string `yaml:"tiers"`
 	Threshold int      `yaml:"threshold"`
-	// RequiresConfirmation raises the incident with verified: false until a
-	// supervisor confirms the problem is real.
-	RequiresConfirmation bool `yaml:"requires_confirmation"`
+	// Window is the monthly clause's window: rolling_30d (the default) or
+	// calendar_month. The daily clause is always one calendar day.
+	Window string `yaml:"window"`
 }
 
 // KeywordRule names a list of keywords; the name is the reason's rule.
@@ -214,8 +216,8 @@ func defaults() *Rules {
 	r.EscalationRisk.Priority = 1
 	r.EscalationRecord.WindowDays = 180
 	r.EscalationRecord.Priority = 1
-	r.GroupComplaint.SameDay = GroupRule{Tiers: []string{"group", "appeal"}, Threshold: 3}
-	r.GroupComplaint.SameMonth = GroupRule{Tiers: []string{"province", "group", "appeal"}, Threshold: 20, RequiresConfirmation: true}
+	r.GroupComplaint.SameDay = GroupRule{Tiers: []string{"group", "appeal"}, Threshold: 3, Window: WindowDay}
+	r.GroupComplaint.SameMonth = GroupRule{Tiers: []string{"province", "group", "appeal"}, Threshold: 20, Window: WindowRolling30d}
 	r.GroupComplaint.KeepAfterPeriod = Duration(30 * 24 * time.Hour)
 	r.Keywords.Rules = DefaultKeywords()
 	r.Keywords.Exclusions = DefaultExclusions()
@@ -355,6 +357,12 @@ func (r *Rules) Validate() error {
 		}
 		if len(g.rule.Tiers) == 0 {
 			bad(g.path+".tiers", "at least one tier is required")
+		}
+		switch {
+		case g.path == "group_complaint.same_day" && g.rule.Window != WindowDay:
+			bad(g.path+".window", "the daily clause counts one calendar day: day; got %q", g.rule.Window)
+		case g.path == "group_complaint.same_month" && g.rule.Window != WindowRolling30d && g.rule.Window != WindowCalendarMonth:
+			bad(g.path+".window", "must be rolling_30d or calendar_month; got %q", g.rule.Window)
 		}
 		for i, t := range g.rule.Tiers {
 			switch {

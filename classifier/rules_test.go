@@ -81,10 +81,10 @@ func TestCustomRulesApply(t *testing.T) {
 		t.Errorf("urge step 0 still changes the priority")
 	}
 	day := r.GroupComplaint.SameDay
-	if day.Threshold != 2 || len(day.Tiers) != 1 || day.RequiresConfirmation {
+	if day.Threshold != 2 || len(day.Tiers) != 1 || day.Window != WindowDay {
 		t.Errorf("same_day %+v", day)
 	}
-	if m := r.GroupComplaint.SameMonth; m.Threshold != 10 || m.RequiresConfirmation || len(m.Tiers) != 3 {
+	if m := r.GroupComplaint.SameMonth; m.Threshold != 10 || m.Window != WindowCalendarMonth || len(m.Tiers) != 3 {
 		t.Errorf("same_month %+v: the file's fields and the default tiers", m)
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai)
@@ -139,7 +139,7 @@ func FuzzParseRules(f *testing.F) {
 				t.Fatalf("decision %+v", d)
 			}
 			for _, w := range r.GroupWindows(tier, "GD", "billing.overcharge", "billing", now, shanghai) {
-				if w.Threshold < 2 || !w.End.After(w.Start) {
+				if w.Threshold < 2 || !w.End.After(w.From) {
 					t.Fatalf("window %+v", w)
 				}
 			}

@@ -16,8 +16,9 @@ import (
 )
 
 // Three billing complaints from Guangdong in one day on the group hotline:
-// the third makes a group complaint, the incident event lists all three and
-// the API shows it. Seventeen more in the province make the month's 20th: a
+// the third raises a suspected group complaint, the incident event lists
+// all three and the API shows it; a supervisor rejects it. Seventeen more
+// in the province make 20 within 30 days: a
 // monthly incident, unverified until a supervisor (not an agent) confirms.
 func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
 	h := boot(t, nil)
@@ -35,6 +36,7 @@ func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
 	})
 	var inc struct {
 		ID       string   `json:"id"`
+		State    string   `json:"state"`
 		Members  []string `json:"members"`
 		Verified bool     `json:"verified"`
 	}
@@ -42,7 +44,7 @@ func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
-	if inc.ID != "GC-"+day+"-GD-billing.charge_dispute" || len(inc.Members) != 3 {
+	if inc.ID != "GC-"+day+"-GD-billing.charge_dispute" || len(inc.Members) != 3 || inc.State != "suspected" || inc.Verified {
 		t.Fatalf("incident %+v", inc)
 	}
 
@@ -64,7 +66,14 @@ func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
 		}
 		testenv.Hangup(t, sess)
 	}
-	month := "GC-" + day[:6] + "-GD-billing.charge_dispute"
+	// The supervisor rejects the day's incident (the same customers' orders
+	// are still in the 30-day count).
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/reject", strings.NewReader(`{"note":"three different bills"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("reject: %v %v", resp, err)
+	}
+	month := "GC-R" + day + "-GD-billing.charge_dispute"
 	monthly := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.group", func(m kafka.Message) bool {
 		return testenv.Headers(m)["ce_subject"] == month
 	})
@@ -93,12 +102,13 @@ func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
 		t.Fatalf("supervisor confirm: %d %s", resp.StatusCode, b)
 	}
 	var confirmed struct {
-		Verified    bool   `json:"verified"`
-		ConfirmedBy string `json:"confirmed_by"`
+		State     string `json:"state"`
+		Verified  bool   `json:"verified"`
+		DecidedBy string `json:"decided_by"`
 	}
 	resp = get(t, "http://"+h.d.HTTPAddr()+"/v1/incidents/"+month, testToken)
 	_ = json.NewDecoder(resp.Body).Decode(&confirmed)
-	if !confirmed.Verified || !strings.HasPrefix(confirmed.ConfirmedBy, "supervisor:") {
+	if confirmed.State != "confirmed" || !confirmed.Verified || !strings.HasPrefix(confirmed.DecidedBy, "supervisor:") {
 		t.Errorf("after confirm: %+v", confirmed)
 	}
 	for i, id := range inc.Members {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,188 +15,244 @@ import (
 	"github.com/hotlined/hotlined/classifier"
 )
 
-// GroupCounter counts complaints in group-complaint windows and keeps each
-// window's incident. A window's count is exact across daemons and
-// concurrent calls. RedisGroups implements it.
+// GroupCounter counts complaints in group-complaint windows and keeps their
+// incidents. A window's count is exact across daemons and concurrent
+// calls. RedisGroups implements it.
 type GroupCounter interface {
 	// Count adds the order to each window (once: counting it again answers
-	// the same) and reports where each window stands after.
+	// the same) and reports where each window stands after: below the
+	// threshold, or the incident the order raised or joined.
 	Count(ctx context.Context, orderID string, now time.Time, windows []classifier.Window) ([]GroupCount, error)
 	// Pending reports, per window, whether the order waits in the window's
-	// incident to be reclassified as a member.
+	// open incident to have the incident's state applied to it.
 	Pending(ctx context.Context, orderID string, windows []classifier.Window) ([]bool, error)
-	// Incident reads a window's incident; nil when none was raised.
+	// Incident reads an incident by id (its window from
+	// classifier.Rules.WindowOf); nil when there is none.
 	Incident(ctx context.Context, w classifier.Window) (*Incident, error)
-	// Settle records progress on a window's incident.
+	// Settle records progress on an incident.
 	Settle(ctx context.Context, w classifier.Window, s Settlement) error
-	// Confirm marks a window's incident verified by actor; nil when the
-	// window has no incident.
-	Confirm(ctx context.Context, w classifier.Window, actor string, now time.Time) (*Incident, error)
-	// Incidents are the incident ids of the windows counted in a period
-	// (20261123 or 202611), raised or not, for the reconciler.
-	Incidents(ctx context.Context, period string) ([]string, error)
+	// Decide sets a suspected incident's state to confirmed or rejected by
+	// actor: every member waits again to have it applied. It returns the
+	// incident and whether this call changed it; ErrIncidentDecided when it
+	// was decided the other way before; nil when there is no incident.
+	Decide(ctx context.Context, w classifier.Window, state, actor, note string, now time.Time) (*Incident, bool, error)
+	// Incidents are the ids of every incident kept, for the reconciler and
+	// the listing.
+	Incidents(ctx context.Context) ([]string, error)
 }
+
+// ErrIncidentDecided: the incident was confirmed or rejected already, the
+// other way.
+var ErrIncidentDecided = errors.New("the incident was decided already")
 
 // GroupCount is a window's answer to counting one order.
 type GroupCount struct {
-	N int // the order's place in the window's count
-	// Incident is the window's incident, nil while below the threshold.
-	// Its Members are the orders that raised it (the first threshold).
+	N int // the count in the window, or the order's place in the incident
+	// Incident is the incident the order belongs to, nil while below the
+	// threshold. Its Members are those that raised it (the first
+	// threshold).
 	Incident *Incident
 	// Raised: this order's count raised the incident.
 	Raised bool
-	// Pending: the order was counted before the incident and waits to be
-	// reclassified as a member.
+	// Pending: the order is in the incident's pending set (it was counted
+	// before the incident, or before its last decision).
 	Pending bool
 }
 
-// Incident is a group complaint: its JSON is the data of the
+// Incident is a group complaint; its JSON is the data of the
 // hotline.incident.group_complaint event.
 type Incident struct {
-	ID          string     `json:"id"`
-	Rule        string     `json:"rule"`
-	Province    string     `json:"province"`
-	ProblemCode string     `json:"problem_code"`
-	Subcategory string     `json:"subcategory"`
-	Period      string     `json:"period"`
-	Members     []string   `json:"members"`
-	Verified    bool       `json:"verified"`
-	RaisedAt    time.Time  `json:"raised_at"`
-	ConfirmedBy string     `json:"confirmed_by,omitempty"`
-	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+	ID   string `json:"id"`
+	Rule string `json:"rule"`
+	// Window is day, rolling_30d or calendar_month.
+	Window      string   `json:"window"`
+	State       string   `json:"state"` // suspected, confirmed, rejected
+	Province    string   `json:"province"`
+	ProblemCode string   `json:"problem_code"`
+	Subcategory string   `json:"subcategory"`
+	Period      string   `json:"period"`
+	Members     []string `json:"members"`
+	// Verified: confirmed by a supervisor (the problem is real, 问题属实).
+	Verified bool      `json:"verified"`
+	RaisedAt time.Time `json:"raised_at"`
+	// End is when it stops taking members (moves on for a rolling window).
+	End       time.Time  `json:"end,omitzero"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	Note      string     `json:"note,omitempty"`
 
 	// Trigger is the order whose count raised the incident; its outbox
 	// shard carries the incident's events.
 	Trigger string `json:"-"`
-	// Pending are members counted before the incident not yet reclassified.
+	// Pending are members the incident's state is not yet applied to.
 	Pending []string `json:"-"`
-	// Announced: the raising event is in an outbox. ConfirmAnnounced: the
-	// confirmation's event is.
-	Announced        bool `json:"-"`
-	ConfirmAnnounced bool `json:"-"`
+	// Announced: the raising event is in an outbox. DecisionAnnounced: the
+	// decision's event is.
+	Announced         bool `json:"-"`
+	DecisionAnnounced bool `json:"-"`
 }
 
 // Settlement is progress on an incident, written by the reconciler.
 type Settlement struct {
-	Settled          []string // members reclassified, or created as members: no longer pending
-	Lost             []string // members whose order never came: out of the incident
-	Announced        bool
-	ConfirmAnnounced bool
+	Settled           []string // members the incident's state is applied to: no longer pending
+	Lost              []string // members whose order never came: out of the incident
+	Announced         bool
+	DecisionAnnounced bool
 }
 
-// RedisGroups keeps group-complaint windows in Redis. Every key of one
-// window shares the hash tag {grp:PROVINCE:SUBCATEGORY:PERIOD}, so one
-// script counts and raises atomically, and the layout works on Redis
-// Cluster unchanged; the window's keys expire keep after its period ends.
-// A per-period index (its own slot) lists the windows counted, written
-// before the first count of a window, for the reconciler.
+// RedisGroups keeps group-complaint counts and incidents in Redis. Every key
+// of one (province, problem code) shares the hash tag
+// {grp:PROVINCE:CODE}, so one script counts, raises and joins atomically,
+// and the layout works on Redis Cluster unchanged:
+//
+//	…:day:recent, …:month:recent   zset order id -> counted at (unix ms)
+//	…:day:current, …:month:current the open incident's period (expires at its end)
+//	…:day:since, …:month:since     when the last incident was rejected (unix ms)
+//	…:inc:PERIOD                   hash: the incident; :members zset (place); :pending set
+//	…:incidents                    zset period -> raised at
+//
+// A set {grpidx}:slots (its own slot) lists the (province, code) pairs
+// ever counted, written before their first count, for the reconciler and
+// the listing.
 type RedisGroups struct {
 	rdb    redis.UniversalClient
 	prefix string
 	keep   time.Duration
 
 	mu      sync.Mutex
-	indexed map[string]bool // windows this process has entered in their period's index
+	indexed map[string]bool // slots this process has entered in the index
 }
 
 var _ GroupCounter = (*RedisGroups)(nil)
 
-// NewRedisGroups returns the Redis group counter; keep is how long a
-// window's keys outlive its period.
+// NewRedisGroups returns the Redis group counter; keep is how long an
+// incident's keys outlive its end.
 func NewRedisGroups(rdb redis.UniversalClient, prefix string, keep time.Duration) *RedisGroups {
 	return &RedisGroups{rdb: rdb, prefix: prefix, keep: keep, indexed: map[string]bool{}}
 }
 
-func (g *RedisGroups) key(w classifier.Window, what string) string {
-	return fmt.Sprintf("%s:{grp:%s}:%s", g.prefix, w.Slot(), what)
+func (g *RedisGroups) slotKey(slot string) string {
+	return fmt.Sprintf("%s:{grp:%s}", g.prefix, slot)
 }
 
-func (g *RedisGroups) indexKey(period string) string {
-	return fmt.Sprintf("%s:{grpidx:%s}:incidents", g.prefix, period)
+func (g *RedisGroups) seriesKey(w classifier.Window, what string) string {
+	return g.slotKey(w.Slot()) + ":" + w.Series() + ":" + what
 }
 
-func (g *RedisGroups) keys(w classifier.Window) []string {
-	return []string{g.key(w, "members"), g.key(w, "incident"), g.key(w, "pending")}
+func (g *RedisGroups) incKey(w classifier.Window, period string) string {
+	return g.slotKey(w.Slot()) + ":inc:" + period
 }
 
-// ttl is how long a window's keys live from now.
-func (g *RedisGroups) ttl(w classifier.Window, now time.Time) time.Duration {
-	d := w.End.Add(g.keep).Sub(now)
-	if d < time.Second {
-		d = time.Second
-	}
-	return d
-}
+func (g *RedisGroups) indexKey() string { return g.prefix + ":{grpidx}:slots" }
 
-// countScript counts an order in a group-complaint window and raises the
-// window's incident when the count reaches the threshold. Counting an order
-// already counted changes nothing and answers the same, so a retried call
-// is counted once. The incident lists the members counted before it as
-// pending, to be reclassified by whoever gets to them first.
+// recentKeep is how long a count stays in a series: the longest window
+// (31 days of a calendar month, 30 rolling) and a day of slack.
+const recentKeep = 32 * 24 * time.Hour
+
+// countScript counts an order in one window of a (province, code) and
+// answers where it stands. An order already counted is not counted again,
+// so a retried call is counted once.
 //
-// KEYS[1] members (zset: order id -> its place in the count)
-// KEYS[2] incident (hash)
-// KEYS[3] pending (set: members counted before the incident, not yet reclassified)
-// ARGV[1] order id, ARGV[2] now (unix ms), ARGV[3] threshold, ARGV[4] ttl (ms),
-// ARGV[5] incident id, ARGV[6] rule, ARGV[7] province, ARGV[8] subcategory,
-// ARGV[9] period, ARGV[10] verified (1 or 0), ARGV[11] problem code
-// Returns {n, state, pending, trigger, raised_at, members...}: n the
-// order's place; state 0 below the threshold, 1 raised by this order, 2 a
-// member of an incident raised by trigger; pending 1 when the order waits in
-// pending; raised_at (unix ms) and the members that raised it (the first
-// threshold, by place) only when state is not 0: a month's incident may
-// grow to thousands, and no reply or order carries all of them.
+//   - The series' open incident (suspected or confirmed, before its end)
+//     takes the order as a member (a rolling incident's end moves to a
+//     span after it). Its end is checked against now, the argument: key
+//     expiry only collects garbage, so a simulated clock works.
+//   - Else the orders counted since the window's start (and since the last
+//     rejection) are counted; at the threshold they raise a suspected
+//     incident of this period, with every member but this order pending.
+//     A period whose incident was rejected raises none again.
+//
+// KEYS[1] recent (zset), KEYS[2] current (string), KEYS[3] since (string),
+// KEYS[4] the slot's incidents (zset)
+// ARGV[1] order id, ARGV[2] now (unix ms), ARGV[3] window start (unix ms),
+// ARGV[4] threshold, ARGV[5] period of an incident raised now,
+// ARGV[6] its end (unix ms), ARGV[7] keep (ms), ARGV[8] incident key
+// prefix (…:inc:), ARGV[9] rule, ARGV[10] window kind, ARGV[11] province,
+// ARGV[12] problem code, ARGV[13] subcategory, ARGV[14] 1 when rolling,
+// ARGV[15] recent keep (ms)
+// Returns {state, n} when below the threshold (state 0), else {state, n,
+// period, incident state, trigger, raised_at, pending (0/1), members...}:
+// state 1 raised by this order, 2 a member; n its place; members the first
+// threshold, by place.
 var countScript = redis.NewScript(`
-local id = ARGV[1]
-local n = redis.call('ZSCORE', KEYS[1], id)
-if n then
-  n = tonumber(n)
-else
-  n = redis.call('ZCARD', KEYS[1]) + 1
-  redis.call('ZADD', KEYS[1], n, id)
+local id, now = ARGV[1], tonumber(ARGV[2])
+local keep, rkeep, threshold = tonumber(ARGV[7]), tonumber(ARGV[15]), tonumber(ARGV[4])
+if not redis.call('ZSCORE', KEYS[1], id) then redis.call('ZADD', KEYS[1], now, id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - rkeep))
+redis.call('PEXPIRE', KEYS[1], rkeep)
+local function answer(state, period, n)
+  local inc = ARGV[8] .. period
+  local out = {state, n, period, redis.call('HGET', inc, 'state'), redis.call('HGET', inc, 'trigger'),
+    redis.call('HGET', inc, 'raised_at'), redis.call('SISMEMBER', inc .. ':pending', id)}
+  for _, m in ipairs(redis.call('ZRANGE', inc .. ':members', 0, threshold - 1)) do out[#out + 1] = m end
+  return out
 end
-local ttl = tonumber(ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ttl)
-local trigger = redis.call('HGET', KEYS[2], 'trigger')
-local state = 0
-if trigger then
-  state = 2
-  if trigger == id then state = 1 end
-elseif n >= tonumber(ARGV[3]) then
-  state = 1
-  trigger = id
-  redis.call('HSET', KEYS[2], 'id', ARGV[5], 'rule', ARGV[6], 'province', ARGV[7], 'subcategory', ARGV[8],
-    'period', ARGV[9], 'verified', ARGV[10], 'problem_code', ARGV[11], 'raised_at', ARGV[2], 'trigger', id,
-    'announced', '0', 'confirm_announced', '0')
-  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    if m ~= id then redis.call('SADD', KEYS[3], m) end
+local cur = redis.call('GET', KEYS[2])
+if cur then
+  local inc = ARGV[8] .. cur
+  local st = redis.call('HGET', inc, 'state')
+  local ends = tonumber(redis.call('HGET', inc, 'end') or '0')
+  if (st == 'suspected' or st == 'confirmed') and now < ends then
+    local n = redis.call('ZSCORE', inc .. ':members', id)
+    if not n then
+      n = redis.call('ZCARD', inc .. ':members') + 1
+      redis.call('ZADD', inc .. ':members', n, id)
+      if ARGV[14] == '1' then
+        local ttl = math.max(tonumber(ARGV[6]) - now, 1)
+        redis.call('HSET', inc, 'end', ARGV[6])
+        redis.call('PEXPIRE', KEYS[2], ttl)
+        for _, k in ipairs({inc, inc .. ':members', inc .. ':pending'}) do redis.call('PEXPIRE', k, ttl + keep) end
+      end
+    end
+    local state = 2
+    if redis.call('HGET', inc, 'trigger') == id then state = 1 end
+    return answer(state, cur, tonumber(n))
   end
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
 end
-if state == 0 then return {n, 0, 0, '', ''} end
-local out = {n, state, redis.call('SISMEMBER', KEYS[3], id), trigger, redis.call('HGET', KEYS[2], 'raised_at')}
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)) do out[#out + 1] = m end
-return out
+local from = tonumber(ARGV[3])
+local since = tonumber(redis.call('GET', KEYS[3]) or '-1')
+if since >= from then from = since + 1 end
+local count = redis.call('ZCOUNT', KEYS[1], from, now)
+if count < threshold then return {0, count} end
+local period = ARGV[5]
+local inc = ARGV[8] .. period
+if redis.call('EXISTS', inc) == 1 then return {0, count} end
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], from, now)
+local place = count
+redis.call('HSET', inc, 'rule', ARGV[9], 'window', ARGV[10], 'province', ARGV[11], 'problem_code', ARGV[12],
+  'subcategory', ARGV[13], 'period', period, 'state', 'suspected', 'raised_at', now, 'end', ARGV[6],
+  'trigger', id, 'announced', '0', 'decision_announced', '0')
+for i, m in ipairs(members) do
+  redis.call('ZADD', inc .. ':members', i, m)
+  if m == id then place = i else redis.call('SADD', inc .. ':pending', m) end
+end
+local ttl = math.max(tonumber(ARGV[6]) - now, 1)
+redis.call('SET', KEYS[2], period, 'PX', ttl)
+for _, k in ipairs({inc, inc .. ':members', inc .. ':pending'}) do redis.call('PEXPIRE', k, ttl + keep) end
+redis.call('ZADD', KEYS[4], now, period)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - ttl - keep - rkeep))
+return answer(1, period, place)
 `)
 
-// Count implements GroupCounter: one script per window, all pipelined.
+// Count implements GroupCounter: one script per window, pipelined.
 func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, windows []classifier.Window) ([]GroupCount, error) {
 	if len(windows) == 0 {
 		return nil, nil
 	}
-	if err := g.index(ctx, now, windows); err != nil {
+	if err := g.index(ctx, windows); err != nil {
 		return nil, err
 	}
 	cmds := make([]*redis.Cmd, len(windows))
 	run := func(pipe redis.Pipeliner) error {
 		for i, w := range windows {
-			verified := 0
-			if w.Verified {
-				verified = 1
+			rolling := 0
+			if w.Rolling() {
+				rolling = 1
 			}
-			cmds[i] = countScript.EvalSha(ctx, pipe, g.keys(w), orderID, now.UnixMilli(), w.Threshold,
-				g.ttl(w, now).Milliseconds(), w.IncidentID(), w.Rule, w.Province, w.Subcategory, w.Period, verified, w.ProblemCode)
+			cmds[i] = countScript.EvalSha(ctx, pipe,
+				[]string{g.seriesKey(w, "recent"), g.seriesKey(w, "current"), g.seriesKey(w, "since"), g.slotKey(w.Slot()) + ":incidents"},
+				orderID, now.UnixMilli(), w.From.UnixMilli(), w.Threshold, w.Period, w.End.UnixMilli(), g.keep.Milliseconds(),
+				g.slotKey(w.Slot())+":inc:", w.Rule, w.Kind, w.Province, w.ProblemCode, w.Subcategory, rolling, recentKeep.Milliseconds())
 		}
 		return nil
 	}
@@ -214,99 +271,105 @@ func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, 
 	out := make([]GroupCount, len(windows))
 	for i, cmd := range cmds {
 		vals, err := cmd.Slice()
-		if err != nil || len(vals) < 5 {
+		if err != nil || len(vals) < 2 {
 			return nil, fmt.Errorf("count group complaint: reply %v: %v", vals, err)
 		}
-		n, _ := vals[0].(int64)
-		state, _ := vals[1].(int64)
-		pending, _ := vals[2].(int64)
-		out[i] = GroupCount{N: int(n), Pending: pending == 1, Raised: state == 1}
+		state, _ := vals[0].(int64)
+		n, _ := vals[1].(int64)
+		out[i] = GroupCount{N: int(n), Raised: state == 1}
 		if state == 0 {
 			continue
 		}
+		if len(vals) < 7 {
+			return nil, fmt.Errorf("count group complaint: reply %v", vals)
+		}
 		w := windows[i]
-		inc := &Incident{ID: w.IncidentID(), Rule: w.Rule, Province: w.Province, ProblemCode: w.ProblemCode, Subcategory: w.Subcategory,
-			Period: w.Period, Verified: w.Verified, Members: []string{}}
-		inc.Trigger, _ = vals[3].(string)
-		for _, v := range vals[5:] {
+		period, _ := vals[2].(string)
+		st, _ := vals[3].(string)
+		inc := &Incident{ID: incidentID(w, period), Rule: w.Rule, Window: w.Kind, State: st, Province: w.Province, End: w.End,
+			ProblemCode: w.ProblemCode, Subcategory: w.Subcategory, Period: period, Verified: st == classifier.IncidentConfirmed,
+			Members: []string{}}
+		inc.Trigger, _ = vals[4].(string)
+		if ms, err := strconv.ParseInt(fmt.Sprint(vals[5]), 10, 64); err == nil {
+			inc.RaisedAt = time.UnixMilli(ms)
+		}
+		pending, _ := vals[6].(int64)
+		out[i].Pending = pending == 1
+		for _, v := range vals[7:] {
 			if m, ok := v.(string); ok {
 				inc.Members = append(inc.Members, m)
 			}
-		}
-		if ms, err := strconv.ParseInt(fmt.Sprint(vals[4]), 10, 64); err == nil {
-			inc.RaisedAt = time.UnixMilli(ms)
 		}
 		out[i].Incident = inc
 	}
 	return out, nil
 }
 
-// index enters the windows in their periods' index before they are first
-// counted, so a reconciler finds every window that may hold an incident.
-func (g *RedisGroups) index(ctx context.Context, now time.Time, windows []classifier.Window) error {
+// incidentID is the id of w's incident of period.
+func incidentID(w classifier.Window, period string) string {
+	w.Period = period
+	return w.IncidentID()
+}
+
+// index enters the windows' slots in the index before they are first
+// counted, so a reconciler finds every incident.
+func (g *RedisGroups) index(ctx context.Context, windows []classifier.Window) error {
 	g.mu.Lock()
-	var todo []classifier.Window
+	var todo []string
 	for _, w := range windows {
-		if !g.indexed[w.IncidentID()] {
-			todo = append(todo, w)
+		if !g.indexed[w.Slot()] && !slices.Contains(todo, w.Slot()) {
+			todo = append(todo, w.Slot())
 		}
 	}
 	g.mu.Unlock()
 	if len(todo) == 0 {
 		return nil
 	}
-	_, err := g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, w := range todo {
-			k := g.indexKey(w.PeriodKey())
-			pipe.SAdd(ctx, k, w.IncidentID())
-			pipe.PExpire(ctx, k, g.ttl(w, now))
-		}
-		return nil
-	})
-	if err != nil {
+	if err := g.rdb.SAdd(ctx, g.indexKey(), todo).Err(); err != nil {
 		return fmt.Errorf("index group windows: %w", err)
 	}
 	g.mu.Lock()
-	if len(g.indexed) > 100000 { // old periods: forget them all, re-adding is harmless
-		clear(g.indexed)
-	}
-	for _, w := range todo {
-		g.indexed[w.IncidentID()] = true
+	for _, s := range todo {
+		g.indexed[s] = true
 	}
 	g.mu.Unlock()
 	return nil
 }
 
+// pendingScript reports whether an order waits in the series' open
+// incident. KEYS[1] current; ARGV[1] order id, ARGV[2] incident key
+// prefix. Returns 1 or 0.
+var pendingScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+return redis.call('SISMEMBER', ARGV[2] .. cur .. ':pending', ARGV[1])
+`)
+
 // Pending implements GroupCounter.
 func (g *RedisGroups) Pending(ctx context.Context, orderID string, windows []classifier.Window) ([]bool, error) {
-	cmds := make([]*redis.BoolCmd, len(windows))
-	_, err := g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, w := range windows {
-			cmds[i] = pipe.SIsMember(ctx, g.key(w, "pending"), orderID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("group pending: %w", err)
-	}
 	out := make([]bool, len(windows))
-	for i, c := range cmds {
-		out[i] = c.Val()
+	for i, w := range windows {
+		n, err := pendingScript.Run(ctx, g.rdb, []string{g.seriesKey(w, "current")}, orderID, g.slotKey(w.Slot())+":inc:").Int()
+		if err != nil {
+			return nil, fmt.Errorf("group pending: %w", err)
+		}
+		out[i] = n == 1
 	}
 	return out, nil
 }
 
 // Incident implements GroupCounter.
 func (g *RedisGroups) Incident(ctx context.Context, w classifier.Window) (*Incident, error) {
+	k := g.incKey(w, w.Period)
 	var (
 		fields  *redis.MapStringStringCmd
 		members *redis.StringSliceCmd
 		pending *redis.StringSliceCmd
 	)
 	_, err := g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		fields = pipe.HGetAll(ctx, g.key(w, "incident"))
-		members = pipe.ZRange(ctx, g.key(w, "members"), 0, -1)
-		pending = pipe.SMembers(ctx, g.key(w, "pending"))
+		fields = pipe.HGetAll(ctx, k)
+		members = pipe.ZRange(ctx, k+":members", 0, -1)
+		pending = pipe.SMembers(ctx, k+":pending")
 		return nil
 	})
 	if err != nil {
@@ -316,36 +379,41 @@ func (g *RedisGroups) Incident(ctx context.Context, w classifier.Window) (*Incid
 	if f["trigger"] == "" {
 		return nil, nil
 	}
-	inc := &Incident{ID: f["id"], Rule: f["rule"], Province: f["province"], ProblemCode: w.ProblemCode, Subcategory: f["subcategory"],
-		Period: f["period"], Members: members.Val(), Verified: f["verified"] == "1",
-		ConfirmedBy: f["confirmed_by"], Trigger: f["trigger"], Pending: pending.Val(),
-		Announced: f["announced"] == "1", ConfirmAnnounced: f["confirm_announced"] == "1"}
+	inc := &Incident{ID: w.IncidentID(), Rule: f["rule"], Window: f["window"], State: f["state"], Province: f["province"],
+		ProblemCode: f["problem_code"], Subcategory: f["subcategory"], Period: f["period"], Members: members.Val(),
+		Verified: f["state"] == classifier.IncidentConfirmed, DecidedBy: f["decided_by"], Note: f["note"],
+		Trigger: f["trigger"], Pending: pending.Val(),
+		Announced: f["announced"] == "1", DecisionAnnounced: f["decision_announced"] == "1"}
 	slices.Sort(inc.Pending)
 	if ms, err := strconv.ParseInt(f["raised_at"], 10, 64); err == nil {
 		inc.RaisedAt = time.UnixMilli(ms)
 	}
-	if ms, err := strconv.ParseInt(f["confirmed_at"], 10, 64); err == nil {
+	if ms, err := strconv.ParseInt(f["end"], 10, 64); err == nil {
+		inc.End = time.UnixMilli(ms)
+	}
+	if ms, err := strconv.ParseInt(f["decided_at"], 10, 64); err == nil {
 		at := time.UnixMilli(ms)
-		inc.ConfirmedAt = &at
+		inc.DecidedAt = &at
 	}
 	return inc, nil
 }
 
-// Settle implements GroupCounter, in one MULTI on the window's slot.
+// Settle implements GroupCounter, in one MULTI on the incident's slot.
 func (g *RedisGroups) Settle(ctx context.Context, w classifier.Window, s Settlement) error {
+	k := g.incKey(w, w.Period)
 	_, err := g.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, id := range s.Settled {
-			pipe.SRem(ctx, g.key(w, "pending"), id)
+			pipe.SRem(ctx, k+":pending", id)
 		}
 		for _, id := range s.Lost {
-			pipe.SRem(ctx, g.key(w, "pending"), id)
-			pipe.ZRem(ctx, g.key(w, "members"), id)
+			pipe.SRem(ctx, k+":pending", id)
+			pipe.ZRem(ctx, k+":members", id)
 		}
 		if s.Announced {
-			pipe.HSet(ctx, g.key(w, "incident"), "announced", "1")
+			pipe.HSet(ctx, k, "announced", "1")
 		}
-		if s.ConfirmAnnounced {
-			pipe.HSet(ctx, g.key(w, "incident"), "confirm_announced", "1")
+		if s.DecisionAnnounced {
+			pipe.HSet(ctx, k, "decision_announced", "1")
 		}
 		return nil
 	})
@@ -355,37 +423,76 @@ func (g *RedisGroups) Settle(ctx context.Context, w classifier.Window, s Settlem
 	return nil
 }
 
-// confirmScript marks an incident verified.
+// decideScript confirms or rejects a suspected incident: its state, who,
+// when and why, every member pending again (the state is to be applied to
+// each); a rejected incident is closed: no longer its series' open one,
+// and counting starts afresh after now.
 //
-// KEYS[1] incident (hash)
-// ARGV[1] actor, ARGV[2] now (unix ms)
-// Returns 0 when there is no incident, 1 when confirmed now, 2 when it was
-// verified already.
-var confirmScript = redis.NewScript(`
+// KEYS[1] incident (hash), KEYS[2] members, KEYS[3] pending, KEYS[4] the
+// series' current, KEYS[5] the series' since
+// ARGV[1] state, ARGV[2] actor, ARGV[3] now (unix ms), ARGV[4] note,
+// ARGV[5] period, ARGV[6] since's time to live (ms)
+// Returns 0 when there is no incident, 1 when decided now, 2 when it was
+// decided so already, 3 when it was decided the other way.
+var decideScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], 'trigger') == 0 then return 0 end
-if redis.call('HGET', KEYS[1], 'verified') == '1' then return 2 end
-redis.call('HSET', KEYS[1], 'verified', '1', 'confirmed_by', ARGV[1], 'confirmed_at', ARGV[2], 'confirm_announced', '0')
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == ARGV[1] then return 2 end
+if st ~= 'suspected' then return 3 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'decided_by', ARGV[2], 'decided_at', ARGV[3], 'note', ARGV[4],
+  'decision_announced', '0')
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('SADD', KEYS[3], m) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+if ARGV[1] == 'rejected' then
+  if redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
+  redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[6])
+end
 return 1
 `)
 
-// Confirm implements GroupCounter.
-func (g *RedisGroups) Confirm(ctx context.Context, w classifier.Window, actor string, now time.Time) (*Incident, error) {
-	n, err := confirmScript.Run(ctx, g.rdb, []string{g.key(w, "incident")}, actor, now.UnixMilli()).Int()
+// Decide implements GroupCounter.
+func (g *RedisGroups) Decide(ctx context.Context, w classifier.Window, state, actor, note string, now time.Time) (*Incident, bool, error) {
+	k := g.incKey(w, w.Period)
+	n, err := decideScript.Run(ctx, g.rdb, []string{k, k + ":members", k + ":pending", g.seriesKey(w, "current"), g.seriesKey(w, "since")},
+		state, actor, now.UnixMilli(), note, w.Period, recentKeep.Milliseconds()).Int()
 	if err != nil {
-		return nil, fmt.Errorf("confirm incident %s: %w", w.IncidentID(), err)
+		return nil, false, fmt.Errorf("decide incident %s: %w", w.IncidentID(), err)
 	}
 	if n == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
-	return g.Incident(ctx, w)
+	inc, err := g.Incident(ctx, w)
+	if err == nil && n == 3 {
+		err = fmt.Errorf("%w: %s is %s", ErrIncidentDecided, w.IncidentID(), inc.State)
+	}
+	return inc, n == 1, err
 }
 
-// Incidents implements GroupCounter.
-func (g *RedisGroups) Incidents(ctx context.Context, period string) ([]string, error) {
-	ids, err := g.rdb.SMembers(ctx, g.indexKey(period)).Result()
+// Incidents implements GroupCounter: every slot of the index, its
+// incidents, pipelined.
+func (g *RedisGroups) Incidents(ctx context.Context) ([]string, error) {
+	slots, err := g.rdb.SMembers(ctx, g.indexKey()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("group windows of %s: %w", period, err)
+		return nil, fmt.Errorf("group incidents: %w", err)
 	}
-	slices.Sort(ids)
+	slices.Sort(slots)
+	cmds := make([]*redis.StringSliceCmd, len(slots))
+	_, err = g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, s := range slots {
+			cmds[i] = pipe.ZRange(ctx, g.slotKey(s)+":incidents", 0, -1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group incidents: %w", err)
+	}
+	var ids []string
+	for i, s := range slots {
+		province, code, _ := strings.Cut(s, ":")
+		for _, period := range cmds[i].Val() {
+			ids = append(ids, classifier.Window{Province: province, ProblemCode: code, Period: period}.IncidentID())
+		}
+	}
 	return ids, nil
 }

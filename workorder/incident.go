@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,23 +23,29 @@ import (
 // Each step is idempotent and the incident record says which are done
 // (pending members, announced flags), so the sequence survives a crash
 // between any two steps: whoever comes next (the order that raised it, a
-// late member, ConfirmGroupComplaint, ReconcileIncidents) finishes it.
+// late member, a supervisor's decision, ReconcileIncidents) finishes it.
+//
+// DOMAIN.md: an incident is raised suspected (supervisors alerted at once,
+// members flagged suspected_group, classes unchanged); a supervisor
+// confirms it (every member becomes a group complaint, re-planned with the
+// upward report) or rejects it (closed, classes unchanged).
 
 // ErrIncidentNotFound is returned for an incident id no window raised.
 var ErrIncidentNotFound = errors.New("group-complaint incident not found")
 
-const (
-	incidentRaised    = "raised"
-	incidentConfirmed = "confirmed"
-)
+// StageGroupSuspected is the stage of the alert a suspected incident raises
+// at once, on the order that raised it.
+const StageGroupSuspected = "group_suspected"
 
-// incidentEvent is the hotline.incident.group_complaint event of inc. Its
-// ce_id names the incident and the step, so publishing it again (after a
-// crash) is a duplicate consumers drop. It goes to the group topics and the
-// province's topic of every tier, the billing topic for billing, by the
-// routing rules, keyed by the incident id.
-func (s *Service) incidentEvent(inc *Incident, step string) (queue.Event, error) {
-	data, err := json.Marshal(inc)
+// incidentEvent is the hotline.incident.group_complaint event of inc in
+// state (its ce_id names the incident and the state, so publishing it
+// again after a crash is a duplicate consumers drop). It goes to the group
+// topics and the province's topic of every tier, the billing topic for
+// billing, by the routing rules, keyed by the incident id.
+func (s *Service) incidentEvent(inc *Incident, state string) (queue.Event, error) {
+	snap := *inc
+	snap.State, snap.Verified = state, state == classifier.IncidentConfirmed
+	data, err := json.Marshal(&snap)
 	if err != nil {
 		return queue.Event{}, fmt.Errorf("encode incident: %w", err)
 	}
@@ -55,18 +62,17 @@ func (s *Service) incidentEvent(inc *Incident, step string) (queue.Event, error)
 		return queue.Event{}, fmt.Errorf("incident %s: no kafka route matches a group complaint", inc.ID)
 	}
 	at := inc.RaisedAt
-	if step == incidentConfirmed && inc.ConfirmedAt != nil {
-		at = *inc.ConfirmedAt
+	if state != classifier.IncidentSuspected && inc.DecidedAt != nil {
+		at = *inc.DecidedAt
 	}
-	return queue.Event{ID: inc.ID + "/" + step, Type: queue.TypeIncidentGroupComplaint, Source: s.source,
+	return queue.Event{ID: inc.ID + "/" + state, Type: queue.TypeIncidentGroupComplaint, Source: s.source,
 		Subject: inc.ID, Time: at, Key: inc.ID, Topics: topics, Data: data}, nil
 }
 
-// reconcile finishes what a window's incident still needs: members counted
-// before it are reclassified (each in its own shard's transaction with its
-// hotline.workorder.reclassified event); members whose order never came
-// within the grace are dropped; the raising and the confirmation events are
-// published if no one has.
+// reconcile finishes what an incident still needs: its state is applied to
+// every pending member (each in its own shard's transaction with its
+// event); members whose order never came within the grace are dropped; the
+// raising and the decision events are published if no one has.
 func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 	inc, err := s.groups.Incident(ctx, w)
 	if err != nil || inc == nil {
@@ -79,7 +85,7 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 		errs []error
 	)
 	for _, id := range inc.Pending {
-		err := s.joinIncident(ctx, id, inc, w, now)
+		err := s.applyIncident(ctx, id, inc, w, now)
 		switch {
 		case err == nil, errors.Is(err, errNoChange):
 			st.Settled = append(st.Settled, id)
@@ -106,7 +112,7 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 			st.Announced = true
 		case errors.Is(err, ErrNotFound) && late:
 			inc.Members = slices.DeleteFunc(inc.Members, func(m string) bool { return m == inc.Trigger })
-			ev, err := s.incidentEvent(inc, incidentRaised)
+			ev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
 			if err == nil {
 				err = s.store.publish(ctx, shard, ev)
 			}
@@ -119,18 +125,18 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 			errs = append(errs, err)
 		}
 	}
-	if inc.ConfirmedBy != "" && !inc.ConfirmAnnounced && (inc.Announced || st.Announced) {
-		ev, err := s.incidentEvent(inc, incidentConfirmed)
+	if inc.State != classifier.IncidentSuspected && !inc.DecisionAnnounced && (inc.Announced || st.Announced) {
+		ev, err := s.incidentEvent(inc, inc.State)
 		if err == nil {
 			err = s.store.publish(ctx, shard, ev)
 		}
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			st.ConfirmAnnounced = true
+			st.DecisionAnnounced = true
 		}
 	}
-	if len(st.Settled) > 0 || len(st.Lost) > 0 || st.Announced || st.ConfirmAnnounced {
+	if len(st.Settled) > 0 || len(st.Lost) > 0 || st.Announced || st.DecisionAnnounced {
 		if err := s.groups.Settle(ctx, w, st); err != nil {
 			errs = append(errs, err)
 		}
@@ -138,41 +144,97 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 	return errors.Join(errs...)
 }
 
-// joinIncident makes a stored order a member of inc: group_complaint, the
-// window's reason, the other members related, a "class" change by the
-// classifier, and hotline.workorder.reclassified. errNoChange when it is a
-// member already.
-func (s *Service) joinIncident(ctx context.Context, id string, inc *Incident, w classifier.Window, now time.Time) error {
+// applyIncident brings a stored order in line with inc's state: a member
+// of it, with the window's reason and the members that raised it related;
+// flagged suspected_group while any of its incidents is suspected; a group
+// complaint (re-planned: the upward report) once one is confirmed; a
+// history entry and its event (reclassified on a class change, else
+// updated). errNoChange when the order shows inc's state already.
+func (s *Service) applyIncident(ctx context.Context, id string, inc *Incident, w classifier.Window, now time.Time) error {
 	_, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
-		if slices.Contains(o.Incidents, inc.ID) {
+		if o.IncidentStates[inc.ID] == inc.State {
 			return Mutation{}, errNoChange
 		}
-		from := o.Class
 		// Related: the orders that raised it, not every later member.
 		raisers := inc.Members[:min(len(inc.Members), w.Threshold)]
-		hit := []classifier.GroupHit{{Window: w, N: len(inc.Members), Members: raisers}}
-		o.Incidents = append(o.Incidents, inc.ID)
-		o.Class = configs.ClassGroupComplaint
-		o.Reasons = append(o.Reasons, s.rules.GroupReasons(hit)...)
-		o.Related = classifier.Union(o.Related, o.ID, hit)
-		o.Priority = s.priority(o)
+		hit := classifier.GroupHit{Window: w, ID: inc.ID, State: inc.State, N: len(inc.Members), Members: raisers}
+		from := o.Class
+		joinIncident(o, hit)
+		o.Reasons = append(o.Reasons, s.rules.GroupReasons([]classifier.GroupHit{hit})...)
+		o.Related = classifier.Union(o.Related, o.ID, []classifier.GroupHit{hit})
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
-			To: o.Class, Note: "member of group complaint " + inc.ID})
-		ev, err := s.event(queue.TypeWorkOrderReclassified, o, now)
+		var m Mutation
+		typ := queue.TypeWorkOrderUpdated
+		if o.Class != from {
+			o.Priority = s.priority(o)
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
+				To: o.Class, Note: "member of group complaint " + inc.ID + ", " + inc.State})
+			m.Plan = s.replan(o, now)
+			typ = queue.TypeWorkOrderReclassified
+		} else {
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "group", To: inc.State,
+				Note: "member of group complaint " + inc.ID})
+		}
+		ev, err := s.event(typ, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		m.Events = append(m.Events, ev)
+		return m, nil
 	})
 	return err
 }
 
+// joinIncident records hit's incident and state on o and derives the class
+// and the suspected_group flag from all of o's incidents: a confirmed one
+// makes a group complaint; any suspected one flags it.
+func joinIncident(o *Order, hit classifier.GroupHit) {
+	if !slices.Contains(o.Incidents, hit.ID) {
+		o.Incidents = append(o.Incidents, hit.ID)
+	}
+	if o.IncidentStates == nil {
+		o.IncidentStates = map[string]string{}
+	}
+	o.IncidentStates[hit.ID] = hit.State
+	suspected := false
+	for _, st := range o.IncidentStates {
+		switch st {
+		case classifier.IncidentConfirmed:
+			o.Class = configs.ClassGroupComplaint
+		case classifier.IncidentSuspected:
+			suspected = true
+		}
+	}
+	if suspected {
+		o.SetFlag(configs.FlagSuspectedGroup)
+	} else {
+		o.ClearFlag(configs.FlagSuspectedGroup)
+	}
+}
+
 // ConfirmGroupComplaint records a supervisor's confirmation that the
-// problem of an incident is real: verified: true, who and when, and the
-// incident's event again with them. Confirming a verified incident changes
-// nothing. ErrIncidentNotFound for an id no window raised.
+// problem of a suspected incident is real (问题属实): every member becomes
+// a group complaint and is re-planned (the upward report), and the
+// incident's event goes out again with state confirmed. Confirming a
+// confirmed incident changes nothing. Errors: ErrIncidentNotFound,
+// ErrIncidentDecided (it was rejected), ErrReasonRequired (no actor).
 func (s *Service) ConfirmGroupComplaint(ctx context.Context, incidentID, actor string) (*Incident, error) {
+	return s.decideIncident(ctx, incidentID, classifier.IncidentConfirmed, actor, "")
+}
+
+// RejectGroupComplaint records a supervisor's finding that a suspected
+// incident is not one problem: the incident is closed (later complaints
+// count afresh), the members keep their class and lose the suspected flag,
+// and the event goes out with state rejected. note says why (required).
+// Errors as ConfirmGroupComplaint, and ErrReasonRequired without a note.
+func (s *Service) RejectGroupComplaint(ctx context.Context, incidentID, actor, note string) (*Incident, error) {
+	if strings.TrimSpace(note) == "" {
+		return nil, ErrReasonRequired
+	}
+	return s.decideIncident(ctx, incidentID, classifier.IncidentRejected, actor, strings.TrimSpace(note))
+}
+
+func (s *Service) decideIncident(ctx context.Context, incidentID, state, actor, note string) (*Incident, error) {
 	if actor == "" {
 		return nil, ErrReasonRequired
 	}
@@ -180,9 +242,9 @@ func (s *Service) ConfirmGroupComplaint(ctx context.Context, incidentID, actor s
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIncidentNotFound, err)
 	}
-	inc, err := s.groups.Confirm(ctx, w, actor, s.now().In(s.loc))
+	inc, changed, err := s.groups.Decide(ctx, w, state, actor, note, s.now().In(s.loc))
 	if err != nil {
-		return nil, err
+		return inc, err
 	}
 	if inc == nil {
 		return nil, fmt.Errorf("%w: %s", ErrIncidentNotFound, incidentID)
@@ -190,7 +252,9 @@ func (s *Service) ConfirmGroupComplaint(ctx context.Context, incidentID, actor s
 	if err := s.reconcile(ctx, w); err != nil {
 		return inc, err
 	}
-	s.log.Info().Str("incident", incidentID).Str("actor", actor).Msg("group complaint confirmed")
+	if changed {
+		s.log.Info().Str("incident", incidentID).Str("state", state).Str("actor", actor).Int("members", len(inc.Members)).Msg("group complaint decided")
+	}
 	return s.Incident(ctx, incidentID)
 }
 
@@ -210,33 +274,56 @@ func (s *Service) Incident(ctx context.Context, incidentID string) (*Incident, e
 	return inc, nil
 }
 
-// ReconcileIncidents finishes every incident of the recent periods (today,
-// yesterday, this month, last month) left unfinished by a crash or an
-// error: see reconcile. The IncidentSweeper runs it periodically.
+// MaxIncidents caps a listing of incidents.
+const MaxIncidents = 500
+
+// Incidents lists the incidents kept in state (any state when empty),
+// newest first, at most MaxIncidents.
+func (s *Service) Incidents(ctx context.Context, state string) ([]*Incident, error) {
+	ids, err := s.groups.Incidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Incident{}
+	for _, id := range ids {
+		inc, err := s.Incident(ctx, id)
+		if errors.Is(err, ErrIncidentNotFound) {
+			continue // expired since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		if state == "" || inc.State == state {
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Incident) int { return b.RaisedAt.Compare(a.RaisedAt) })
+	return out[:min(len(out), MaxIncidents)], nil
+}
+
+// ReconcileIncidents finishes every incident left unfinished by a crash or
+// an error: see reconcile. The IncidentSweeper runs it periodically.
 func (s *Service) ReconcileIncidents(ctx context.Context) error {
+	ids, err := s.groups.Incidents(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, period := range classifier.RecentPeriods(s.now(), s.loc) {
-		ids, err := s.groups.Incidents(ctx, period)
+	for _, id := range ids {
+		w, err := s.rules.WindowOf(id, s.loc)
+		if err != nil {
+			continue // not ours
+		}
+		inc, err := s.groups.Incident(ctx, w)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, id := range ids {
-			w, err := s.rules.WindowOf(id, s.loc)
-			if err != nil {
-				continue // not ours
-			}
-			inc, err := s.groups.Incident(ctx, w)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if inc == nil || len(inc.Pending) == 0 && inc.Announced && (inc.ConfirmedBy == "" || inc.ConfirmAnnounced) {
-				continue
-			}
-			if err := s.reconcile(ctx, w); err != nil {
-				errs = append(errs, err)
-			}
+		if inc == nil || len(inc.Pending) == 0 && inc.Announced && (inc.State == classifier.IncidentSuspected || inc.DecisionAnnounced) {
+			continue
+		}
+		if err := s.reconcile(ctx, w); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -88,8 +88,10 @@ const ghostPoll = 20 * time.Millisecond
 //     order related to it, and that one is flagged escalated
 //     (hotline.workorder.escalated).
 //  3. A valid complaint is counted in its group-complaint windows (one
-//     atomic script per window); at a threshold it becomes a group
-//     complaint and raises the window's incident.
+//     atomic script per window); at a threshold it raises a suspected
+//     incident (an alert at once, members flagged suspected_group), and it
+//     joins an open incident in its state (a confirmed one makes it a
+//     group complaint).
 //  4. The order, its events (created, and the incident's when raised) and
 //     its timers are written in one transaction.
 //  5. Members of an incident counted before it are reclassified
@@ -227,15 +229,21 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 			if gc.Incident == nil {
 				continue
 			}
-			hits = append(hits, classifier.GroupHit{Window: windows[i], N: gc.N, Members: gc.Incident.Members})
-			o.Incidents = append(o.Incidents, gc.Incident.ID)
+			hits = append(hits, classifier.GroupHit{Window: windows[i], ID: gc.Incident.ID, State: gc.Incident.State,
+				N: gc.N, Members: gc.Incident.Members})
 			if gc.Raised {
 				raised = append(raised, gc.Incident)
 			}
 		}
 		d = s.rules.JoinGroups(d, o.ID, hits)
+		for _, h := range hits {
+			joinIncident(o, h)
+		}
 	}
 	o.Class, o.Reasons, o.Related, o.Priority = d.Class, d.Reasons, d.Related, d.Priority
+	for _, f := range d.Flags {
+		o.SetFlag(f)
+	}
 
 	var timers []escalation.Timer
 	if in.Leaf.ResolveInIVR {
@@ -259,13 +267,20 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		}
 	}
 	timers = append(timers, s.attentionTimers(o, now)...)
+	if len(raised) > 0 {
+		// The suspected incident alerts supervisors at once, on the order
+		// that raised it.
+		t := s.timer(o, StageGroupSuspected, now)
+		t.Severity = escalation.SeverityGroup
+		timers = append(timers, t)
+	}
 	ev, err := s.event(queue.TypeWorkOrderCreated, o, now)
 	if err != nil {
 		return nil, err
 	}
 	events := []queue.Event{ev}
 	for _, inc := range raised {
-		iev, err := s.incidentEvent(inc, incidentRaised)
+		iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +295,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		Str("service_number", Mask(o.ServiceNumber)).Strs("topics", ev.Topics).Msg("work order created")
 	for _, inc := range raised {
 		s.log.Warn().Str("work_order", o.ID).Str("incident", inc.ID).Str("rule", inc.Rule).
-			Int("members", len(inc.Members)).Bool("verified", inc.Verified).Msg("group complaint raised")
+			Int("members", len(inc.Members)).Str("state", inc.State).Msg("group complaint raised")
 	}
 	if len(windows) > 0 {
 		s.settleCreated(ctx, o, windows, counts)
@@ -325,15 +340,19 @@ func appendNew(list []string, v string) []string {
 }
 
 // settleCreated finishes an order's group membership once it is stored:
-// an order counted before its window's incident (by a hair, while the
-// incident was being raised) reclassifies itself, one counted into it
-// leaves the pending set, and the order that raised it reconciles the
-// earlier members. Errors are logged: ReconcileIncidents finishes the job.
+// the order that raised an incident applies it to the earlier members
+// (reconcile); one counted into an incident leaves its pending set; one
+// counted just before another raised an incident (by a hair) applies that
+// incident to itself. Errors are logged: ReconcileIncidents finishes the
+// job.
 func (s *Service) settleCreated(ctx context.Context, o *Order, windows []classifier.Window, counts []GroupCount) {
 	var below []classifier.Window
 	for i, w := range windows {
 		gc := counts[i]
 		var err error
+		if gc.Incident != nil {
+			w.Period = gc.Incident.Period
+		}
 		switch {
 		case gc.Incident == nil:
 			below = append(below, w)
@@ -360,11 +379,16 @@ func (s *Service) settleCreated(ctx context.Context, o *Order, windows []classif
 		if !pending[i] {
 			continue
 		}
-		// Only itself: the other members are the raising order's job.
-		inc, err := s.groups.Incident(ctx, w)
-		if err == nil && inc != nil {
-			if err = s.joinIncident(ctx, o.ID, inc, w, s.now().In(s.loc)); err == nil || errors.Is(err, errNoChange) {
-				err = s.groups.Settle(ctx, w, Settlement{Settled: []string{o.ID}})
+		// Only itself: the other members are the raising order's job. The
+		// count again names the incident (it is a member: no new count).
+		gc, err := s.groups.Count(ctx, o.ID, s.now().In(s.loc), []classifier.Window{w})
+		if err == nil && len(gc) == 1 && gc[0].Incident != nil {
+			w.Period = gc[0].Incident.Period
+			var inc *Incident
+			if inc, err = s.groups.Incident(ctx, w); err == nil && inc != nil {
+				if err = s.applyIncident(ctx, o.ID, inc, w, s.now().In(s.loc)); err == nil || errors.Is(err, errNoChange) {
+					err = s.groups.Settle(ctx, w, Settlement{Settled: []string{o.ID}})
+				}
 			}
 		}
 		if err != nil {

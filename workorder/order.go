@@ -58,10 +58,12 @@ type Order struct {
 	Notes []Note `json:"notes,omitempty"`
 	// Urges counts the contacts about this order while it was open (催办).
 	Urges int `json:"urges"`
-	// Incidents are the group-complaint incidents the order is a member of.
-	Incidents []string  `json:"incidents,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
-	History   []Change  `json:"history"`
+	// Incidents are the group-complaint incidents the order is a member of,
+	// IncidentStates the state of each as last applied to the order.
+	Incidents      []string          `json:"incidents,omitempty"`
+	IncidentStates map[string]string `json:"incident_states,omitempty"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	History        []Change          `json:"history"`
 }
 
 // Note is one recorded text on an order.

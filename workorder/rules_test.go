@@ -76,14 +76,22 @@ func newEnvWith(t *testing.T, edit func(*classifier.Rules), wrap func(*workorder
 	}
 	e := &env{t: t, redis: r, cfg: cfg, rules: rules, outbox: queue.NewOutbox("t", shards),
 		clock: &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, cfg.Location)}, schemas: testenv.LoadSchemas(t)}
-	e.timers = escalation.NewStore(r.Client, "t", shards, e.outbox)
+	cal, err := escalation.OpenCalendar(cfg.Escalation.CalendarFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, err := escalation.LoadPolicies(cfg.Escalation.PoliciesFile, cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.timers = escalation.NewStore(r.Client, "t", shards, e.outbox, escalation.WithAlertEvents("/t", "hotline.alerts"))
 	e.store = workorder.NewStore(r.Client, "t", shards, e.outbox, e.timers)
 	var groups workorder.GroupCounter
 	if wrap != nil {
 		groups = wrap(workorder.NewRedisGroups(r.Client, "t", rules.GroupComplaint.KeepAfterPeriod.D()))
 	}
 	e.svc = workorder.NewService(workorder.ServiceParams{Store: e.store, Router: queue.NewRouter(cfg.Kafka.Routes),
-		Config: cfg, Rules: rules, Groups: groups, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
+		Config: cfg, Rules: rules, Policies: policies, Groups: groups, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
 	t.Cleanup(e.checkEvents)
 	return e
 }
@@ -327,8 +335,8 @@ func TestEscalationsCountForGroupComplaints(t *testing.T) {
 	if len(evs) == 0 {
 		t.Fatal("no group-complaint incident from three escalations on one day")
 	}
-	if inc := incidentOf(t, evs[0]); !slices.Equal(inc.Members, members) || inc.Province != "GD" {
-		t.Errorf("incident members %v province %s, want %v GD", inc.Members, inc.Province, members)
+	if inc := incidentOf(t, evs[0]); !slices.Equal(inc.Members, members) || inc.Province != "GD" || inc.State != "suspected" {
+		t.Errorf("incident members %v province %s state %s, want %v GD suspected", inc.Members, inc.Province, inc.State, members)
 	}
 }
 
@@ -545,82 +553,201 @@ func incidentOf(t *testing.T, ev queue.Event) workorder.Incident {
 	return inc
 }
 
-func TestGroupSameDay(t *testing.T) {
+// suspected reports whether o is a member of incident flagged
+// suspected_group with its class kept.
+func suspectedMember(o *workorder.Order, incident string) bool {
+	return slices.Contains(o.Incidents, incident) && o.HasFlag(configs.FlagSuspectedGroup) && o.IncidentStates[incident] == "suspected"
+}
+
+const dayIncident = "GC-20261123-GD-billing.charge_dispute"
+
+// TestGroupSameDaySuspectedThenConfirmed: the 3rd group- or appeal-tier
+// complaint of one problem code in a day raises a suspected incident: an
+// alert at once, every member flagged suspected_group, classes unchanged;
+// a later member joins flagged. A supervisor confirms it: every member
+// becomes a group complaint, re-planned with the upward report; a member
+// after that is a group complaint at creation.
+func TestGroupSameDaySuspectedThenConfirmed(t *testing.T) {
 	e := newEnv(t, nil)
+	ctx := context.Background()
 	var ids []string
 	submit := func(tier string, leaf configs.Leaf) *workorder.Order {
 		o := e.submit(intake(tier, fmt.Sprintf("1890000%04d", len(ids)), leaf)).Order
 		ids = append(ids, o.ID)
 		return o
 	}
-	// Province-tier orders do not count toward the daily rule.
+	// Province-tier orders do not count toward the daily rule; nor do other
+	// problems or queries.
 	for i := 0; i < 3; i++ {
-		if o := submit("province", complaintBilling); o.Class != "complaint" {
-			t.Fatalf("province-tier order %d: %s", i, o.Class)
-		}
+		submit("province", complaintBilling)
 	}
-	// Nor do other subcategories or queries.
 	submit("group", complaintNetwork)
 	submit("group", queryBilling)
 	first := submit("group", complaintBilling)
 	second := submit("appeal", complaintBilling)
-	if first.Class != "complaint" || second.Class != "complaint" {
-		t.Fatalf("1st and 2nd group-tier orders: %s %s", first.Class, second.Class)
-	}
 	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 0 {
 		t.Fatalf("incident after 2 orders: %d events", n)
 	}
 	third := submit("group", complaintBilling)
-	if third.Class != "group_complaint" || third.Priority != 1 || !slices.Equal(third.Incidents, []string{"GC-20261123-GD-billing.charge_dispute"}) ||
-		!slices.Equal(third.Related, []string{first.ID, second.ID}) {
-		t.Fatalf("3rd: class %s incidents %v related %v", third.Class, third.Incidents, third.Related)
+	if third.Class != "complaint" || !suspectedMember(third, dayIncident) || !slices.Equal(third.Related, []string{first.ID, second.ID}) {
+		t.Fatalf("3rd: class %s flags %v incidents %v related %v", third.Class, third.Flags, third.Incidents, third.Related)
 	}
-	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261123-GD-billing.charge_dispute")
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, dayIncident)
 	if len(evs) != 1 {
 		t.Fatalf("incident events %d, want 1", len(evs))
 	}
 	inc := incidentOf(t, evs[0])
-	if inc.Rule != "group_same_day_escalated" || inc.Period != "2026-11-23" || !inc.Verified || inc.Province != "GD" ||
-		inc.Subcategory != "billing" || !slices.Equal(inc.Members, []string{first.ID, second.ID, third.ID}) {
+	if inc.Rule != "group_same_day_escalated" || inc.Window != "day" || inc.State != "suspected" || inc.Verified ||
+		inc.Province != "GD" || inc.ProblemCode != "billing.charge_dispute" || !slices.Equal(inc.Members, []string{first.ID, second.ID, third.ID}) {
 		t.Errorf("incident %+v", inc)
 	}
-	if evs[0].ID != "GC-20261123-GD-billing.charge_dispute/raised" || evs[0].Key != "GC-20261123-GD-billing.charge_dispute" ||
+	if evs[0].ID != dayIncident+"/suspected" || evs[0].Key != dayIncident ||
 		!slices.Equal(evs[0].Topics, []string{"hotline.workorders.province.GD", "hotline.workorders.group", "hotline.workorders.billing"}) {
 		t.Errorf("incident event %s key %s topics %v", evs[0].ID, evs[0].Key, evs[0].Topics)
 	}
-	// Earlier members are reclassified and linked.
+	// Supervisors are alerted at once, on the raising order.
+	if p, err := e.timers.Pending(ctx, e.store.Shard(third.ID), escalation.TimerID(third.ID, workorder.StageGroupSuspected)); err != nil || len(p) != 1 {
+		t.Errorf("suspected-incident alert timer: %v %v", p, err)
+	}
+	// Earlier members are flagged, their class kept.
 	for _, o := range []*workorder.Order{first, second} {
 		got := e.get(o.ID)
-		if got.Class != "group_complaint" || !slices.Contains(got.Related, third.ID) || got.History[len(got.History)-1].Action != "class" {
-			t.Errorf("earlier member %s: class %s related %v", o.ID, got.Class, got.Related)
+		if got.Class != "complaint" || !suspectedMember(got, dayIncident) || !slices.Contains(got.Related, third.ID) {
+			t.Errorf("earlier member %s: class %s flags %v related %v", o.ID, got.Class, got.Flags, got.Related)
+		}
+		if n := len(e.eventsOf(queue.TypeWorkOrderUpdated, o.ID)); n != 1 {
+			t.Errorf("updated events of %s: %d", o.ID, n)
+		}
+	}
+	// A later member joins flagged.
+	fourth := submit("appeal", complaintBilling)
+	if fourth.Class != "complaint" || !suspectedMember(fourth, dayIncident) || !slices.Equal(fourth.Related, []string{first.ID, second.ID, third.ID}) {
+		t.Errorf("4th: class %s flags %v related %v", fourth.Class, fourth.Flags, fourth.Related)
+	}
+
+	// Confirmed: every member a group complaint, with the upward report.
+	e.clock.Add(time.Hour)
+	got, err := e.svc.ConfirmGroupComplaint(ctx, dayIncident, "supervisor-1")
+	if err != nil || got.State != "confirmed" || !got.Verified || got.DecidedBy != "supervisor-1" || got.DecidedAt == nil ||
+		!got.DecidedAt.Equal(e.clock.Now()) || len(got.Pending) != 0 {
+		t.Fatalf("confirm: %+v, %v", got, err)
+	}
+	for _, o := range []*workorder.Order{first, second, third, fourth} {
+		m := e.get(o.ID)
+		if m.Class != "group_complaint" || m.Priority != 1 || m.HasFlag(configs.FlagSuspectedGroup) || m.IncidentStates[dayIncident] != "confirmed" {
+			t.Errorf("member %s after confirm: class %s priority %d flags %v", o.ID, m.Class, m.Priority, m.Flags)
+		}
+		if p, err := e.timers.Pending(ctx, e.store.Shard(o.ID), escalation.TimerID(o.ID, "report_upward")); err != nil || len(p) != 1 {
+			t.Errorf("member %s: no upward report after confirm (%v %v)", o.ID, p, err)
 		}
 		if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, o.ID)); n != 1 {
 			t.Errorf("reclassified events of %s: %d", o.ID, n)
 		}
 	}
-	// A later member joins at creation.
-	fourth := submit("appeal", complaintBilling)
-	if fourth.Class != "group_complaint" || !slices.Equal(fourth.Related, []string{first.ID, second.ID, third.ID}) {
-		t.Errorf("4th: class %s related %v", fourth.Class, fourth.Related)
+	evs = e.eventsOf(queue.TypeIncidentGroupComplaint, dayIncident)
+	if len(evs) != 2 || evs[1].ID != dayIncident+"/confirmed" || incidentOf(t, evs[1]).State != "confirmed" {
+		t.Fatalf("events after confirm: %d", len(evs))
 	}
-	// Related are the orders that raised it, not every later member.
+	// A member after the confirmation is a group complaint at creation.
 	fifth := submit("group", complaintBilling)
-	if !slices.Equal(fifth.Related, []string{first.ID, second.ID, third.ID}) {
-		t.Errorf("5th: related %v", fifth.Related)
+	if fifth.Class != "group_complaint" || fifth.HasFlag(configs.FlagSuspectedGroup) || !slices.Equal(fifth.Related, []string{first.ID, second.ID, third.ID}) {
+		t.Errorf("5th: class %s flags %v related %v", fifth.Class, fifth.Flags, fifth.Related)
 	}
-	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 1 {
-		t.Errorf("incident events after the 5th: %d, want still 1", n)
-	}
-	stored, err := e.svc.Incident(context.Background(), "GC-20261123-GD-billing.charge_dispute")
-	if err != nil || !slices.Equal(stored.Members, []string{first.ID, second.ID, third.ID, fourth.ID, fifth.ID}) || len(stored.Pending) != 0 || !stored.Announced {
-		t.Errorf("stored incident %+v, %v", stored, err)
-	}
-	// Reconciling finds nothing left to do.
-	if err := e.svc.ReconcileIncidents(context.Background()); err != nil {
+	// Confirming again changes nothing; rejecting a confirmed one conflicts.
+	if _, err := e.svc.ConfirmGroupComplaint(ctx, dayIncident, "supervisor-2"); err != nil {
 		t.Error(err)
 	}
-	if n := len(e.events()); n != len(ids)+1+2 {
-		t.Errorf("events %d, want %d created, 1 incident, 2 reclassified", n, len(ids))
+	if _, err := e.svc.RejectGroupComplaint(ctx, dayIncident, "supervisor-2", "no"); !errors.Is(err, workorder.ErrIncidentDecided) {
+		t.Errorf("reject after confirm: %v", err)
+	}
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 2 {
+		t.Errorf("incident events after a second confirm: %d", n)
+	}
+	stored, err := e.svc.Incident(ctx, dayIncident)
+	if err != nil || len(stored.Members) != 5 || len(stored.Pending) != 0 || !stored.Announced || !stored.DecisionAnnounced {
+		t.Errorf("stored incident %+v, %v", stored, err)
+	}
+	if err := e.svc.ReconcileIncidents(ctx); err != nil {
+		t.Error(err)
+	}
+	if list, err := e.svc.Incidents(ctx, "confirmed"); err != nil || len(list) != 1 || list[0].ID != dayIncident {
+		t.Errorf("confirmed incidents %v, %v", list, err)
+	}
+	if list, err := e.svc.Incidents(ctx, "suspected"); err != nil || len(list) != 0 {
+		t.Errorf("suspected incidents %v, %v", list, err)
+	}
+	for _, id := range []string{"GC-20261123-GD-network.quality", "GC-202613-GD-network.quality", "nonsense"} {
+		if _, err := e.svc.ConfirmGroupComplaint(ctx, id, "s"); !errors.Is(err, workorder.ErrIncidentNotFound) {
+			t.Errorf("confirm %s: %v", id, err)
+		}
+	}
+}
+
+// TestGroupRejected: a rejected incident closes; members lose the flag and
+// keep their class; later complaints that day join nothing and raise
+// nothing.
+func TestGroupRejected(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var members []*workorder.Order
+	for i := 0; i < 3; i++ {
+		members = append(members, e.submit(intake("group", fmt.Sprintf("1890000%04d", i), complaintBilling)).Order)
+	}
+	if _, err := e.svc.RejectGroupComplaint(ctx, dayIncident, "supervisor-1", " "); !errors.Is(err, workorder.ErrReasonRequired) {
+		t.Errorf("reject without a note: %v", err)
+	}
+	e.clock.Add(time.Hour)
+	inc, err := e.svc.RejectGroupComplaint(ctx, dayIncident, "supervisor-1", "three different bills, not one fault")
+	if err != nil || inc.State != "rejected" || inc.Verified || inc.Note == "" {
+		t.Fatalf("reject: %+v, %v", inc, err)
+	}
+	for _, o := range members {
+		got := e.get(o.ID)
+		if got.Class != "complaint" || got.HasFlag(configs.FlagSuspectedGroup) || got.IncidentStates[dayIncident] != "rejected" {
+			t.Errorf("member %s after reject: class %s flags %v", o.ID, got.Class, got.Flags)
+		}
+	}
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, dayIncident)
+	if len(evs) != 2 || evs[1].ID != dayIncident+"/rejected" {
+		t.Fatalf("events after reject: %d", len(evs))
+	}
+	for i := 3; i < 7; i++ {
+		o := e.submit(intake("group", fmt.Sprintf("1890000%04d", i), complaintBilling)).Order
+		if o.Class != "complaint" || len(o.Incidents) != 0 || len(o.Flags) != 0 {
+			t.Errorf("complaint %d after the rejection: class %s incidents %v flags %v", i, o.Class, o.Incidents, o.Flags)
+		}
+	}
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 2 {
+		t.Errorf("incident events after the rejection: %d, want 2", n)
+	}
+	if _, err := e.svc.ConfirmGroupComplaint(ctx, dayIncident, "supervisor-2"); !errors.Is(err, workorder.ErrIncidentDecided) {
+		t.Errorf("confirm after reject: %v", err)
+	}
+	// The next day counts afresh.
+	e.clock.Set(time.Date(2026, 11, 24, 10, 0, 0, 0, e.cfg.Location))
+	var last *workorder.Order
+	for i := 10; i < 13; i++ {
+		last = e.submit(intake("group", fmt.Sprintf("1890000%04d", i), complaintBilling)).Order
+	}
+	if !suspectedMember(last, "GC-20261124-GD-billing.charge_dispute") {
+		t.Errorf("the next day's 3rd: incidents %v flags %v", last.Incidents, last.Flags)
+	}
+}
+
+// TestGroupKeysOnTheProblemCode: 20 province complaints of one menu bucket
+// but different problem codes raise nothing (the probe of issue 10).
+func TestGroupKeysOnTheProblemCode(t *testing.T) {
+	e := newEnv(t, nil)
+	codes := []string{"billing.charge_dispute", "billing.overcharge", "billing.vas_subscription", "billing.package_change", "billing.refund"}
+	for i := 0; i < 20; i++ {
+		in := intake("province", fmt.Sprintf("1890000%04d", i), complaintBilling)
+		in.ProblemCode = codes[i%len(codes)]
+		if o := e.submit(in).Order; o.Class != "complaint" || o.Priority != 2 || len(o.Incidents) != 0 {
+			t.Fatalf("complaint %d: class %s priority %d incidents %v", i, o.Class, o.Priority, o.Incidents)
+		}
+	}
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 0 {
+		t.Errorf("%d incidents from unrelated problems", n)
 	}
 }
 
@@ -635,8 +762,8 @@ func TestGroupSameDayAcrossMidnight(t *testing.T) {
 	e.clock.Set(time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC))
 	c := e.submit(intake("group", "18900000003", complaintBilling)).Order
 	for _, o := range []*workorder.Order{a, b, c} {
-		if got := e.get(o.ID); got.Class != "complaint" {
-			t.Errorf("%s: %s", o.ID, got.Class)
+		if got := e.get(o.ID); len(got.Incidents) != 0 {
+			t.Errorf("%s: %v", o.ID, got.Incidents)
 		}
 	}
 	if c.ID[3:11] != "20261124" {
@@ -645,75 +772,68 @@ func TestGroupSameDayAcrossMidnight(t *testing.T) {
 	// Two more on the 24th make three that day.
 	d := e.submit(intake("group", "18900000004", complaintBilling)).Order
 	f := e.submit(intake("group", "18900000005", complaintBilling)).Order
-	if f.Class != "group_complaint" || !slices.Equal(f.Incidents, []string{"GC-20261124-GD-billing.charge_dispute"}) {
-		t.Errorf("3rd on the 24th: %s %v", f.Class, f.Incidents)
+	if !suspectedMember(f, "GC-20261124-GD-billing.charge_dispute") {
+		t.Errorf("3rd on the 24th: %v %v", f.Incidents, f.Flags)
 	}
-	if got := e.get(d.ID); got.Class != "group_complaint" {
-		t.Errorf("2nd on the 24th: %s", got.Class)
+	if got := e.get(d.ID); !suspectedMember(got, "GC-20261124-GD-billing.charge_dispute") {
+		t.Errorf("2nd on the 24th: %v", got.Incidents)
 	}
-	if got := e.get(b.ID); got.Class != "complaint" {
-		t.Errorf("order of the 23rd: %s", got.Class)
+	if got := e.get(b.ID); len(got.Incidents) != 0 {
+		t.Errorf("order of the 23rd: %v", got.Incidents)
 	}
 }
 
-func TestGroupSameMonth(t *testing.T) {
+// TestGroupMonthlyClause: 20 complaints of one problem within 30 days raise
+// a suspected incident, across a month boundary too; the oldest drops out
+// after 30 days; calendar_month counts the calendar month instead.
+func TestGroupMonthlyClause(t *testing.T) {
 	monthly := func(r *classifier.Rules) { r.GroupComplaint.SameDay.Threshold = 1000 }
-	t.Run("19th and 20th", func(t *testing.T) {
+	t.Run("19 then the 20th within 30 days", func(t *testing.T) {
 		e := newEnv(t, monthly)
-		e.clock.Set(time.Date(2026, 11, 1, 0, 0, 0, 0, e.cfg.Location))
+		start := time.Date(2026, 11, 1, 0, 0, 0, 0, e.cfg.Location)
+		e.clock.Set(start)
 		var ids []string
 		for i := 1; i <= 19; i++ {
 			o := e.submit(intake([]string{"province", "group", "appeal"}[i%3], fmt.Sprintf("1890000%04d", i), complaintNetwork)).Order
-			if o.Class != "complaint" {
-				t.Fatalf("order %d: %s", i, o.Class)
-			}
 			ids = append(ids, o.ID)
 			e.clock.Add(36 * time.Hour)
 		}
 		if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 0 {
 			t.Fatalf("incident after 19: %d", n)
 		}
-		e.clock.Set(time.Date(2026, 11, 30, 23, 59, 59, 0, e.cfg.Location))
+		e.clock.Set(start.Add(30*24*time.Hour - time.Second)) // the 1st is 29d 23:59:59 old
 		twentieth := e.submit(intake("province", "18900009999", complaintNetwork)).Order
 		ids = append(ids, twentieth.ID)
-		if twentieth.Class != "group_complaint" || !slices.Equal(twentieth.Incidents, []string{"GC-202611-GD-network.quality"}) {
-			t.Fatalf("20th: %s %v", twentieth.Class, twentieth.Incidents)
+		id := "GC-R20261130-GD-network.quality"
+		if twentieth.Class != "complaint" || !suspectedMember(twentieth, id) {
+			t.Fatalf("20th: %s %v %v", twentieth.Class, twentieth.Incidents, twentieth.Flags)
 		}
-		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network.quality")
+		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, id)
 		if len(evs) != 1 {
 			t.Fatalf("incident events %d", len(evs))
 		}
 		inc := incidentOf(t, evs[0])
-		if inc.Verified || inc.Rule != "group_same_month" || inc.Period != "2026-11" || !slices.Equal(inc.Members, ids) {
+		if inc.State != "suspected" || inc.Rule != "group_same_month" || inc.Window != "rolling_30d" || !slices.Equal(inc.Members, ids) {
 			t.Errorf("incident %+v", inc)
 		}
 		for _, id := range ids {
-			if got := e.get(id); got.Class != "group_complaint" {
-				t.Errorf("member %s: %s", id, got.Class)
+			if got := e.get(id); got.Class != "complaint" || !got.HasFlag(configs.FlagSuspectedGroup) {
+				t.Errorf("member %s: %s %v", id, got.Class, got.Flags)
 			}
 		}
-		// A supervisor confirms it: verified, and the event again.
-		e.clock.Add(time.Hour)
-		ctx := context.Background()
-		got, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network.quality", "supervisor-1")
-		if err != nil || !got.Verified || got.ConfirmedBy != "supervisor-1" || got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(e.clock.Now()) {
-			t.Fatalf("confirm: %+v, %v", got, err)
+	})
+	t.Run("the oldest out of the 30 days", func(t *testing.T) {
+		e := newEnv(t, monthly)
+		start := time.Date(2026, 11, 1, 0, 0, 0, 0, e.cfg.Location)
+		e.clock.Set(start)
+		for i := 1; i <= 19; i++ {
+			e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork))
+			e.clock.Add(36 * time.Hour)
 		}
-		evs = e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network.quality")
-		if len(evs) != 2 || evs[1].ID != "GC-202611-GD-network.quality/confirmed" || !incidentOf(t, evs[1]).Verified {
-			t.Fatalf("events after confirm: %d", len(evs))
-		}
-		// Confirming again changes nothing.
-		if _, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network.quality", "supervisor-2"); err != nil {
-			t.Error(err)
-		}
-		if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 2 {
-			t.Errorf("events after a second confirm: %d", n)
-		}
-		for _, id := range []string{"GC-202611-GD-billing.charge_dispute", "GC-202613-GD-network.quality", "nonsense"} {
-			if _, err := e.svc.ConfirmGroupComplaint(ctx, id, "s"); !errors.Is(err, workorder.ErrIncidentNotFound) {
-				t.Errorf("confirm %s: %v", id, err)
-			}
+		e.clock.Set(start.Add(30 * 24 * time.Hour).Add(time.Second))
+		o := e.submit(intake("province", "18900009999", complaintNetwork)).Order
+		if len(o.Incidents) != 0 || len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")) != 0 {
+			t.Errorf("20th with the 1st 30 days and 1 s old: %v", o.Incidents)
 		}
 	})
 	t.Run("across the month boundary", func(t *testing.T) {
@@ -722,18 +842,38 @@ func TestGroupSameMonth(t *testing.T) {
 		for i := 1; i <= 19; i++ {
 			e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork))
 		}
-		// Midnight Beijing time, 16:00 UTC on the 30th.
+		e.clock.Set(time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC)) // midnight Beijing time
+		o := e.submit(intake("province", "18900009999", complaintNetwork)).Order
+		if !suspectedMember(o, "GC-R20261201-GD-network.quality") {
+			t.Errorf("1st of December after 19 in November: %v %v", o.Incidents, o.Flags)
+		}
+	})
+	t.Run("calendar month: not across the boundary", func(t *testing.T) {
+		e := newEnv(t, func(r *classifier.Rules) {
+			monthly(r)
+			r.GroupComplaint.SameMonth.Window = classifier.WindowCalendarMonth
+		})
+		e.clock.Set(time.Date(2026, 11, 30, 12, 0, 0, 0, e.cfg.Location))
+		for i := 1; i <= 19; i++ {
+			e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork))
+		}
 		e.clock.Set(time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC))
 		o := e.submit(intake("province", "18900009999", complaintNetwork)).Order
-		if o.Class != "complaint" || len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")) != 0 {
-			t.Errorf("1st of December after 19 in November: %s", o.Class)
+		if len(o.Incidents) != 0 {
+			t.Errorf("1st of December, calendar month: %v", o.Incidents)
+		}
+		for i := 20; i < 39; i++ {
+			o = e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork)).Order
+		}
+		if !suspectedMember(o, "GC-202612-GD-network.quality") {
+			t.Errorf("20th of December: %v", o.Incidents)
 		}
 	})
 }
 
 // TestGroupConcurrent: 50 calls at once for the same province and
-// subcategory on the group tier, each with its own customer: exactly one
-// incident per window, and every order in it.
+// problem on the group tier, each with its own customer: exactly one
+// incident per window, and every order in it, flagged.
 func TestGroupConcurrent(t *testing.T) {
 	e := newEnv(t, nil)
 	const n = 50
@@ -762,7 +902,7 @@ func TestGroupConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"GC-20261123-GD-billing.charge_dispute", "GC-202611-GD-billing.charge_dispute"} {
+	for _, id := range []string{dayIncident, "GC-R20261123-GD-billing.charge_dispute"} {
 		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, id)
 		if len(evs) != 1 {
 			t.Fatalf("%s: %d incident events, want 1", id, len(evs))
@@ -778,29 +918,17 @@ func TestGroupConcurrent(t *testing.T) {
 			t.Errorf("%s: pending %v", id, inc.Pending)
 		}
 	}
-	var before int
 	for _, id := range ids {
 		o := e.get(id)
-		if o.Class != "group_complaint" {
-			t.Errorf("%s: %s", id, o.Class)
+		if o.Class != "complaint" || !o.HasFlag(configs.FlagSuspectedGroup) || len(o.Incidents) != 2 {
+			t.Errorf("%s: %s %v %v", id, o.Class, o.Flags, o.Incidents)
 		}
-		if len(o.Incidents) != 2 {
-			t.Errorf("%s: incidents %v", id, o.Incidents)
-		}
-		if len(e.eventsOf(queue.TypeWorkOrderReclassified, id)) > 0 {
-			before++
-		}
-	}
-	// The day's 3rd raised it: two earlier members (the month's 20th also
-	// reclassifies up to 19), each reclassified once per incident at most.
-	if before < 2 || before > 19 {
-		t.Errorf("%d orders were reclassified, want 2 to 19", before)
 	}
 }
 
 // TestGroupCrashBetweenSteps: a member counted by a daemon that died before
 // storing the order. The incident still completes: the stored members are
-// reclassified at once, the lost one is dropped after the grace, and an
+// flagged at once, the lost one is dropped after the grace, and an
 // incident raised by a lost order is announced by the reconciler.
 func TestGroupCrashBetweenSteps(t *testing.T) {
 	e := newEnv(t, nil)
@@ -815,10 +943,10 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	}
 	a := e.submit(intake("group", "18900000001", complaintBilling)).Order
 	b := e.submit(intake("group", "18900000002", complaintBilling)).Order // the 3rd: raises it
-	if b.Class != "group_complaint" || e.get(a.ID).Class != "group_complaint" {
-		t.Fatalf("classes %s %s", e.get(a.ID).Class, b.Class)
+	if !suspectedMember(b, dayIncident) || !suspectedMember(e.get(a.ID), dayIncident) {
+		t.Fatalf("members %v %v", e.get(a.ID).Flags, b.Flags)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
+	inc, _ := e.svc.Incident(ctx, dayIncident)
 	if !slices.Equal(inc.Pending, []string{"WO-20261123-GD-000901"}) {
 		t.Fatalf("pending %v: the lost member waits for the grace", inc.Pending)
 	}
@@ -826,7 +954,7 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	inc, _ = e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
+	inc, _ = e.svc.Incident(ctx, dayIncident)
 	if len(inc.Pending) != 0 || !slices.Equal(inc.Members, []string{a.ID, b.ID}) {
 		t.Errorf("after the grace: pending %v members %v", inc.Pending, inc.Members)
 	}
@@ -843,27 +971,37 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
+	next := "GC-20261124-GD-billing.charge_dispute"
 	for _, o := range []*workorder.Order{c, d} {
-		if got := e.get(o.ID); got.Class != "group_complaint" {
-			t.Errorf("member %s after the sweep: %s", o.ID, got.Class)
+		if got := e.get(o.ID); !suspectedMember(got, next) {
+			t.Errorf("member %s after the sweep: %v", o.ID, got.Flags)
 		}
 	}
-	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")); n != 0 {
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, next)); n != 0 {
 		t.Errorf("announced within the grace: %d", n)
 	}
 	e.clock.Add(2 * time.Minute)
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, next)
 	if len(evs) != 1 || !slices.Equal(incidentOf(t, evs[0]).Members, []string{c.ID, d.ID}) {
 		t.Fatalf("announcement of the lost trigger's incident: %d events", len(evs))
+	}
+	// A decision on it reaches every stored member, and is announced.
+	if _, err := e.svc.ConfirmGroupComplaint(ctx, next, "supervisor-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*workorder.Order{c, d} {
+		if got := e.get(o.ID); got.Class != "group_complaint" {
+			t.Errorf("member %s after confirm: %s", o.ID, got.Class)
+		}
 	}
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")); n != 1 {
-		t.Errorf("announced again: %d", n)
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, next)); n != 2 {
+		t.Errorf("events of the incident: %d, want raised and confirmed", n)
 	}
 }
 
@@ -885,8 +1023,8 @@ func (h *hookedGroups) Count(ctx context.Context, id string, now time.Time, ws [
 }
 
 // TestGroupMemberStoredAfterTheIncident: an order counted 1st is stored
-// only after the 3rd raised the incident and tried to reclassify it; it
-// reclassifies itself once stored.
+// only after the 3rd raised the incident and tried to flag it; it applies
+// the incident to itself once stored.
 func TestGroupMemberStoredAfterTheIncident(t *testing.T) {
 	counted, release := make(chan string, 1), make(chan struct{})
 	hook := &hookedGroups{}
@@ -918,10 +1056,10 @@ func TestGroupMemberStoredAfterTheIncident(t *testing.T) {
 	slow := <-counted
 	b := e.submit(intake("group", "18900000002", complaintBilling)).Order
 	c := e.submit(intake("group", "18900000003", complaintBilling)).Order
-	if c.Class != "group_complaint" || e.get(b.ID).Class != "group_complaint" {
-		t.Fatalf("2nd and 3rd: %s %s", e.get(b.ID).Class, c.Class)
+	if !suspectedMember(c, dayIncident) || !suspectedMember(e.get(b.ID), dayIncident) {
+		t.Fatalf("2nd and 3rd: %v %v", e.get(b.ID).Flags, c.Flags)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
+	inc, _ := e.svc.Incident(ctx, dayIncident)
 	if !slices.Equal(inc.Pending, []string{slow}) {
 		t.Fatalf("pending %v, want the slow order %s", inc.Pending, slow)
 	}
@@ -930,14 +1068,14 @@ func TestGroupMemberStoredAfterTheIncident(t *testing.T) {
 	if a.ID != slow {
 		t.Fatalf("slow order %s, reserved %s", a.ID, slow)
 	}
-	if got := e.get(a.ID); got.Class != "group_complaint" || !slices.Equal(got.Incidents, []string{"GC-20261123-GD-billing.charge_dispute"}) {
-		t.Errorf("the slow 1st member: %s %v", got.Class, got.Incidents)
+	if got := e.get(a.ID); !suspectedMember(got, dayIncident) {
+		t.Errorf("the slow 1st member: %v %v", got.Incidents, got.Flags)
 	}
-	if inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute"); len(inc.Pending) != 0 {
+	if inc, _ := e.svc.Incident(ctx, dayIncident); len(inc.Pending) != 0 {
 		t.Errorf("pending %v", inc.Pending)
 	}
-	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, a.ID)); n != 1 {
-		t.Errorf("reclassified events of the slow member: %d", n)
+	if n := len(e.eventsOf(queue.TypeWorkOrderUpdated, a.ID)); n != 1 {
+		t.Errorf("updated events of the slow member: %d", n)
 	}
 }
 
@@ -967,22 +1105,22 @@ func TestGroupRetryAfterCount(t *testing.T) {
 	}
 	e.submit(intake("group", "18900000002", complaintBilling))
 	third := e.submit(intake("group", "18900000003", complaintBilling)).Order
-	if third.Class != "group_complaint" || len(third.Related) != 2 {
-		t.Fatalf("3rd: %s related %v", third.Class, third.Related)
+	if !suspectedMember(third, dayIncident) || len(third.Related) != 2 {
+		t.Fatalf("3rd: %v related %v", third.Flags, third.Related)
 	}
 	a, err := e.svc.Create(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Class != "group_complaint" || !slices.Contains(third.Related, a.ID) {
-		t.Errorf("retried call: %s %s, want a member (3rd related %v)", a.ID, a.Class, third.Related)
+	if !suspectedMember(a, dayIncident) || !slices.Contains(third.Related, a.ID) {
+		t.Errorf("retried call: %s %v, want a member (3rd related %v)", a.ID, a.Flags, third.Related)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
+	inc, _ := e.svc.Incident(ctx, dayIncident)
 	if len(inc.Members) != 3 || len(inc.Pending) != 0 {
 		t.Errorf("incident members %v pending %v", inc.Members, inc.Pending)
 	}
-	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, a.ID)); n != 0 {
-		t.Errorf("the retried order was a member at creation, yet reclassified %d times", n)
+	if n := len(e.eventsOf(queue.TypeWorkOrderUpdated, a.ID)); n != 0 {
+		t.Errorf("the retried order was a member at creation, yet updated %d times", n)
 	}
 }
 
@@ -1042,8 +1180,8 @@ func TestIncidentSweeper(t *testing.T) {
 		t.Fatalf("incident events %d", len(evs))
 	}
 	for _, o := range []*workorder.Order{a, b} {
-		if got := e.get(o.ID); got.Class != "group_complaint" {
-			t.Errorf("%s: %s", o.ID, got.Class)
+		if got := e.get(o.ID); !suspectedMember(got, dayIncident) {
+			t.Errorf("%s: %v", o.ID, got.Flags)
 		}
 	}
 	if _, err := workorder.NewIncidentSweeper(e.svc, 0); err == nil {

@@ -148,8 +148,14 @@
     b.type = "button";
     b.dataset.action = action;
     b.addEventListener("click", function () {
+      var body = {};
+      if (action === "reject") { // the API wants the reason
+        var note = window.prompt(board.dataset.rejectPrompt || "");
+        if (!note || !note.trim()) return;
+        body.note = note.trim();
+      }
       b.disabled = true;
-      H.post("/v1/incidents/" + encodeURIComponent(id) + "/" + action, {})
+      H.post("/v1/incidents/" + encodeURIComponent(id) + "/" + action, body)
         .then(function () { showError(""); refresh(); })
         .catch(function (err) { b.disabled = false; showError(t("confirmfailed", { id: id, err: err.message })); });
     });
