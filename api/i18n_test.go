@@ -198,7 +198,7 @@ func TestAgentMayReclassify(t *testing.T) {
 		}
 	}
 	for _, c := range configs.Classes {
-		if _, ok := classRank[c]; !ok {
+		if _, ok := configs.ClassSeverity[c]; !ok {
 			t.Errorf("class %s has no rank", c)
 		}
 	}

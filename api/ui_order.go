@@ -16,17 +16,10 @@ import (
 	"github.com/hotlined/hotlined/workorder"
 )
 
-// classRank orders the classes by severity for the reclassify control
-// (DESIGN, agent actions): an agent may move an order to a class of equal
-// or higher rank; only a supervisor may lower it. The API decides; the
-// page only marks what the agent's role cannot do.
-var classRank = map[string]int{
-	"query": 0, "consultation": 0, "fault_report": 1, "complaint": 2,
-	"repeat_complaint": 3, "group_complaint": 4, "major_complaint": 5,
-}
-
-// agentMayReclassify reports whether an agent may move from one class to another.
-func agentMayReclassify(from, to string) bool { return classRank[to] >= classRank[from] }
+// agentMayReclassify reports whether an agent may move from one class to
+// another (workorder.MayReclassify: the API decides; the page only marks
+// what the agent's role cannot do).
+func agentMayReclassify(from, to string) bool { return workorder.MayReclassify(from, to, false) }
 
 type uiDeadline struct {
 	Stage string

@@ -21,7 +21,10 @@ import (
 type Changes interface {
 	Submit(ctx context.Context, in workorder.Intake) (workorder.Result, error)
 	ChangeStatus(ctx context.Context, c workorder.StatusChange) (*workorder.Order, error)
-	Reclassify(ctx context.Context, id, class, actor, reason string) (*workorder.Order, error)
+	Reclassify(ctx context.Context, id, class, actor, reason string, supervisor bool) (*workorder.Order, error)
+	AddNote(ctx context.Context, id, kind, text, actor string) (*workorder.Order, error)
+	SetProblemCode(ctx context.Context, id, code, actor string) (*workorder.Order, error)
+	SetProvince(ctx context.Context, id, province, actor string) (*workorder.Order, error)
 }
 
 // maxBody caps a request body.
@@ -42,9 +45,13 @@ func (s *server) workOrderRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /v1/workorders", s.auth(s.createWorkOrder, "agent", "supervisor", "system"))
 	mux.HandleFunc("POST /v1/workorders/{id}/status", s.auth(s.changeStatus, "agent", "supervisor", "system"))
-	// DESIGN and the classifier's rules let agents reclassify as well as
-	// supervisors: the agent on the call often learns what the IVR could not.
+	// Agents reclassify too (the agent on the call often learns what the
+	// IVR could not), but only towards more severe; lowering is for a
+	// supervisor (DESIGN, agent actions).
 	mux.HandleFunc("POST /v1/workorders/{id}/class", s.auth(s.reclassify, "agent", "supervisor"))
+	mux.HandleFunc("POST /v1/workorders/{id}/notes", s.auth(s.addNote, "agent", "supervisor", "system"))
+	mux.HandleFunc("POST /v1/workorders/{id}/problem", s.auth(s.setProblemCode, "agent", "supervisor"))
+	mux.HandleFunc("POST /v1/workorders/{id}/province", s.auth(s.setProvince, "agent", "supervisor"))
 }
 
 // decodeBody reads one JSON object with only known fields into v.
@@ -113,8 +120,10 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	o, err := s.p.Changes.Reclassify(r.Context(), id, body.Class, s.caller(r), body.Reason)
+	o, err := s.p.Changes.Reclassify(r.Context(), id, body.Class, s.caller(r), body.Reason, strings.HasPrefix(s.caller(r), "supervisor:"))
 	switch {
+	case errors.Is(err, workorder.ErrLowerNeedsSupervisor):
+		writeError(w, http.StatusForbidden, err.Error(), "class")
 	case err == nil:
 		writeJSON(w, http.StatusOK, o)
 	case errors.Is(err, workorder.ErrNotFound):
@@ -247,4 +256,76 @@ func (s *server) knownProblemCode(code string) bool {
 	}
 	_, ok := s.p.ProblemCodes.Lookup(code)
 	return ok
+}
+
+// orderAction runs an agent's action on order {id} with the decoded body
+// and answers the order, or the action's error as JSON: 404 for an
+// unknown order, 409 when nothing changes, 400 for the rest of the
+// validation errors named in bad (error -> field).
+func (s *server) orderAction(w http.ResponseWriter, r *http.Request, body any, bad map[error]string,
+	do func(ctx context.Context, id, actor string) (*workorder.Order, error)) {
+	id := r.PathValue("id")
+	if !workorder.ValidID(id) {
+		writeError(w, http.StatusBadRequest, "not a work order id like WO-20261123-GD-000123", "id")
+		return
+	}
+	if !decodeBody(w, r, body) {
+		return
+	}
+	o, err := do(r.Context(), id, s.caller(r))
+	if err == nil {
+		writeJSON(w, http.StatusOK, o)
+		return
+	}
+	for target, field := range bad {
+		if errors.Is(err, target) {
+			writeError(w, http.StatusBadRequest, err.Error(), field)
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, workorder.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no work order "+id, "id")
+	case errors.Is(err, workorder.ErrUnchanged):
+		writeError(w, http.StatusConflict, err.Error(), "")
+	default:
+		s.log.Error().Err(err).Str("work_order", id).Msg("work order action")
+		writeError(w, http.StatusInternalServerError, "could not update the work order", "")
+	}
+}
+
+// addNote: POST /v1/workorders/{id}/notes {"kind", "text"}; kind is
+// customer_statement (the customer's words: searched for the keywords),
+// holding_statement or plan.
+func (s *server) addNote(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	}
+	s.orderAction(w, r, &b, map[error]string{workorder.ErrUnknownNoteKind: "kind", workorder.ErrEmptyNote: "text"},
+		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+			return s.p.Changes.AddNote(ctx, id, b.Kind, b.Text, actor)
+		})
+}
+
+// setProblemCode: POST /v1/workorders/{id}/problem {"code"}.
+func (s *server) setProblemCode(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Code string `json:"code"`
+	}
+	s.orderAction(w, r, &b, map[error]string{workorder.ErrUnknownProblemCode: "code"},
+		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+			return s.p.Changes.SetProblemCode(ctx, id, b.Code, actor)
+		})
+}
+
+// setProvince: POST /v1/workorders/{id}/province {"province"}.
+func (s *server) setProvince(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Province string `json:"province"`
+	}
+	s.orderAction(w, r, &b, map[error]string{workorder.ErrBadProvince: "province"},
+		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+			return s.p.Changes.SetProvince(ctx, id, b.Province, actor)
+		})
 }

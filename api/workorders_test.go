@@ -43,7 +43,7 @@ func (f *fakeChanges) ChangeStatus(_ context.Context, c workorder.StatusChange) 
 	return f.order, nil
 }
 
-func (f *fakeChanges) Reclassify(_ context.Context, id, class, actor, reason string) (*workorder.Order, error) {
+func (f *fakeChanges) Reclassify(_ context.Context, id, class, actor, reason string, supervisor bool) (*workorder.Order, error) {
 	f.calls = append(f.calls, "class:"+class+":"+actor)
 	switch {
 	case id != f.order.ID:
@@ -54,8 +54,50 @@ func (f *fakeChanges) Reclassify(_ context.Context, id, class, actor, reason str
 		return nil, workorder.ErrReasonRequired
 	case class == f.order.Class:
 		return nil, workorder.ErrSameClass
+	case !workorder.MayReclassify(f.order.Class, class, supervisor):
+		return nil, workorder.ErrLowerNeedsSupervisor
 	}
 	f.order.Class = class
+	return f.order, nil
+}
+
+func (f *fakeChanges) AddNote(_ context.Context, id, kind, text, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "note:"+kind+":"+actor)
+	switch {
+	case id != f.order.ID:
+		return nil, workorder.ErrNotFound
+	case kind != workorder.NoteCustomerStatement && kind != workorder.NotePlan && kind != workorder.NoteHoldingStatement:
+		return nil, workorder.ErrUnknownNoteKind
+	case strings.TrimSpace(text) == "":
+		return nil, workorder.ErrEmptyNote
+	}
+	f.order.Notes = append(f.order.Notes, workorder.Note{Kind: kind, Text: text, Actor: actor})
+	return f.order, nil
+}
+
+func (f *fakeChanges) SetProblemCode(_ context.Context, id, code, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "problem:"+code+":"+actor)
+	switch {
+	case id != f.order.ID:
+		return nil, workorder.ErrNotFound
+	case !configs.ValidProblemCode(code):
+		return nil, workorder.ErrUnknownProblemCode
+	case code == f.order.ProblemCode:
+		return nil, workorder.ErrUnchanged
+	}
+	f.order.ProblemCode = code
+	return f.order, nil
+}
+
+func (f *fakeChanges) SetProvince(_ context.Context, id, province, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "province:"+province+":"+actor)
+	switch {
+	case id != f.order.ID:
+		return nil, workorder.ErrNotFound
+	case !configs.ValidProvince(province):
+		return nil, workorder.ErrBadProvince
+	}
+	f.order.Province = province
 	return f.order, nil
 }
 
@@ -79,8 +121,21 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 		{"unknown class", "/class", "s", `{"class":"vip","reason":"r"}`, 400, "class"},
 		{"no reason", "/class", "s", `{"class":"major_complaint"}`, 400, "reason"},
 		{"same class", "/class", "s", `{"class":"complaint","reason":"r"}`, 409, "class"},
-		{"supervisor reclassifies", "/class", "s", `{"class":"major_complaint","reason":"the caller named a journalist"}`, 200, ""},
-		{"agent reclassifies", "/class", "a", `{"class":"repeat_complaint","reason":"same bill as last month"}`, 200, ""},
+		{"agent raises", "/class", "a", `{"class":"repeat_complaint","reason":"same bill as last month"}`, 200, ""},
+		{"agent may not lower", "/class", "a", `{"class":"query","reason":"just a question"}`, 403, "class"},
+		{"supervisor raises", "/class", "s", `{"class":"major_complaint","reason":"the caller named a journalist"}`, 200, ""},
+		{"supervisor lowers", "/class", "s", `{"class":"repeat_complaint","reason":"no media after all"}`, 200, ""},
+		{"customer statement", "/notes", "a", `{"kind":"customer_statement","text":"我要找记者"}`, 200, ""},
+		{"plan by the system", "/notes", "m", `{"kind":"plan","text":"refund 20 yuan"}`, 200, ""},
+		{"unknown note kind", "/notes", "a", `{"kind":"gossip","text":"x"}`, 400, "kind"},
+		{"empty note", "/notes", "a", `{"kind":"plan","text":" "}`, 400, "text"},
+		{"problem code", "/problem", "a", `{"code":"billing.overcharge"}`, 200, ""},
+		{"same problem code", "/problem", "a", `{"code":"billing.overcharge"}`, 409, ""},
+		{"bad problem code", "/problem", "a", `{"code":"billing"}`, 400, "code"},
+		{"system may not set the problem", "/problem", "m", `{"code":"billing.refund"}`, 403, ""},
+		{"province", "/province", "a", `{"province":"GD"}`, 200, ""},
+		{"bad province", "/province", "s", `{"province":"guangdong"}`, 400, "province"},
+		{"unknown field", "/province", "s", `{"province":"GD","city":"SZ"}`, 400, "body"},
 	}
 	f := &fakeChanges{order: &workorder.Order{ID: id, Class: "complaint", Status: "new"}}
 	h := api.New(api.Params{Orders: nil, Changes: f, Tokens: tokens, Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
@@ -103,7 +158,8 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 			}
 		})
 	}
-	if f.order.Status != "resolved" || f.order.Class != "repeat_complaint" {
+	if f.order.Status != "resolved" || f.order.Class != "repeat_complaint" || f.order.ProblemCode != "billing.overcharge" ||
+		f.order.Province != "GD" || len(f.order.Notes) != 2 {
 		t.Errorf("order after the requests: %+v", f.order)
 	}
 	for _, c := range f.calls { // the actor is the caller's role and token hash, never the token

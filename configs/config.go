@@ -220,6 +220,11 @@ type Token struct {
 type Provinces struct {
 	Unknown  string            `yaml:"unknown"`
 	Prefixes map[string]string `yaml:"prefixes"`
+	// Files are prefix tables (a YAML mapping under prefixes:, the same
+	// form) loaded at start: the national fixed-line area codes shipped in
+	// provinces/area_codes.yaml, the operator's mobile segments. Relative
+	// to this config file; Prefixes above win over them.
+	Files []string `yaml:"files"`
 }
 
 // Hotline is one called number.
@@ -410,6 +415,15 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	for i, f := range cfg.Provinces.Files {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+			cfg.Provinces.Files[i] = f
+		}
+		if err := cfg.loadPrefixes(f); err != nil {
+			return nil, fmt.Errorf("%s: provinces.files[%d]: %w", path, i, err)
+		}
+	}
 	if f := cfg.Classifier.ProblemCodesFile; f != "" {
 		if cfg.ProblemCodes, err = LoadProblemCodes(f); err != nil {
 			return nil, err
@@ -419,6 +433,48 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// loadPrefixes adds the prefix table in file f under the prefixes the
+// config holds already (they win).
+func (c *Config) loadPrefixes(f string) error {
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("read province prefixes: %w", err)
+	}
+	if len(data) > MaxFileBytes {
+		return &Error{File: f, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileBytes)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return &Error{File: f, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var table struct {
+		Prefixes map[string]string `yaml:"prefixes"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&table); err != nil && !errors.Is(err, io.EOF) {
+		return &Error{File: f, Msg: KeyPathMessage(err, &root)}
+	}
+	var errs []error
+	if c.Provinces.Prefixes == nil {
+		c.Provinces.Prefixes = map[string]string{}
+	}
+	for _, k := range sortedKeys(table.Prefixes) {
+		v := table.Prefixes[k]
+		switch {
+		case !digitsRe.MatchString(k):
+			errs = append(errs, &Error{File: f, Path: "prefixes." + k, Msg: "key must be digits"})
+		case !ValidProvince(v):
+			errs = append(errs, &Error{File: f, Path: "prefixes." + k, Msg: fmt.Sprintf("must be 2 or 3 upper-case letters, got %q", v)})
+		default:
+			if _, ok := c.Provinces.Prefixes[k]; !ok {
+				c.Provinces.Prefixes[k] = v
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkProblemCodes checks that every menu leaf names a code of the table.

@@ -43,6 +43,15 @@ func TestShippedConfigLoads(t *testing.T) {
 	if got := cfg.ProvinceOf("13900000000"); got != "XX" {
 		t.Errorf("ProvinceOf(unknown) = %s", got)
 	}
+	// The national area-code table: a four-digit code inside another
+	// province's range, a three-digit range, the municipalities.
+	for number, want := range map[string]string{"089866123456": "HI", "089112345678": "XZ", "031112345678": "HE",
+		"066812345678": "GD", "075712345678": "GD", "01012345678": "BJ", "02312345678": "CQ", "099112345678": "XJ",
+		"18910001234": "BJ"} {
+		if got := cfg.ProvinceOf(number); got != want {
+			t.Errorf("ProvinceOf(%s) = %s, want %s", number, got, want)
+		}
+	}
 }
 
 // TestTestdata loads each testdata/*.yaml: good_*.yaml must load, every other
@@ -213,7 +222,10 @@ func TestLeavesNeedACodeOfTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"problem_codes.yaml", "rules.yaml", "policies.yaml"} {
+	if err := os.Mkdir(filepath.Join(dir, "provinces"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"problem_codes.yaml", "rules.yaml", "policies.yaml", "provinces/area_codes.yaml", "provinces/mobile_segments.sample.yaml"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

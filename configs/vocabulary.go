@@ -51,6 +51,15 @@ const (
 var Classes = []string{ClassQuery, ClassConsultation, ClassFaultReport, ClassComplaint,
 	ClassRepeatComplaint, ClassMajorComplaint, ClassGroupComplaint}
 
+// ClassSeverity ranks the classes for reclassification (DESIGN, agent
+// actions: an agent may raise severity, towards major; only a supervisor
+// may lower it): query and consultation 0, fault report 1, complaint 2,
+// repeat 3, group 4, major 5.
+var ClassSeverity = map[string]int{
+	ClassQuery: 0, ClassConsultation: 0, ClassFaultReport: 1, ClassComplaint: 2,
+	ClassRepeatComplaint: 3, ClassGroupComplaint: 4, ClassMajorComplaint: 5,
+}
+
 // ComplaintClasses are the classes of a complaint order.
 var ComplaintClasses = []string{ClassComplaint, ClassRepeatComplaint, ClassMajorComplaint, ClassGroupComplaint}
 

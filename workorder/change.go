@@ -14,18 +14,30 @@ import (
 
 // Errors of reclassification.
 var (
-	ErrUnknownClass   = errors.New("unknown class")
-	ErrSameClass      = errors.New("the order has that class already")
-	ErrReasonRequired = errors.New("an actor and a reason are required")
-	errNoChange       = errors.New("nothing to change")
+	// ErrLowerNeedsSupervisor: only a supervisor may lower an order's
+	// severity (DESIGN, agent actions).
+	ErrLowerNeedsSupervisor = errors.New("only a supervisor may lower the severity")
+	ErrUnknownClass         = errors.New("unknown class")
+	ErrSameClass            = errors.New("the order has that class already")
+	ErrReasonRequired       = errors.New("an actor and a reason are required")
+	errNoChange             = errors.New("nothing to change")
 )
 
+// MayReclassify reports whether an order may go from one class to another
+// on an agent's word (supervisor false: severity kept or raised, by
+// configs.ClassSeverity) or a supervisor's (any change).
+func MayReclassify(from, to string, supervisor bool) bool {
+	return supervisor || configs.ClassSeverity[to] >= configs.ClassSeverity[from]
+}
+
 // Reclassify sets an order's class by a supervisor's or an agent's
-// decision: the priority of the new class (less the order's urges), a
-// reason naming who and why, a "class" change in the history, and the
-// hotline.workorder.reclassified event, in one transaction. Errors:
-// ErrUnknownClass, ErrReasonRequired, ErrSameClass, ErrNotFound.
-func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason string) (*Order, error) {
+// decision (supervisor says which: an agent may only raise the severity,
+// MayReclassify): the priority of the new class (less the order's urges),
+// a reason naming who and why, a "class" change in the history, and the
+// hotline.workorder.reclassified event, in one transaction, re-planned.
+// Errors: ErrUnknownClass, ErrReasonRequired, ErrSameClass,
+// ErrLowerNeedsSupervisor, ErrNotFound.
+func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason string, supervisor bool) (*Order, error) {
 	if !slices.Contains(configs.Classes, class) {
 		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownClass, class, strings.Join(configs.Classes, ", "))
 	}
@@ -37,6 +49,9 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
 		if o.Class == class {
 			return Mutation{}, fmt.Errorf("%w: %s", ErrSameClass, class)
+		}
+		if !MayReclassify(o.Class, class, supervisor) {
+			return Mutation{}, fmt.Errorf("%w: %s -> %s", ErrLowerNeedsSupervisor, o.Class, class)
 		}
 		from := o.Class
 		o.Class, o.UpdatedAt = class, now

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -151,6 +152,13 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 // history entry and its event (reclassified on a class change, else
 // updated). errNoChange when the order shows inc's state already.
 func (s *Service) applyIncident(ctx context.Context, id string, inc *Incident, w classifier.Window, now time.Time) error {
+	return s.joinStored(ctx, id, inc, w, now, false)
+}
+
+// joinStored is applyIncident; raised says the order raised inc after it
+// was stored (countLater): the incident's event and its alert go in the
+// same transaction.
+func (s *Service) joinStored(ctx context.Context, id string, inc *Incident, w classifier.Window, now time.Time, raised bool) error {
 	_, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
 		if o.IncidentStates[inc.ID] == inc.State {
 			return Mutation{}, errNoChange
@@ -180,6 +188,16 @@ func (s *Service) applyIncident(ctx context.Context, id string, inc *Incident, w
 			return Mutation{}, err
 		}
 		m.Events = append(m.Events, ev)
+		if raised {
+			iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
+			if err != nil {
+				return Mutation{}, err
+			}
+			m.Events = append(m.Events, iev)
+			t := s.timer(o, StageGroupSuspected, now)
+			t.Severity = escalation.SeverityGroup
+			m.AddTimers = append(m.AddTimers, t)
+		}
 		return m, nil
 	})
 	return err

@@ -94,6 +94,8 @@ var (
 	ErrEmptyNote          = errors.New("the note is empty")
 	ErrUnknownProblemCode = errors.New("unknown problem code")
 	ErrBadProvince        = errors.New("not a province code")
+	// ErrUnchanged: the order has that value already.
+	ErrUnchanged = errors.New("the order has that already")
 )
 
 // MaxNoteRunes caps one note.
@@ -150,4 +152,130 @@ func (s *Service) AddNote(ctx context.Context, id, kind, text, actor string) (*O
 	}
 	s.log.Info().Str("work_order", o.ID).Str("kind", kind).Str("actor", actor).Str("class", o.Class).Msg("note recorded")
 	return o, nil
+}
+
+// SetProblemCode refines an order's problem code (agents, DESIGN "Agent
+// actions"): the code, a history entry and hotline.workorder.updated; a
+// countable complaint is then counted under the new code (the old code's
+// count stands: counts are never taken back, supervisors verify
+// incidents). Errors: ErrUnknownProblemCode, ErrUnchanged when the code is
+// the order's already, ErrReasonRequired (no actor), ErrNotFound.
+func (s *Service) SetProblemCode(ctx context.Context, id, code, actor string) (*Order, error) {
+	if !s.knownProblemCode(code) {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProblemCode, code)
+	}
+	return s.setAndCount(ctx, id, actor, func(o *Order, now time.Time) error {
+		if o.ProblemCode == code {
+			return fmt.Errorf("%w: problem code %s", ErrUnchanged, code)
+		}
+		o.History = append(o.History, Change{At: now, Actor: actor, Action: "problem", From: o.ProblemCode, To: code})
+		o.ProblemCode = code
+		return nil
+	})
+}
+
+// SetProvince sets the province of the company complained about on an
+// order whose province was unknown or wrong (DESIGN "Province"): the
+// province, the province_unknown flag cleared (its alert resolved), a
+// history entry and hotline.workorder.updated; a countable complaint is
+// then counted for group complaints. Errors: ErrBadProvince, ErrUnchanged
+// when it is the order's already, ErrReasonRequired, ErrNotFound.
+func (s *Service) SetProvince(ctx context.Context, id, province, actor string) (*Order, error) {
+	if !configs.ValidProvince(province) || province == s.unknown {
+		return nil, fmt.Errorf("%w: %q (two or three upper-case letters, like GD)", ErrBadProvince, province)
+	}
+	return s.setAndCount(ctx, id, actor, func(o *Order, now time.Time) error {
+		if o.Province == province {
+			return fmt.Errorf("%w: province %s", ErrUnchanged, province)
+		}
+		o.History = append(o.History, Change{At: now, Actor: actor, Action: "province", From: o.Province, To: province})
+		o.Province = province
+		o.ClearFlag(configs.FlagProvinceUnknown)
+		return nil
+	})
+}
+
+// setAndCount applies change to order id in one transaction with its
+// updated event, its timers re-planned (they carry the province), the
+// set_province alert timer cancelled once the province is known; then
+// counts the order for group complaints.
+func (s *Service) setAndCount(ctx context.Context, id, actor string, change func(*Order, time.Time) error) (*Order, error) {
+	if strings.TrimSpace(actor) == "" {
+		return nil, ErrReasonRequired
+	}
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		if err := change(o, now); err != nil {
+			return Mutation{}, err
+		}
+		o.UpdatedAt = now
+		var m Mutation
+		m.Plan = s.replan(o, now)
+		if !o.HasFlag(configs.FlagProvinceUnknown) {
+			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, StageSetProvince))
+		}
+		ev, err := s.event(queue.TypeWorkOrderUpdated, o, now)
+		if err != nil {
+			return Mutation{}, err
+		}
+		m.Events = append(m.Events, ev)
+		return m, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.log.Info().Str("work_order", o.ID).Str("province", o.Province).Str("problem_code", o.ProblemCode).Str("actor", actor).Msg("work order updated")
+	if err := s.countLater(ctx, o); err != nil {
+		s.log.Warn().Err(err).Str("work_order", o.ID).Msg("group complaint left to the reconciler")
+	}
+	return s.store.Get(ctx, o.ID)
+}
+
+// knownProblemCode reports whether code is in the table (any well-formed
+// code without one).
+func (s *Service) knownProblemCode(code string) bool {
+	if s.problemCodes == nil {
+		return configs.ValidProblemCode(code)
+	}
+	_, ok := s.problemCodes.Lookup(code)
+	return ok
+}
+
+// countLater counts a stored order for group complaints now (its province
+// or problem code became known after its creation): a raised incident is
+// announced and alerted on it, and its state applied to every member.
+func (s *Service) countLater(ctx context.Context, o *Order) error {
+	if o.Province == s.unknown || !classifier.Countable(o.Category, o.Province, o.ProblemCode, o.Valid) {
+		return nil
+	}
+	now := s.now().In(s.loc)
+	windows := s.rules.GroupWindows(o.Tier, o.Province, o.ProblemCode, o.Subcategory, now, s.loc)
+	counts, err := s.groups.Count(ctx, o.ID, now, windows)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i, gc := range counts {
+		if gc.Incident == nil {
+			continue
+		}
+		w := windows[i]
+		w.Period = gc.Incident.Period
+		inc, err := s.groups.Incident(ctx, w)
+		if err != nil || inc == nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = s.joinStored(ctx, o.ID, inc, w, now, gc.Raised)
+		if err == nil || errors.Is(err, errNoChange) {
+			err = s.groups.Settle(ctx, w, Settlement{Settled: []string{o.ID}, Announced: gc.Raised})
+		}
+		if err == nil && gc.Raised {
+			err = s.reconcile(ctx, w)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

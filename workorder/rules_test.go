@@ -507,7 +507,7 @@ func TestReclassify(t *testing.T) {
 	ctx := context.Background()
 	o := e.submit(intake("province", "18912345678", queryBilling)).Order
 	e.clock.Add(time.Minute)
-	got, err := e.svc.Reclassify(ctx, o.ID, "complaint", "supervisor-3", "the customer disputes the bill")
+	got, err := e.svc.Reclassify(ctx, o.ID, "complaint", "supervisor-3", "the customer disputes the bill", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +537,7 @@ func TestReclassify(t *testing.T) {
 		{o.ID, "complaint", "s", "r", workorder.ErrSameClass},
 		{"WO-20261123-GD-999999", "complaint", "s", "r", workorder.ErrNotFound},
 	} {
-		if _, err := e.svc.Reclassify(ctx, tc.id, tc.class, tc.actor, tc.reason); !errors.Is(err, tc.want) {
+		if _, err := e.svc.Reclassify(ctx, tc.id, tc.class, tc.actor, tc.reason, true); !errors.Is(err, tc.want) {
 			t.Errorf("Reclassify(%s, %s, %q, %q) = %v, want %v", tc.id, tc.class, tc.actor, tc.reason, err, tc.want)
 		}
 	}
@@ -1213,5 +1213,110 @@ func TestComplaintIndexKeepsWhatTheRulesRead(t *testing.T) {
 	e.submit(intake("province", "18912345678", queryBilling))
 	if h, _ := e.store.ComplaintHistory(ctx, "18912345678"); len(h) != 1 {
 		t.Errorf("index after a query: %+v", h)
+	}
+}
+
+// TestProvinceOfTheCompanyComplainedAbout: on the group and appeal tiers
+// the province is the service number's (else the caller's); unknown flags
+// the order, alerts, and counts it only once an agent sets it.
+func TestProvinceOfTheCompanyComplainedAbout(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	derive := func(tier, caller, service string, leaf configs.Leaf) *workorder.Order {
+		in := intake(tier, service, leaf)
+		in.Province, in.Caller = "", caller
+		return e.submit(in).Order
+	}
+	for _, tc := range []struct {
+		tier, caller, service, want string
+	}{
+		{"group", "13900000001", "075512345678", "GD"}, // the fixed line's area code
+		{"appeal", "02187654321", "13900000002", "SH"}, // unknown mobile: the caller's
+		{"group", "18910001234", "", "BJ"},             // no service number: the caller's
+	} {
+		if o := derive(tc.tier, tc.caller, tc.service, complaintNetwork); o.Province != tc.want || o.HasFlag(configs.FlagProvinceUnknown) {
+			t.Errorf("%s %s/%s: province %s flags %v, want %s", tc.tier, tc.caller, tc.service, o.Province, o.Flags, tc.want)
+		}
+	}
+	// Unknown: flagged, alerted, not counted.
+	a := derive("group", "13900000003", "13900000003", complaintBilling)
+	if a.Province != "XX" || !a.HasFlag(configs.FlagProvinceUnknown) {
+		t.Fatalf("unknown: %s %v", a.Province, a.Flags)
+	}
+	if p, err := e.timers.Pending(ctx, e.store.Shard(a.ID), escalation.TimerID(a.ID, workorder.StageSetProvince)); err != nil || len(p) != 1 {
+		t.Errorf("set-province alert timer: %v %v", p, err)
+	}
+	e.submit(intake("group", "18900000011", complaintBilling))
+	e.submit(intake("group", "18900000012", complaintBilling))
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 0 {
+		t.Fatalf("incident with an unknown-province member: %d", n)
+	}
+	// The agent sets it: counted, the 3rd of the day: a suspected incident.
+	got, err := e.svc.SetProvince(ctx, a.ID, "GD", "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Province != "GD" || got.HasFlag(configs.FlagProvinceUnknown) || !suspectedMember(got, dayIncident) {
+		t.Errorf("after setting the province: %s flags %v incidents %v", got.Province, got.Flags, got.Incidents)
+	}
+	if p, _ := e.timers.Pending(ctx, e.store.Shard(a.ID), escalation.TimerID(a.ID, workorder.StageSetProvince)); len(p) != 0 {
+		t.Errorf("set-province timer still pending: %v", p)
+	}
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, dayIncident)
+	if len(evs) != 1 || len(incidentOf(t, evs[0]).Members) != 3 {
+		t.Fatalf("incident events %d", len(evs))
+	}
+	for _, tc := range []struct {
+		province string
+		want     error
+	}{{"GD", workorder.ErrUnchanged}, {"XX", workorder.ErrBadProvince}, {"gd", workorder.ErrBadProvince}} {
+		if _, err := e.svc.SetProvince(ctx, a.ID, tc.province, "agent-1"); !errors.Is(err, tc.want) {
+			t.Errorf("SetProvince(%s) = %v, want %v", tc.province, err, tc.want)
+		}
+	}
+	if _, err := e.svc.SetProvince(ctx, a.ID, "SH", ""); !errors.Is(err, workorder.ErrReasonRequired) {
+		t.Errorf("no actor: %v", err)
+	}
+}
+
+// TestRefineProblemCode: an agent's refined code is counted; a code not in
+// the table is refused.
+func TestRefineProblemCode(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var last *workorder.Order
+	for i := 0; i < 3; i++ {
+		last = e.submit(intake("group", fmt.Sprintf("1890000002%d", i), complaintBilling)).Order
+		if i < 2 {
+			in := intake("group", fmt.Sprintf("1890000003%d", i), complaintBilling)
+			in.ProblemCode = "billing.overcharge"
+			e.submit(in)
+		}
+	}
+	got, err := e.svc.SetProblemCode(ctx, last.ID, "billing.overcharge", "agent-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ProblemCode != "billing.overcharge" || !suspectedMember(got, "GC-20261123-GD-billing.overcharge") {
+		t.Errorf("refined: %s %v", got.ProblemCode, got.Incidents)
+	}
+	if _, err := e.svc.SetProblemCode(ctx, last.ID, "billing.no_such", "agent-2"); !errors.Is(err, workorder.ErrUnknownProblemCode) {
+		t.Errorf("unknown code: %v", err)
+	}
+}
+
+// TestAgentsRaiseSupervisorsLower: the reclassify rule of DESIGN.
+func TestAgentsRaiseSupervisorsLower(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	o := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	if _, err := e.svc.Reclassify(ctx, o.ID, "major_complaint", "agent-1", "the customer has posted it online", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Reclassify(ctx, o.ID, "complaint", "agent-1", "no, they did not", false); !errors.Is(err, workorder.ErrLowerNeedsSupervisor) {
+		t.Errorf("agent lowers: %v", err)
+	}
+	if got, err := e.svc.Reclassify(ctx, o.ID, "complaint", "supervisor-1", "checked: no post", true); err != nil || got.Class != "complaint" {
+		t.Errorf("supervisor lowers: %v", err)
 	}
 }

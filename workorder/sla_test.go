@@ -295,7 +295,7 @@ func TestServiceSLAReclassify(t *testing.T) {
 	o = e.change(o.ID, "accepted", "")
 	before := o.Deadlines
 	e.now = e.now.Add(time.Hour)
-	o, err := e.svc.Reclassify(e.ctx, o.ID, "major_complaint", "supervisor-1", "the press called")
+	o, err := e.svc.Reclassify(e.ctx, o.ID, "major_complaint", "supervisor-1", "the press called", true)
 	if err != nil {
 		t.Fatal(err)
 	}
