@@ -277,6 +277,10 @@ type Escalation struct {
 	Deadlines    map[string]map[string]Duration `yaml:"deadlines"`
 	PollInterval Duration                       `yaml:"poll_interval"`
 	Lease        Duration                       `yaml:"lease"`
+	// AutoArchiveAfter archives an order left resolved this long without a
+	// reopen (the follow-up period, DOMAIN.md), so a complaint's repeat
+	// window opens; 0 never archives automatically.
+	AutoArchiveAfter Duration `yaml:"auto_archive_after"`
 }
 
 // OTel is OpenTelemetry tracing: one trace per call, from the INVITE
@@ -989,6 +993,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Escalation.Lease.D() < time.Second {
 		bad("escalation.lease", "must be >= 1s")
+	}
+	if d := c.Escalation.AutoArchiveAfter.D(); d < 0 || d > 366*24*time.Hour {
+		bad("escalation.auto_archive_after", "must be between 0 (never) and 8784h, got %s", d)
 	}
 	return errors.Join(errs...)
 }

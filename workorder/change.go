@@ -137,3 +137,34 @@ func (s *Service) ApplyUpdate(ctx context.Context, u queue.Update) error {
 }
 
 var _ queue.Applier = (*Service)(nil)
+
+// ArchiveDue archives the orders left resolved past the follow-up period
+// without a reopen (escalation.auto_archive_after, DOMAIN.md), each as an
+// ordinary status change by the system with the reason in its note, so
+// the repeat window opens. It returns how many it archived; an order that
+// moved meanwhile is left alone.
+func (s *Service) ArchiveDue(ctx context.Context) (int, error) {
+	now := s.now().In(s.loc)
+	ids, err := s.store.ArchiveDue(ctx, now, 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		_, err := s.ChangeStatus(ctx, StatusChange{WorkOrderID: id, Status: configs.StatusArchived, Actor: "system:auto_archive",
+			Note: "archived automatically: the follow-up period ended without a reopen"})
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrIllegalTransition), errors.Is(err, ErrNotFound):
+			errs = append(errs, s.store.dropArchiveDue(ctx, id)) // moved or gone meanwhile
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if n > 0 {
+		s.log.Info().Int("orders", n).Msg("resolved orders archived automatically")
+	}
+	return n, errors.Join(errs...)
+}

@@ -347,8 +347,8 @@ func (s *Service) ReconcileIncidents(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// IncidentSweeper runs Service.ReconcileIncidents every Interval until
-// Shutdown.
+// IncidentSweeper runs Service.ReconcileIncidents and Service.ArchiveDue
+// every Interval until Shutdown.
 type IncidentSweeper struct {
 	svc      *Service
 	interval time.Duration
@@ -382,6 +382,9 @@ func (w *IncidentSweeper) Start(ctx context.Context) {
 			}
 			if err := w.svc.ReconcileIncidents(ctx); err != nil && ctx.Err() == nil {
 				w.log.Warn().Err(err).Msg("reconcile group complaints")
+			}
+			if _, err := w.svc.ArchiveDue(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("archive resolved orders")
 			}
 		}
 	}()

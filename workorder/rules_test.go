@@ -1320,3 +1320,39 @@ func TestAgentsRaiseSupervisorsLower(t *testing.T) {
 		t.Errorf("supervisor lowers: %v", err)
 	}
 }
+
+// TestAutoArchiveOpensTheRepeatWindow: an order left resolved is archived
+// when the follow-up period ends (recorded as such), and a complaint after
+// that is a repeat; a reopened one is never archived on its own.
+func TestAutoArchiveOpensTheRepeatWindow(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	b := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(a.ID, "accepted", "resolved")
+	e.status(b.ID, "accepted", "resolved", "reopened")
+	resolved := e.clock.Now()
+	e.clock.Set(resolved.Add(e.cfg.Escalation.AutoArchiveAfter.D() - time.Second))
+	if n, err := e.svc.ArchiveDue(ctx); err != nil || n != 0 {
+		t.Fatalf("a second early: %d %v", n, err)
+	}
+	e.clock.Set(resolved.Add(e.cfg.Escalation.AutoArchiveAfter.D()))
+	if n, err := e.svc.ArchiveDue(ctx); err != nil || n != 1 {
+		t.Fatalf("at the end of the follow-up period: %d %v", n, err)
+	}
+	got := e.get(a.ID)
+	last := got.History[len(got.History)-1]
+	if got.Status != "archived" || last.Actor != "system:auto_archive" || last.Note == "" {
+		t.Errorf("archived: %s %+v", got.Status, last)
+	}
+	if e.get(b.ID).Status != "reopened" {
+		t.Errorf("the reopened order: %s", e.get(b.ID).Status)
+	}
+	if n, err := e.svc.ArchiveDue(ctx); err != nil || n != 0 {
+		t.Errorf("again: %d %v", n, err)
+	}
+	e.clock.Add(24 * time.Hour)
+	if o := e.submit(intake("province", "18912345678", complaintNetwork)).Order; o.Class != "repeat_complaint" {
+		t.Errorf("a complaint after the auto-archive: %s", o.Class)
+	}
+}

@@ -93,6 +93,7 @@ func NewService(p ServiceParams) *Service {
 	// window ends up to a day after the same number of 24-hour periods.
 	p.Store.keep = max(time.Duration(rules.RepeatComplaint.WindowDays+1)*24*time.Hour, rules.UnsatisfiedWithResult.Window.D())
 	p.Store.keepEscalations = time.Duration(rules.EscalationRecord.WindowDays+1) * 24 * time.Hour
+	p.Store.archiveAfter = p.Config.Escalation.AutoArchiveAfter.D()
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}

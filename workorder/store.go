@@ -40,6 +40,9 @@ type Store struct {
 	// keepEscalations is how long a group- or appeal-tier order stays in
 	// its customer's record of escalations (NewService sets it).
 	keepEscalations time.Duration
+	// archiveAfter is how long a resolved order waits to be archived
+	// automatically; 0 never (NewService sets it).
+	archiveAfter time.Duration
 }
 
 // NewStore returns the store.
@@ -127,6 +130,7 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 				pipe.ZAdd(ctx, s.customerKey(shard, o.Key()), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
 			}
 			pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+			s.writeArchiveDue(ctx, pipe, shard, o)
 			s.outbox.Add(ctx, pipe, shard, events...)
 			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
 			s.writeEscalation(ctx, pipe, o)
@@ -213,6 +217,7 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 				if o.Status != before {
 					pipe.ZRem(ctx, s.statusKey(shard, before), o.ID)
 					pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+					s.writeArchiveDue(ctx, pipe, shard, &o)
 				}
 				if changeID != "" {
 					pipe.Set(ctx, applied, 1, appliedTTL)
@@ -539,4 +544,46 @@ func (s *Store) publish(ctx context.Context, shard int, events ...queue.Event) e
 		return fmt.Errorf("publish: %w", err)
 	}
 	return nil
+}
+
+// archiveKey is a shard's resolved orders by when they are due to be
+// archived automatically (unix ms).
+func (s *Store) archiveKey(shard int) string {
+	return fmt.Sprintf("%s:{%d}:archive_due", s.prefix, shard)
+}
+
+// writeArchiveDue queues, inside the caller's MULTI, o's place among the
+// orders to archive: due archiveAfter after it became resolved, gone once
+// it is in any other status.
+func (s *Store) writeArchiveDue(ctx context.Context, pipe redis.Pipeliner, shard int, o *Order) {
+	if o.Status == configs.StatusResolved && s.archiveAfter > 0 {
+		pipe.ZAdd(ctx, s.archiveKey(shard), redis.Z{Score: float64(o.UpdatedAt.Add(s.archiveAfter).UnixMilli()), Member: o.ID})
+		return
+	}
+	pipe.ZRem(ctx, s.archiveKey(shard), o.ID)
+}
+
+// ArchiveDue returns up to limit orders per shard due to be archived at now.
+func (s *Store) ArchiveDue(ctx context.Context, now time.Time, limit int64) ([]string, error) {
+	cmds := make([]*redis.StringSliceCmd, s.shards)
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for shard := range s.shards {
+			cmds[shard] = pipe.ZRangeByScore(ctx, s.archiveKey(shard), &redis.ZRangeBy{Min: "-inf",
+				Max: strconv.FormatInt(now.UnixMilli(), 10), Count: limit})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("orders due to be archived: %w", err)
+	}
+	var ids []string
+	for _, c := range cmds {
+		ids = append(ids, c.Val()...)
+	}
+	return ids, nil
+}
+
+// dropArchiveDue removes id from its shard's orders to archive.
+func (s *Store) dropArchiveDue(ctx context.Context, id string) error {
+	return s.rdb.ZRem(ctx, s.archiveKey(s.Shard(id)), id).Err()
 }
