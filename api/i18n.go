@@ -91,6 +91,7 @@ var uiMessages = []uiMessage{
 	{"severity.breach", "超时", "Breach"},
 	{"severity.major", "重大投诉上报", "Major complaint"},
 	{"severity.group", "群体投诉上报", "Group complaint"},
+	{"severity.escalation_risk", "越级倾向上报", "Escalation risk"},
 	// Flags (DESIGN, additions of 2026-11-30).
 	{"flag.escalation_risk", "越级倾向", "Escalation risk"},
 	{"flag.escalation_record", "越级投诉记录", "Went over our head before"},
@@ -112,6 +113,11 @@ var uiMessages = []uiMessage{
 	{"rule.reclassified", "人工改类", "Reclassified by hand"},
 	{"rule.public_opinion_risk", "舆情风险（媒体、网络曝光）", "Public-opinion risk (media, internet)"},
 	{"rule.escalation_tendency", "越级倾向（监管、消协、诉讼）", "Escalation tendency (regulator, consumer body, court)"},
+	{"rule.public_opinion_ivr", "来电者在菜单中表示媒体已介入或将介入", "Caller chose the media menu option"},
+	{"rule.public_opinion_exposed", "已被媒体或网络曝光", "Already exposed by media or online"},
+	{"rule.escalated_from_lower_tier", "同一问题越级至更高层级，新建工单", "Same problem taken to a higher tier: a new order"},
+	{"rule.escalation_record", "近期有越级投诉记录", "Went over the operator's head recently"},
+	{"rule.keywords_cancelled", "关键词被否定，不计入", "Keywords negated: not counted"},
 	// Invalid grounds, follow-up results, exposure.
 	{"ground.anonymous", "匿名或非本网用户", "Anonymous or not a customer"},
 	{"ground.not_concrete", "无具体可核实内容", "Nothing concrete to verify"},
@@ -127,6 +133,12 @@ var uiMessages = []uiMessage{
 	{"action.status", "状态变更", "Status change"},
 	{"action.urge", "催办", "Urge"},
 	{"action.class", "改类", "Reclassified"},
+	{"action.escalated", "客户越级", "Escalated by the customer"},
+	{"action.flag", "标记", "Flagged"},
+	{"action.note", "记录", "Note"},
+	{"action.problem", "问题编码", "Problem code"},
+	{"action.province", "省份", "Province"},
+	{"action.group", "群体投诉", "Group complaint"},
 	{"role.agent", "坐席", "Agent"},
 	{"role.supervisor", "主管", "Supervisor"},
 	{"role.system", "系统", "System"},
@@ -470,8 +482,12 @@ func (l *locale) ReasonDetail(rule, detail string) string {
 			}
 			return out
 		}
-	case "public_opinion_risk", "escalation_tendency":
-		if _, words, ok := strings.Cut(detail, "keywords in the free text: "); ok {
+	case "keywords_cancelled":
+		if _, words, ok := strings.Cut(detail, "not counted: "); ok {
+			return words
+		}
+	default:
+		if _, words, ok := strings.Cut(detail, "keywords in the customer's words: "); ok {
 			return words
 		}
 	}

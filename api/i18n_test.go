@@ -90,16 +90,17 @@ func TestCatalogueCoversIdentifiers(t *testing.T) {
 		"category": configs.Categories,
 		"status":   configs.Statuses,
 		"tier":     configs.Tiers,
-		"severity": {escalation.SeverityWarning, escalation.SeverityBreach, escalation.SeverityMajor, escalation.SeverityGroup},
+		"severity": {escalation.SeverityWarning, escalation.SeverityBreach, escalation.SeverityMajor, escalation.SeverityGroup, escalation.SeverityEscalationRisk},
 		"flag":     {"escalation_risk", "escalation_record", "escalated", "suspected_group", "batch", "province_unknown", "transfer_failed"},
 		"rule": {classifier.RuleBaseCategory, classifier.RuleInvalidAnonymous, classifier.RuleEscalationTendencyIVR,
 			classifier.RuleOpenComplaintUrged, classifier.RuleUnsatisfied, classifier.RuleRepeatAfterArchive,
 			classifier.RuleGroupSameDay, classifier.RuleGroupSameMonth, classifier.RuleReclassified,
-			"public_opinion_risk", "escalation_tendency"},
+			classifier.RulePublicOpinionIVR, classifier.RuleEscalatedFrom, classifier.RuleEscalationRecord,
+			classifier.RuleKeywordsCancelled, "public_opinion_risk", "public_opinion_exposed", "escalation_tendency"},
 		"ground":   {"anonymous", "not_concrete", "unreachable", "outside_operator", "outside_telecom"},
 		"followup": {"satisfied", "basically_satisfied", "unsatisfied"},
 		"exposure": {"threatened", "exposed"},
-		"action":   {"status", "urge", "class"},
+		"action":   {"status", "urge", "class", "escalated", "flag", "note", "problem", "province", "group"},
 		"role":     {"agent", "supervisor", "system"},
 		"province": {cfg.Provinces.Unknown},
 	}
@@ -211,7 +212,7 @@ func TestReasonDetail(t *testing.T) {
 		{"base_category", "complaint/billing chosen in the IVR or given by the channel", ""},
 		{"group_same_month", "incident GC-202611-GD-billing: complaints about billing in GD during 2026-11 reached 20", "GC-202611-GD-billing"},
 		{"repeat_after_archive", "WO-20261101-GD-000042 was archived 2026-11-02, 28d ago, within the 720h window", "WO-20261101-GD-000042"},
-		{"public_opinion_risk", "keywords in the free text: 媒体, 曝光", "媒体, 曝光"},
+		{"public_opinion_risk", "keywords in the customer's words: 媒体, 曝光", "媒体, 曝光"},
 	} {
 		if got := l.ReasonDetail(c.rule, c.detail); got != c.want {
 			t.Errorf("%s %q = %q, want %q", c.rule, c.detail, got, c.want)
