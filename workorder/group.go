@@ -39,6 +39,9 @@ type GroupCounter interface {
 	// Incidents are the ids of every incident kept, for the reconciler and
 	// the listing.
 	Incidents(ctx context.Context) ([]string, error)
+	// Uncount takes the order out of the windows' counts (an invalid
+	// complaint); an incident raised already keeps it as a member.
+	Uncount(ctx context.Context, orderID string, windows []classifier.Window) error
 }
 
 // ErrIncidentDecided: the incident was confirmed or rejected already, the
@@ -212,12 +215,15 @@ end
 local from = tonumber(ARGV[3])
 local since = tonumber(redis.call('GET', KEYS[3]) or '-1')
 if since >= from then from = since + 1 end
-local count = redis.call('ZCOUNT', KEYS[1], from, now)
+-- Up to +inf, not now: contacts stamp their time before their script
+-- runs, so a later script may carry an earlier time; every count since the
+-- start is in the window.
+local count = redis.call('ZCOUNT', KEYS[1], from, '+inf')
 if count < threshold then return {0, count} end
 local period = ARGV[5]
 local inc = ARGV[8] .. period
 if redis.call('EXISTS', inc) == 1 then return {0, count} end
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], from, now)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf')
 local place = count
 redis.call('HSET', inc, 'rule', ARGV[9], 'window', ARGV[10], 'province', ARGV[11], 'problem_code', ARGV[12],
   'subcategory', ARGV[13], 'period', period, 'state', 'suspected', 'raised_at', now, 'end', ARGV[6],
@@ -495,4 +501,18 @@ func (g *RedisGroups) Incidents(ctx context.Context) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Uncount implements GroupCounter: one ZREM per window, pipelined.
+func (g *RedisGroups) Uncount(ctx context.Context, orderID string, windows []classifier.Window) error {
+	_, err := g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, w := range windows {
+			pipe.ZRem(ctx, g.seriesKey(w, "recent"), orderID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("uncount group complaint: %w", err)
+	}
+	return nil
 }
