@@ -46,9 +46,13 @@ type Order struct {
 	// SLA is the clock of each stage of the order's SLA policy, kept by
 	// the escalation planner (ServiceParams.Policies); empty for an order
 	// planned with the fixed deadlines of the config.
-	SLA      escalation.SLA `json:"sla,omitempty"`
-	Valid    bool           `json:"valid"`
-	Transfer string         `json:"transfer,omitempty"`
+	SLA   escalation.SLA `json:"sla,omitempty"`
+	Valid bool           `json:"valid"`
+	// InvalidGround is why an order is not valid (configs.InvalidGrounds).
+	InvalidGround string `json:"invalid_ground,omitempty"`
+	// Followup is the result of calling the customer back (回访).
+	Followup *Followup `json:"followup,omitempty"`
+	Transfer string    `json:"transfer,omitempty"`
 	// Description is the free text the contact brought, in the customer's
 	// words; the keywords are searched in it. Personal data: never logged.
 	Description string `json:"description,omitempty"`

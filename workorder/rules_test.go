@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +132,12 @@ func (e *env) get(id string) *workorder.Order {
 func (e *env) status(id string, statuses ...string) {
 	e.t.Helper()
 	for _, st := range statuses {
+		if st == "archived" { // archiving is the follow-up's: a satisfied customer
+			if _, err := e.svc.RecordFollowup(context.Background(), id, "satisfied", "", "agent-9"); err != nil {
+				e.t.Fatalf("%s follow-up: %v", id, err)
+			}
+			continue
+		}
 		if _, err := e.svc.ChangeStatus(context.Background(), workorder.StatusChange{WorkOrderID: id, Status: st, Actor: "billing"}); err != nil {
 			e.t.Fatalf("%s -> %s: %v", id, st, err)
 		}
@@ -1354,5 +1361,99 @@ func TestAutoArchiveOpensTheRepeatWindow(t *testing.T) {
 	e.clock.Add(24 * time.Hour)
 	if o := e.submit(intake("province", "18912345678", complaintNetwork)).Order; o.Class != "repeat_complaint" {
 		t.Errorf("a complaint after the auto-archive: %s", o.Class)
+	}
+}
+
+// TestFollowup: the follow-up's result is recorded; satisfied archives,
+// unsatisfied reopens with the reason; archiving waits for it.
+func TestFollowup(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	b := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	if _, err := e.svc.RecordFollowup(ctx, a.ID, "satisfied", "", "agent-1"); !errors.Is(err, workorder.ErrNotResolved) {
+		t.Errorf("follow-up of an open order: %v", err)
+	}
+	e.status(a.ID, "accepted", "resolved")
+	e.status(b.ID, "accepted", "resolved")
+	if _, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: a.ID, Status: "archived", Actor: "agent-1"}); !errors.Is(err, workorder.ErrFollowupRequired) {
+		t.Errorf("archived without a follow-up: %v", err)
+	}
+	for _, tc := range []struct {
+		result, reason, actor string
+		want                  error
+	}{
+		{"happy", "", "agent-1", workorder.ErrUnknownFollowup},
+		{"unsatisfied", " ", "agent-1", workorder.ErrReasonRequired},
+		{"satisfied", "", "", workorder.ErrReasonRequired},
+	} {
+		if _, err := e.svc.RecordFollowup(ctx, a.ID, tc.result, tc.reason, tc.actor); !errors.Is(err, tc.want) {
+			t.Errorf("RecordFollowup(%q, %q, %q) = %v, want %v", tc.result, tc.reason, tc.actor, err, tc.want)
+		}
+	}
+	got, err := e.svc.RecordFollowup(ctx, a.ID, "basically_satisfied", "", "agent-1")
+	if err != nil || got.Status != "archived" || got.Followup == nil || got.Followup.Result != "basically_satisfied" || !got.Followup.At.Equal(e.clock.Now()) {
+		t.Fatalf("basically satisfied: %+v %v", got, err)
+	}
+	got, err = e.svc.RecordFollowup(ctx, b.ID, "unsatisfied", "the refund is short by 20 yuan", "agent-1")
+	if err != nil || got.Status != "reopened" || got.Followup.Reason != "the refund is short by 20 yuan" {
+		t.Fatalf("unsatisfied: %+v %v", got, err)
+	}
+	if last := got.History[len(got.History)-1]; last.To != "reopened" || !strings.Contains(last.Note, "short by 20 yuan") {
+		t.Errorf("history %+v", last)
+	}
+}
+
+// TestInvalidComplaintsAreNotCounted: an order marked invalid leaves the
+// group counts; a supervisor's undo counts it again.
+func TestInvalidComplaintsAreNotCounted(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("group", "18900000001", complaintBilling)).Order
+	e.submit(intake("group", "18900000002", complaintBilling))
+	got, err := e.svc.MarkInvalid(ctx, a.ID, "outside_telecom", "a bank card, not ours", "agent-1")
+	if err != nil || got.Valid || got.InvalidGround != "outside_telecom" {
+		t.Fatalf("invalid: %+v %v", got, err)
+	}
+	c := e.submit(intake("group", "18900000003", complaintBilling)).Order
+	if len(c.Incidents) != 0 {
+		t.Fatalf("3rd with one invalid: incidents %v", c.Incidents)
+	}
+	for _, tc := range []struct {
+		ground, actor string
+		want          error
+	}{{"boring", "agent-1", workorder.ErrUnknownGround}, {"outside_telecom", "agent-1", workorder.ErrUnchanged}, {"anonymous", "", workorder.ErrReasonRequired}} {
+		if _, err := e.svc.MarkInvalid(ctx, a.ID, tc.ground, "", tc.actor); !errors.Is(err, tc.want) {
+			t.Errorf("MarkInvalid(%q, %q) = %v, want %v", tc.ground, tc.actor, err, tc.want)
+		}
+	}
+	got, err = e.svc.UndoInvalid(ctx, a.ID, "it is ours after all", "supervisor-1")
+	if err != nil || !got.Valid || got.InvalidGround != "" || !suspectedMember(got, dayIncident) {
+		t.Fatalf("undo: %+v %v", got, err)
+	}
+	if _, err := e.svc.UndoInvalid(ctx, a.ID, "", "supervisor-1"); !errors.Is(err, workorder.ErrNotInvalid) {
+		t.Errorf("undo a valid order: %v", err)
+	}
+}
+
+// TestGroupCountsContactsStampedOutOfOrder: a contact's time is taken
+// before its count runs, so the last to count may carry the earliest time;
+// it still sees every count before it (a race seen under load).
+func TestGroupCountsContactsStampedOutOfOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	groups := workorder.NewRedisGroups(e.redis.Client, "t", 30*24*time.Hour)
+	now := e.clock.Now()
+	day := func(at time.Time) []classifier.Window {
+		return e.rules.GroupWindows("group", "GD", "billing.charge_dispute", "billing", at, e.cfg.Location)[:1]
+	}
+	for i, at := range []time.Time{now.Add(2 * time.Second), now.Add(time.Second)} {
+		if c, err := groups.Count(ctx, fmt.Sprintf("WO-20261123-GD-00090%d", i), at, day(at)); err != nil || c[0].Incident != nil {
+			t.Fatalf("count %d: %+v %v", i, c, err)
+		}
+	}
+	c, err := groups.Count(ctx, "WO-20261123-GD-000909", now, day(now))
+	if err != nil || !c[0].Raised || len(c[0].Incident.Members) != 3 {
+		t.Fatalf("the 3rd to count, stamped first: %+v %v", c, err)
 	}
 }
