@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/phone"
 	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
@@ -74,17 +75,19 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 
-	hl, ok := s.cfg.Hotline(req.Recipient.User)
+	called := calledNumber(req.Recipient)
+	hl, ok := s.cfg.Hotline(called)
 	if !ok {
 		reject(outcomeNotFound, sipmsg.StatusNotFound, "Not A Hotline Number")
 		return
 	}
-	path, svcNumber, province := header(req, "X-IVR-Path"), header(req, "X-Service-Number"), header(req, "X-Province")
+	path, svcHeader, province := header(req, "X-IVR-Path"), header(req, "X-Service-Number"), header(req, "X-Province")
+	svcNumber := phone.FromURI(svcHeader) // +86…, 0086…, tel: as well as national form
 	if path != "" && !ivrPathRe.MatchString(path) {
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-IVR-Path: want up to 32 of 0-9 * #")
 		return
 	}
-	if svcNumber != "" && !ivr.ValidServiceNumber(svcNumber) {
+	if svcHeader != "" && !ivr.ValidServiceNumber(svcNumber) {
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-Service-Number: want a mobile or fixed-line number")
 		return
 	}
@@ -96,7 +99,14 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if hl.Province != configs.ProvinceFromCaller {
 		province = hl.Province
 	} else if province == "" {
-		province = s.cfg.ProvinceOf(caller)
+		// The company complained about: the service number's home province,
+		// else the caller's (DESIGN "Province").
+		if svcNumber != "" {
+			province = s.cfg.ProvinceOf(svcNumber)
+		}
+		if province == "" || province == s.cfg.Provinces.Unknown {
+			province = s.cfg.ProvinceOf(caller)
+		}
 	}
 
 	session, err := ivr.NewSessionWithOptions(s.cfg.Menus[hl.Menu], caller, s.ivrOptions, time.Now())

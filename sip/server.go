@@ -388,21 +388,6 @@ func header(req *sipmsg.Request, name string) string {
 	return ""
 }
 
-// callerNumber is the P-Asserted-Identity user part, else the From user part.
-func callerNumber(req *sipmsg.Request) string {
-	if v := header(req, "P-Asserted-Identity"); v != "" {
-		var uri sipmsg.Uri
-		var params sipmsg.HeaderParams
-		if _, err := sipmsg.ParseAddressValue(v, &uri, &params); err == nil && uri.User != "" {
-			return uri.User
-		}
-	}
-	if from := req.From(); from != nil {
-		return from.Address.User
-	}
-	return ""
-}
-
 // zerologWriter lets sipgo's slog output reach our logger.
 type zerologWriter struct{ log zerolog.Logger }
 
