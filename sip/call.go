@@ -33,14 +33,17 @@ type call struct {
 	keys     chan byte // the one digit stream: RFC 4733, INFO
 	notify   chan int  // status codes of the transfer's NOTIFY sipfrags
 	session  *ivr.Session
-	offered  bool // the INVITE carried SDP; else the answer comes in the ACK
 	log      zerolog.Logger
 	span     trace.Span // sip.call: the root of the call's trace
 
-	mu       sync.Mutex
-	acked    bool // an ACK (or a BYE, which implies our 200 arrived)
-	ordering bool // the menu reached a leaf: the order is being or was created
-	orderID  string
+	mu    sync.Mutex
+	acked bool // an ACK (or a BYE, which implies our 200 arrived)
+	// awaitingAnswer: our 2xx to an offerless INVITE or re-INVITE carried
+	// the offer; the answer comes in the ACK (RFC 3261 13.2.1).
+	awaitingAnswer bool
+	sdp            sdpState
+	ordering       bool // the menu reached a leaf: the order is being or was created
+	orderID        string
 
 	finishOnce sync.Once
 }
@@ -129,7 +132,12 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 
 	var offer *mediaOffer
-	if body := req.Body(); len(body) > 0 {
+	body, err := sdpOf(req)
+	if err != nil {
+		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad SDP")
+		return
+	}
+	if len(body) > 0 {
 		m, err := negotiate(body)
 		switch {
 		case errors.Is(err, ErrNoCodec):
@@ -154,7 +162,8 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
 		return
 	}
-	sdpBody, err := describe(s.mediaHost, m.Port(), offer)
+	st := newSDPState()
+	sdpBody, err := st.describe(s.mediaHost, m.Port(), offer)
 	if err != nil {
 		span.End()
 		m.Close()
@@ -174,7 +183,8 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, media: m,
-		keys: keys, notify: make(chan int, 8), session: session, offered: offer != nil, log: clog, span: span}
+		keys: keys, notify: make(chan int, 8), session: session, log: clog, span: span,
+		awaitingAnswer: offer == nil, sdp: st}
 	if offer != nil {
 		m.negotiated(*offer)
 	}
@@ -384,22 +394,55 @@ func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, to s
 	}
 }
 
-// answerInDialog answers a re-INVITE or UPDATE of a known dialog with our
-// current SDP, so a session refresh or hold does not drop the call.
+// answerInDialog answers a re-INVITE or UPDATE of a known dialog so a
+// session refresh or hold does not drop the call. An offer is answered
+// with the direction RFC 3264 6.1 asks (a hold, sendonly, gets recvonly;
+// inactive gets inactive) and we stop or resume sending to match. A
+// re-INVITE without SDP gets our offer in the 200, its answer comes in the
+// ACK (RFC 3261 14.2); an UPDATE without SDP gets a 200 without SDP (RFC
+// 3311 5.2, RFC 6337 3.2.1: a session refresh, not an offer).
 func (s *Server) answerInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c := s.callOf(req, tx)
 	if c == nil {
 		return
 	}
-	if len(req.Body()) > 0 {
-		if m, err := negotiate(req.Body()); err == nil {
-			c.media.negotiated(m)
-		} else if errors.Is(err, ErrNoCodec) {
+	body, err := sdpOf(req)
+	if err != nil {
+		s.respond(tx, req, sipmsg.StatusBadRequest, "Bad SDP")
+		return
+	}
+	var offer *mediaOffer
+	if len(body) > 0 {
+		m, err := negotiate(body)
+		switch {
+		case errors.Is(err, ErrNoCodec):
 			s.respond(tx, req, sipmsg.StatusNotAcceptableHere, "No Common Codec (PCMU, PCMA)")
 			return
+		case err != nil:
+			s.respond(tx, req, sipmsg.StatusBadRequest, "Bad SDP")
+			return
 		}
+		offer = &m
 	}
-	res := sipmsg.NewSDPResponseFromRequest(req, c.dlg.InviteResponse.Body())
+	if offer == nil && !req.IsInvite() {
+		s.respond(tx, req, sipmsg.StatusOK, "OK")
+		return
+	}
+	c.mu.Lock()
+	answer, err := c.sdp.describe(s.mediaHost, c.media.Port(), offer)
+	if offer == nil {
+		c.awaitingAnswer = true
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.log.Error().Err(err).Msg("build sdp")
+		s.respond(tx, req, sipmsg.StatusInternalServerError, "SDP Error")
+		return
+	}
+	if offer != nil {
+		c.media.negotiated(*offer)
+	}
+	res := sipmsg.NewSDPResponseFromRequest(req, answer)
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug().Err(err).Msg("answer in-dialog offer")
 	}
@@ -426,10 +469,12 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	c.mu.Lock()
 	c.acked = true
+	awaiting := c.awaitingAnswer
+	c.awaitingAnswer = false
 	c.mu.Unlock()
-	if !c.offered && len(req.Body()) > 0 {
+	if body, err := sdpOf(req); awaiting && err == nil && len(body) > 0 {
 		// Late offer: our offer went in the 200; the answer is here.
-		if m, err := negotiate(req.Body()); err == nil {
+		if m, err := negotiate(body); err == nil {
 			c.media.negotiated(m)
 		} else {
 			c.log.Info().Err(err).Msg("unusable SDP answer in ACK")

@@ -29,6 +29,7 @@ type media struct {
 	pt       uint8
 	dtmfPT   int // -1: none negotiated
 	ready    bool
+	mute     bool // our direction is recvonly or inactive: send nothing (RFC 3264 5.1)
 	packets  *Packetizer
 	detector DTMFDetector
 }
@@ -58,6 +59,7 @@ func (m *media) negotiated(n mediaOffer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pt, m.dtmfPT = n.codec.pt, n.dtmfPT
+	m.mute = !n.direction.answer().sends()
 	if n.remoteAddr != "" && n.remotePort > 0 && !m.latched {
 		if addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(n.remoteAddr, strconv.Itoa(n.remotePort))); err == nil {
 			m.remote = addr
@@ -145,9 +147,11 @@ func (m *media) Play(ctx context.Context, prompts ...*Prompt) bool {
 			}
 			m.mu.Lock()
 			pkt.PayloadType = m.pt
-			remote := m.remote
+			remote, mute := m.remote, m.mute
 			m.mu.Unlock()
-			if remote != nil {
+			// On hold the prompt runs on in silence, so the menu's timing
+			// stays as it was.
+			if remote != nil && !mute {
 				b, err := pkt.Header.MarshalTo(buf[:cap(buf)])
 				if err == nil {
 					out := append(buf[:b], pkt.Payload...)

@@ -107,6 +107,7 @@ const (
 	outcomeBadRequest   = "rejected_bad_request"
 	outcomeForbidden    = "rejected_forbidden"
 	outcomeNoCodec      = "rejected_no_codec"
+	outcomeBadExtension = "rejected_bad_extension"
 	outcomeUnavailable  = "rejected_unavailable"
 	outcomeBusy         = "rejected_busy"
 )
@@ -328,6 +329,17 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			s.respond(tx, req, sipmsg.StatusForbidden, "Forbidden")
 			return
 		}
+		if tags := unsupportedRequired(req); len(tags) > 0 {
+			// No 100rel, no session timers: refuse rather than pretend
+			// (RFC 3261 8.2.2.3). With 100rel refused we never send an
+			// unreliable 180 to a peer that required reliable ones.
+			if req.IsInvite() {
+				s.metrics.calls.WithLabelValues(outcomeBadExtension).Inc()
+			}
+			s.respond(tx, req, sipmsg.StatusBadExtension, "Bad Extension",
+				sipmsg.NewHeader("Unsupported", strings.Join(tags, ", ")))
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -366,7 +378,7 @@ func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code 
 func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(tx, req, sipmsg.StatusOK, "OK",
 		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"),
-		sipmsg.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
+		sipmsg.NewHeader("Accept", "application/sdp, multipart/mixed, application/dtmf-relay, application/dtmf"))
 }
 
 // onCancel handles a CANCEL that matched no INVITE transaction (the
