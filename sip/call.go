@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -42,8 +43,12 @@ type call struct {
 	// the offer; the answer comes in the ACK (RFC 3261 13.2.1).
 	awaitingAnswer bool
 	sdp            sdpState
-	ordering       bool // the menu reached a leaf: the order is being or was created
-	orderID        string
+	// releaseHalfOpen gives back the half-open reservation: on ACK (or a
+	// BYE, which implies it), or when the call ends.
+	releaseHalfOpen func()
+	unconfirmed     bool // no ACK came: counted as no_ack, not abandoned
+	ordering        bool // the menu reached a leaf: the order is being or was created
+	orderID         string
 
 	finishOnce sync.Once
 }
@@ -65,16 +70,8 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		log.Info().Int("status", code).Str("reason", reason).Msg("call refused")
 		s.respond(tx, req, code, reason, headers...)
 	}
-	switch {
-	case s.draining.Load():
-		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Shutting Down", retryAfter)
-		return
-	case s.activeCalls.Load() >= int64(s.cfg.SIP.MaxCalls):
-		reject(outcomeBusy, sipmsg.StatusServiceUnavailable, "Too Many Calls", retryAfter)
-		return
-	case s.ready != nil && !s.ready():
-		// No half-made work order: without Redis the call cannot be kept.
-		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Storage Unavailable", retryAfter)
+	if outcome, reason := s.unavailable(); reason != "" {
+		reject(outcome, sipmsg.StatusServiceUnavailable, reason, retryAfter)
 		return
 	}
 
@@ -149,6 +146,11 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		offer = &m
 	}
+	releaseHalfOpen, ok := s.admit.acquireHalfOpen(s.admit.classify(req.Source()))
+	if !ok {
+		reject(outcomeHalfOpen, sipmsg.StatusServiceUnavailable, "Too Many Unanswered Calls", retryAfter)
+		return
+	}
 	keys := make(chan byte, 32)
 	_, span := s.tracer.Start(context.Background(), "sip.call", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("sip.call_id", callID), attribute.String("hotline", hl.Number),
@@ -157,6 +159,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		Str("trace_id", span.SpanContext().TraceID().String()).Logger()
 	m, err := openMedia(s.mediaHost, s.rtpLo, s.rtpHi, keys, clog)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		log.Error().Err(err).Msg("open rtp socket")
 		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
@@ -165,6 +168,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	st := newSDPState()
 	sdpBody, err := st.describe(s.mediaHost, m.Port(), offer)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		m.Close()
 		log.Error().Err(err).Msg("build sdp")
@@ -177,6 +181,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dialogs.ReadInvite(req, tx)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		m.Close()
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad INVITE")
@@ -184,7 +189,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, media: m,
 		keys: keys, notify: make(chan int, 8), session: session, log: clog, span: span,
-		awaitingAnswer: offer == nil, sdp: st}
+		awaitingAnswer: offer == nil, sdp: st, releaseHalfOpen: releaseHalfOpen}
 	if offer != nil {
 		m.negotiated(*offer)
 	}
@@ -205,12 +210,36 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			}
 		}
 	}
+	// An answer whose ACK does not come within sip.ack_timeout frees its
+	// slot: the transaction ends, RespondSDP returns, and no BYE goes to
+	// a source that never confirmed it is there.
+	var noAck atomic.Bool
+	ackTimer := time.AfterFunc(s.cfg.SIP.AckTimeout.D(), func() {
+		c.mu.Lock()
+		acked := c.acked
+		c.mu.Unlock()
+		if !acked && noAck.CompareAndSwap(false, true) {
+			c.mu.Lock()
+			c.unconfirmed = true
+			c.mu.Unlock()
+			tx.Terminate()
+			s.finish(c)
+		}
+	})
 	err = dlg.RespondSDP(sdpBody)
+	ackTimer.Stop()
 	c.mu.Lock()
 	// An ACK followed at once by BYE can end the dialog before RespondSDP
 	// sees it confirmed: the ACK itself is what counts.
 	answered := c.acked
 	c.mu.Unlock()
+	if noAck.Load() && !answered {
+		s.metrics.ackLost.Inc()
+		s.metrics.calls.WithLabelValues(outcomeNoAck).Inc()
+		c.log.Info().Msg("no ACK for our answer: call dropped")
+		c.dlg.Close()
+		return
+	}
 	if err != nil && !answered {
 		c.log.Info().Err(err).Msg("call not confirmed: cancelled or no ACK")
 		s.hangUp(c)
@@ -467,6 +496,7 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if c == nil {
 		return // a stray ACK is dropped, as RFC 3261 says
 	}
+	c.releaseHalfOpen()
 	c.mu.Lock()
 	c.acked = true
 	awaiting := c.awaitingAnswer
@@ -494,6 +524,7 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	// concurrently, so a BYE can overtake the ACK).
 	c.acked = true
 	c.mu.Unlock()
+	c.releaseHalfOpen()
 	if err := c.dlg.ReadBye(req, tx); err != nil {
 		c.log.Debug().Err(err).Msg("read bye")
 	}
@@ -610,11 +641,12 @@ func (s *Server) hangUp(c *call) {
 // finish releases a call once, whatever ended it.
 func (s *Server) finish(c *call) {
 	c.finishOnce.Do(func() {
+		c.releaseHalfOpen()
 		s.calls.Delete(c.dlg.ID)
 		c.media.Close()
 		defer c.span.End()
 		c.mu.Lock()
-		abandoned := !c.ordering
+		abandoned := !c.ordering && !c.unconfirmed
 		c.mu.Unlock()
 		if abandoned {
 			s.metrics.calls.WithLabelValues(outcomeAbandoned).Inc()
