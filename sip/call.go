@@ -222,6 +222,8 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.mu.Lock()
 			c.unconfirmed = true
 			c.mu.Unlock()
+			s.metrics.ackLost.Inc()
+			s.metrics.calls.WithLabelValues(outcomeNoAck).Inc()
 			tx.Terminate()
 			s.finish(c)
 		}
@@ -234,8 +236,6 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	answered := c.acked
 	c.mu.Unlock()
 	if noAck.Load() && !answered {
-		s.metrics.ackLost.Inc()
-		s.metrics.calls.WithLabelValues(outcomeNoAck).Inc()
 		c.log.Info().Msg("no ACK for our answer: call dropped")
 		c.dlg.Close()
 		return
