@@ -146,7 +146,8 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		offer = &m
 	}
-	releaseHalfOpen, ok := s.admit.acquireHalfOpen(s.admit.classify(req.Source()))
+	src := s.admit.classify(req.Source())
+	releaseHalfOpen, ok := s.admit.acquireHalfOpen(src)
 	if !ok {
 		reject(outcomeHalfOpen, sipmsg.StatusServiceUnavailable, "Too Many Unanswered Calls", retryAfter)
 		return
@@ -165,6 +166,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
 		return
 	}
+	m.signalling, m.dropped = src.ip, s.metrics.rtpDropped
 	st := newSDPState()
 	sdpBody, err := st.describe(s.mediaHost, m.Port(), offer)
 	if err != nil {

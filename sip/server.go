@@ -90,15 +90,16 @@ type Server struct {
 }
 
 type metrics struct {
-	calls     *prometheus.CounterVec
-	active    prometheus.Gauge
-	fallback  *prometheus.CounterVec
-	transfers *prometheus.CounterVec
-	limited   prometheus.Counter
-	halfOpen  prometheus.GaugeFunc
-	ackLost   prometheus.Counter
-	acceptErr prometheus.Counter
-	tcpRefuse prometheus.Counter
+	calls      *prometheus.CounterVec
+	active     prometheus.Gauge
+	fallback   *prometheus.CounterVec
+	transfers  *prometheus.CounterVec
+	limited    prometheus.Counter
+	halfOpen   prometheus.GaugeFunc
+	ackLost    prometheus.Counter
+	acceptErr  prometheus.Counter
+	tcpRefuse  prometheus.Counter
+	rtpDropped prometheus.Counter
 }
 
 // Call outcomes, the label of hotlined_sip_calls_total.
@@ -197,8 +198,12 @@ func New(p Params) (*Server, error) {
 		Name: "hotlined_sip_tcp_refused_total",
 		Help: "TCP/TLS connections closed at once: their source had its cap of connections open.",
 	})
+	s.metrics.rtpDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_rtp_dropped_total",
+		Help: "RTP packets dropped because they came from another address than the call's media (symmetric RTP latching).",
+	})
 	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
-		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse} {
+		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped} {
 		if err := p.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register sip metrics: %w", err)
 		}
