@@ -148,7 +148,8 @@ func TestFloodOfHalfOpenInvites(t *testing.T) {
 	if attempted == 0 || succeeded != attempted {
 		t.Errorf("trusted calls during the flood: %d/%d succeeded", succeeded, attempted)
 	}
-	if peak.Load() > int64(ts.cfg.SIP.MaxHalfOpen)+2 {
+	// Besides the flood's half-open calls only the proxy's calls hold slots.
+	if peak.Load() > int64(ts.cfg.SIP.MaxHalfOpen+attempted) {
 		t.Errorf("peak call slots %d: the flood took more than max_half_open (%d)", peak.Load(), ts.cfg.SIP.MaxHalfOpen)
 	}
 	logs := ts.logs.String()
