@@ -87,6 +87,7 @@ type Server struct {
 	publicURL   string
 	activeCalls atomic.Int64
 	tracer      trace.Tracer
+	stackLog    *stackLog
 }
 
 type metrics struct {
@@ -100,6 +101,7 @@ type metrics struct {
 	acceptErr  prometheus.Counter
 	tcpRefuse  prometheus.Counter
 	rtpDropped prometheus.Counter
+	stackMuted prometheus.Counter
 }
 
 // Call outcomes, the label of hotlined_sip_calls_total.
@@ -202,8 +204,13 @@ func New(p Params) (*Server, error) {
 		Name: "hotlined_sip_rtp_dropped_total",
 		Help: "RTP packets dropped because they came from another address than the call's media (symmetric RTP latching).",
 	})
+	s.metrics.stackMuted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_stack_log_suppressed_total",
+		Help: "Log lines of the SIP library dropped by its rate limit.",
+	})
+	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
 	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
-		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped} {
+		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted} {
 		if err := p.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register sip metrics: %w", err)
 		}
@@ -216,16 +223,19 @@ func New(p Params) (*Server, error) {
 func (s *Server) Listen(ctx context.Context) error {
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = s.cfg.SIP.MaxMessageBytes
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.SIP.UserAgent), sipgo.WithUserAgentParser(parser))
+	// sipgo logs through log/slog, sometimes with whole raw messages: every
+	// logger it takes goes through stackLog (masked, cut, rate limited).
+	stack := slog.New(s.stackLog)
+	setStackDefault.Do(func() { sipmsg.SetDefaultLogger(stack) })
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.SIP.UserAgent), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(stack)),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(stack)))
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
 	s.ua = ua
 	s.closers = append(s.closers, ua.Close)
-	// sipgo logs through slog; its messages are about its own transport, so
-	// they go to our logger at debug level only.
-	quiet := slog.New(slog.NewTextHandler(zerologWriter{s.log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(quiet)); err != nil {
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(stack)); err != nil {
 		return fmt.Errorf("sip server: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -285,7 +295,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			}
 		}
 		if s.client == nil {
-			if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host)); err != nil {
+			if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientLogger(stack)); err != nil {
 				return fmt.Errorf("sip client: %w", err)
 			}
 			s.closers = append(s.closers, s.client.Close)
@@ -498,13 +508,9 @@ func header(req *sipmsg.Request, name string) string {
 	return ""
 }
 
-// zerologWriter lets sipgo's slog output reach our logger.
-type zerologWriter struct{ log zerolog.Logger }
-
-func (w zerologWriter) Write(p []byte) (int, error) {
-	w.log.Warn().Str("sipgo", string(p)).Msg("sip stack")
-	return len(p), nil
-}
+// setStackDefault sets sipgo's process-wide default logger (used by a few
+// of its functions that take no logger) once, to the first server's.
+var setStackDefault sync.Once
 
 // retryAfter is sent with every 503.
 var retryAfter = sipmsg.NewHeader("Retry-After", strconv.Itoa(int((30 * time.Second).Seconds())))
