@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hotlined/hotlined/configs"
-	"github.com/hotlined/hotlined/internal/phone"
 	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
@@ -75,77 +74,17 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 
-	called := calledNumber(req.Recipient)
-	hl, ok := s.cfg.Hotline(called)
-	if !ok {
-		reject(outcomeNotFound, sipmsg.StatusNotFound, "Not A Hotline Number")
-		return
-	}
-	path, svcHeader, province := header(req, "X-IVR-Path"), header(req, "X-Service-Number"), header(req, "X-Province")
-	svcNumber := phone.FromURI(svcHeader) // +86…, 0086…, tel: as well as national form
-	if path != "" && !ivrPathRe.MatchString(path) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-IVR-Path: want up to 32 of 0-9 * #")
-		return
-	}
-	if svcHeader != "" && !ivr.ValidServiceNumber(svcNumber) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-Service-Number: want a mobile or fixed-line number")
-		return
-	}
-	if province != "" && !provinceRe.MatchString(province) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-Province: want a province code like GD")
-		return
-	}
-	caller := callerNumber(req)
-	if hl.Province != configs.ProvinceFromCaller {
-		province = hl.Province
-	} else if province == "" {
-		// The company complained about: the service number's home province,
-		// else the caller's (DESIGN "Province").
-		if svcNumber != "" {
-			province = s.cfg.ProvinceOf(svcNumber)
+	d := admitInvite(s.cfg, s.ivrOptions, req, time.Now())
+	if d.code != 0 {
+		if d.code >= 500 {
+			log.Error().Err(d.why).Msg("invite refused by our own fault")
+		} else if d.why != nil {
+			log.Info().Err(d.why).Msg("invite refused")
 		}
-		if province == "" || province == s.cfg.Provinces.Unknown {
-			province = s.cfg.ProvinceOf(caller)
-		}
-	}
-
-	session, err := ivr.NewSessionWithOptions(s.cfg.Menus[hl.Menu], caller, s.ivrOptions, time.Now())
-	if err != nil {
-		log.Error().Err(err).Msg("ivr session")
-		reject(outcomeUnavailable, sipmsg.StatusInternalServerError, "IVR Error")
+		reject(d.outcome, d.code, d.reason)
 		return
 	}
-	if path != "" {
-		if _, err := session.FeedPath(path); err != nil {
-			log.Info().Err(err).Msg("X-IVR-Path does not fit the menu")
-			reject(outcomeBadRequest, sipmsg.StatusBadRequest, "X-IVR-Path Does Not Match The Menu")
-			return
-		}
-		if session.Collecting() {
-			// An upstream IVR that reached a leaf asking for the service
-			// number answered it with X-Service-Number, or meant the caller's.
-			session.SetServiceNumber(svcNumber)
-		}
-	}
-
-	var offer *mediaOffer
-	body, err := sdpOf(req)
-	if err != nil {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad SDP")
-		return
-	}
-	if len(body) > 0 {
-		m, err := negotiate(body)
-		switch {
-		case errors.Is(err, ErrNoCodec):
-			reject(outcomeNoCodec, sipmsg.StatusNotAcceptableHere, "No Common Codec (PCMU, PCMA)")
-			return
-		case err != nil:
-			reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad SDP")
-			return
-		}
-		offer = &m
-	}
+	hl, province, caller, path, session, offer := d.hotline, d.province, d.caller, d.path, d.session, d.offer
 	src := s.admit.classify(req.Source())
 	releaseHalfOpen, ok := s.admit.acquireHalfOpen(src)
 	if !ok {
@@ -201,6 +140,18 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	go m.read()
 	c.log.Info().Str("ivr_path", path).Str("province", province).Msg("call arrived")
 
+	if s.answer(c, tx, sdpBody) {
+		go s.run(c)
+	}
+}
+
+// answer rings (sip.answer_delay), sends the 200 with our SDP and waits
+// for the ACK. It reports whether the call is confirmed; if not, the call
+// is released: cancelled while ringing, or no ACK within sip.ack_timeout
+// (the transaction ends and the slot is freed at once; no BYE goes to a
+// source that never confirmed it is there).
+func (s *Server) answer(c *call, tx sipmsg.ServerTransaction, sdpBody []byte) bool {
+	dlg := c.dlg
 	if d := s.cfg.SIP.AnswerDelay.D(); d > 0 {
 		if err := dlg.Respond(sipmsg.StatusRinging, "Ringing", nil); err == nil {
 			select {
@@ -208,47 +159,42 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			case <-dlg.Context().Done(): // CANCEL: the transaction layer answered 487
 				c.log.Info().Msg("caller cancelled before the answer")
 				s.finish(c)
-				return
+				return false
 			}
 		}
 	}
-	// An answer whose ACK does not come within sip.ack_timeout frees its
-	// slot: the transaction ends, RespondSDP returns, and no BYE goes to
-	// a source that never confirmed it is there.
 	var noAck atomic.Bool
 	ackTimer := time.AfterFunc(s.cfg.SIP.AckTimeout.D(), func() {
 		c.mu.Lock()
 		acked := c.acked
+		c.unconfirmed = !acked
 		c.mu.Unlock()
 		if !acked && noAck.CompareAndSwap(false, true) {
-			c.mu.Lock()
-			c.unconfirmed = true
-			c.mu.Unlock()
 			s.metrics.ackLost.Inc()
 			s.metrics.calls.WithLabelValues(outcomeNoAck).Inc()
 			tx.Terminate()
 			s.finish(c)
 		}
 	})
-	err = dlg.RespondSDP(sdpBody)
+	err := dlg.RespondSDP(sdpBody)
 	ackTimer.Stop()
 	c.mu.Lock()
 	// An ACK followed at once by BYE can end the dialog before RespondSDP
 	// sees it confirmed: the ACK itself is what counts.
 	answered := c.acked
 	c.mu.Unlock()
-	if noAck.Load() && !answered {
+	switch {
+	case noAck.Load() && !answered:
 		c.log.Info().Msg("no ACK for our answer: call dropped")
 		c.dlg.Close()
-		return
-	}
-	if err != nil && !answered {
+		return false
+	case err != nil && !answered:
 		c.log.Info().Err(err).Msg("call not confirmed: cancelled or no ACK")
 		s.hangUp(c)
 		s.finish(c)
-		return
+		return false
 	}
-	go s.run(c)
+	return true
 }
 
 // run walks the menu, takes the order and leaves the IVR: transfer,
