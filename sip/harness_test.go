@@ -191,13 +191,13 @@ func (p *peer) message(d *dialog, method string, cseq int, contentType, body str
 		branch = fmt.Sprintf("z9hG4bK-%s-%d-INVITE", d.callID, cseq) // ACK of a non-2xx: same branch
 	}
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=%s;rport\r\n", method, d.ruri, p.addr(), branch)
-	hasFrom := false
+	from := fmt.Sprintf("From: <sip:18900000000@%s>;tag=%s", p.addr(), d.fromTag)
 	for _, h := range append(d.headers, extra...) {
-		hasFrom = hasFrom || strings.HasPrefix(h, "From:")
+		if strings.HasPrefix(h, "From:") {
+			from = h // the dialog's From, in every request of it
+		}
 	}
-	if !hasFrom {
-		fmt.Fprintf(&b, "From: <sip:18900000000@%s>;tag=%s\r\n", p.addr(), d.fromTag)
-	}
+	b.WriteString(from + "\r\n")
 	to := "<sip:10000@" + p.server.String() + ">"
 	if d.toTag != "" {
 		to += ";tag=" + d.toTag
@@ -206,11 +206,15 @@ func (p *peer) message(d *dialog, method string, cseq int, contentType, body str
 		to, d.callID, cseq, method, p.addr())
 	if method == "INVITE" && d.toTag == "" {
 		for _, h := range d.headers {
-			b.WriteString(h + "\r\n")
+			if !strings.HasPrefix(h, "From:") {
+				b.WriteString(h + "\r\n")
+			}
 		}
 	}
 	for _, h := range extra {
-		b.WriteString(h + "\r\n")
+		if !strings.HasPrefix(h, "From:") {
+			b.WriteString(h + "\r\n")
+		}
 	}
 	if contentType != "" {
 		b.WriteString("Content-Type: " + contentType + "\r\n")

@@ -4,8 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/hotlined/hotlined/workorder"
 )
 
 // invite builds a raw INVITE to requestURI with extra header lines, parsed
@@ -106,5 +109,43 @@ func TestSplitAddrList(t *testing.T) {
 	want := []string{`"Li, Ming" <sip:1@h;a=b,c>`, "<tel:2>"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("splitAddrList = %q, want %q", got, want)
+	}
+}
+
+// Issue 12, inputs 1, 2 and 5 against a running server: a carrier's INVITE
+// with a tel: Request-URI, +86 numbers everywhere and a tel: PAI makes an
+// order with national numbers.
+func TestServerCarrierNumbers(t *testing.T) {
+	ts := startServer(t, nil)
+	p := newPeer(t, ts.udp, "127.0.0.1")
+	for i, uri := range []string{
+		"tel:10000;phone-context=ims.mnc011.mcc460.3gppnetwork.org",
+		"sip:10000;phone-context=ims.mnc011.mcc460.3gppnetwork.org@" + ts.udp.String() + ";user=phone",
+	} {
+		d := p.newDialog(uri, "From: <sip:+8618902001111@127.0.0.1;user=phone>;tag=c"+strconv.Itoa(i),
+			"P-Asserted-Identity: <tel:18902002221>, <sip:+8618902002221@127.0.0.1;user=phone>",
+			"X-IVR-Path: 41", "X-Service-Number: +86 189 0200 1114")
+		if res := p.invite(d, "application/sdp", sdpOffer(6000)); res.StatusCode != 200 {
+			t.Fatalf("INVITE %s: %d", uri, res.StatusCode)
+		}
+		var got []workorder.Intake
+		for deadline := time.Now().Add(10 * time.Second); len(got) <= i && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			ts.orders.mu.Lock()
+			got = append(got[:0], ts.orders.intakes...)
+			ts.orders.mu.Unlock()
+		}
+		if len(got) <= i {
+			t.Fatalf("no order for %s", uri)
+		}
+		in := got[i]
+		if in.Hotline != "10000" || in.Caller != "18902002221" || in.ServiceNumber != "18902001114" || in.IVRPath != "41" {
+			t.Errorf("%s: order intake %+v", uri, in)
+		}
+		p.hangup(d)
+	}
+	for _, n := range []string{"18902001111", "18902002221", "18902001114"} {
+		if strings.Contains(ts.logs.String(), n) {
+			t.Errorf("%s in the log unmasked", n)
+		}
 	}
 }
