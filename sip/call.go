@@ -66,7 +66,7 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	reject := func(outcome string, code int, reason string, headers ...sipmsg.Header) {
 		s.metrics.calls.WithLabelValues(outcome).Inc()
-		log.Info().Int("status", code).Str("reason", reason).Msg("call refused")
+		s.refusals.Info().Str("call_id", callID).Int("status", code).Str("reason", reason).Msg("call refused")
 		s.respond(tx, req, code, reason, headers...)
 	}
 	if outcome, reason := s.unavailable(); reason != "" {

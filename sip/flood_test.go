@@ -142,9 +142,11 @@ func TestFloodOfHalfOpenInvites(t *testing.T) {
 	}
 	rss := rssKB()
 	t.Logf("flood: %d INVITEs never ACKed from 21 sources in %v; trusted proxy calls %d/%d succeeded; "+
-		"peak call slots used %d of %d, peak half-open %d (cap %d for non-proxies); no_ack %v, rejected_half_open %v; peak RSS of the test process %s",
+		"peak call slots used %d of %d, peak half-open %d (cap %d for non-proxies); no_ack %v, rejected_half_open %v; peak RSS of the test process %s; "+
+		"log %d lines, %d bytes",
 		sent.Load(), floodFor, succeeded, attempted, peak.Load(), ts.cfg.SIP.MaxCalls, peakHalf.Load(), ts.cfg.SIP.MaxHalfOpen,
-		ts.counter(t, "hotlined_sip_calls_total", "outcome=no_ack"), ts.counter(t, "hotlined_sip_calls_total", "outcome=rejected_half_open"), rss)
+		ts.counter(t, "hotlined_sip_calls_total", "outcome=no_ack"), ts.counter(t, "hotlined_sip_calls_total", "outcome=rejected_half_open"), rss,
+		strings.Count(ts.logs.String(), "\n"), len(ts.logs.String()))
 	if attempted == 0 || succeeded != attempted {
 		t.Errorf("trusted calls during the flood: %d/%d succeeded", succeeded, attempted)
 	}

@@ -60,9 +60,12 @@ type Params struct {
 
 // Server is the SIP user agent server of the hotline.
 type Server struct {
-	cfg      *configs.Config
-	orders   Orders
-	log      zerolog.Logger
+	cfg    *configs.Config
+	orders Orders
+	log    zerolog.Logger
+	// refusals logs refused requests: a burst of 20 lines a second, the
+	// rest only counted in metrics, so a flood does not flood the log.
+	refusals zerolog.Logger
 	admit    *admission
 	tcp      []*guardedListener
 	ua       *sipgo.UserAgent
@@ -128,6 +131,7 @@ func New(p Params) (*Server, error) {
 	}
 	s := &Server{cfg: p.Config, orders: p.Orders, log: p.Logger.With().Str("component", "sip").Logger(),
 		ready: p.Ready, prompts: p.Prompts, publicURL: strings.TrimRight(p.Config.HTTP.PublicURL, "/")}
+	s.refusals = s.log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
 	sc := p.Config.SIP
 	s.admit = &admission{
 		limiter:              newRateLimiter(sc.RatePerSource, sc.BurstPerSource, time.Now),
@@ -402,7 +406,7 @@ func (s *Server) screen(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		src := s.admit.classify(req.Source())
 		if !src.trusted {
-			s.log.Warn().Str("source", req.Source()).Str("method", string(req.Method)).Msg("request from untrusted source refused")
+			s.refusals.Warn().Str("source", req.Source()).Str("method", string(req.Method)).Msg("request from untrusted source refused")
 			if req.IsInvite() {
 				s.metrics.calls.WithLabelValues(outcomeForbidden).Inc()
 			}
