@@ -84,6 +84,13 @@ func TestScreening(t *testing.T) {
 		}
 	}
 
+	// A method we do not handle is screened too: 403, not 405.
+	reg := untrusted.newDialog("sip:10000@" + ts.udp.String())
+	untrusted.send(untrusted.message(reg, "REGISTER", 1, "", ""))
+	if res := untrusted.final(reg.callID, 1, "REGISTER", 5*time.Second); res == nil || res.StatusCode != 403 {
+		t.Errorf("untrusted REGISTER: %v, want 403", res)
+	}
+
 	p := newPeer(t, ts.udp, "127.0.0.1")
 	d := p.newDialog("sip:10000@" + ts.udp.String())
 	if res := p.invite(d, "application/sdp", sdpOffer(6000)); res.StatusCode != 200 {

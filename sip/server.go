@@ -252,6 +252,9 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.srv.OnCancel(s.screen(s.onCancel))
 	s.srv.OnNotify(s.screen(s.onNotify))
 	s.srv.OnUpdate(s.screen(s.answerInDialog))
+	// Methods we do not handle (REGISTER, MESSAGE, SUBSCRIBE, ...) pass the
+	// same screen: an untrusted or flooding source gets 403/503, not 405.
+	s.srv.OnNoRoute(s.screen(s.notAllowed))
 
 	var serves []func() error
 	for _, l := range s.cfg.SIP.Listen {
@@ -489,9 +492,17 @@ func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	s.respond(tx, req, sipmsg.StatusOK, "OK",
-		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"),
+		allowHeader,
 		sipmsg.NewHeader("Accept", "application/sdp, multipart/mixed, application/dtmf-relay, application/dtmf"))
 }
+
+// notAllowed answers a method we do not handle with 405 and our Allow.
+func (s *Server) notAllowed(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.respond(tx, req, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", allowHeader)
+}
+
+// allowHeader lists the methods we handle.
+var allowHeader = sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
 
 // onCancel handles a CANCEL that matched no INVITE transaction (the
 // transaction layer answers the ones that do, with 200 and then 487).
