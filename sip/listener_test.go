@@ -271,3 +271,22 @@ func fdExhaustionChild() error {
 	fmt.Printf("accept errors %v, then served\n", accErr())
 	return nil
 }
+
+// FuzzHeadScanner: any bytes, in any chunks, leave the scanner in a sane
+// state; a whole message followed by its body always ends idle.
+func FuzzHeadScanner(f *testing.F) {
+	f.Add([]byte("OPTIONS sip:h SIP/2.0\r\nl: 5\r\n\r\nhello"), uint8(3))
+	f.Add([]byte("\r\n\r\nINVITE sip:h SIP/2.0\r\nContent-Length: 2\r\n\r\nab\r\n"), uint8(1))
+	f.Add([]byte("X\r\nContent-Length: -7\r\n\r\n"), uint8(200))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		var s headScanner
+		now := time.Unix(0, 0)
+		step := int(chunk) + 1
+		for i := 0; i < len(data); i += step {
+			s.feed(data[i:min(i+step, len(data))], now)
+			if s.body < 0 || len(s.head) > maxHead {
+				t.Fatalf("body %d, head %d bytes", s.body, len(s.head))
+			}
+		}
+	})
+}

@@ -86,7 +86,9 @@ func splitAddrList(v string) []string {
 		case c == '>' && !quoted:
 			angle = false
 		case c == ',' && !quoted && !angle:
-			out = append(out, strings.TrimSpace(v[start:i]))
+			if part := strings.TrimSpace(v[start:i]); part != "" {
+				out = append(out, part)
+			}
 			start = i + 1
 		}
 	}

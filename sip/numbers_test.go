@@ -149,3 +149,24 @@ func TestServerCarrierNumbers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSplitAddrList: every part is trimmed and non-empty, and the parts
+// come from the input in order.
+func FuzzSplitAddrList(f *testing.F) {
+	f.Add(`<tel:18902002221>, "Li, Ming" <sip:+8618902002221@sbc;user=phone>`)
+	f.Add(`"unterminated, <sip:1@h>`)
+	f.Add(`,,<sip:a@b>,`)
+	f.Fuzz(func(t *testing.T, v string) {
+		rest := v
+		for _, p := range splitAddrList(v) {
+			if p == "" || p != strings.TrimSpace(p) {
+				t.Fatalf("part %q of %q", p, v)
+			}
+			i := strings.Index(rest, p)
+			if i < 0 {
+				t.Fatalf("part %q not in order in %q", p, v)
+			}
+			rest = rest[i+len(p):]
+		}
+	})
+}
