@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/phone"
 	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
@@ -172,6 +173,13 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &b) {
 		return
 	}
+	// Numbers in any form (+86…, 0086…, separators) to national form
+	// (DESIGN "Numbers"); what is no number stays as sent and is refused.
+	for _, n := range []*string{&b.ServiceNumber, &b.Caller} {
+		if v := phone.National(*n); v != "" {
+			*n = v
+		}
+	}
 	bad := func(field, msg string) { writeError(w, http.StatusBadRequest, msg, field) }
 	switch {
 	case !slices.Contains(channels, b.Channel):
@@ -222,6 +230,9 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	number := q.Get("service_number")
+	if v := phone.National(number); v != "" {
+		number = v
+	}
 	f := workorder.Filter{Status: q.Get("status"), Class: q.Get("class"), Province: q.Get("province")}
 	switch {
 	case number == "" && f.Status == "":

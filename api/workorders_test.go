@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ type fakeChanges struct {
 var _ api.Changes = (*fakeChanges)(nil)
 
 func (f *fakeChanges) Submit(_ context.Context, in workorder.Intake) (workorder.Result, error) {
-	f.calls = append(f.calls, "submit:"+in.Channel+":x:")
+	f.calls = append(f.calls, "submit:"+in.Channel+":x:"+in.ServiceNumber+":"+in.ProblemCode)
 	return workorder.Result{Order: &workorder.Order{ID: "WO-20261123-GD-000200", Class: in.Leaf.Category}, Outcome: workorder.OutcomeCreated}, nil
 }
 
@@ -199,6 +200,11 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 		{"bad service number", strings.Replace(good, `18912345678`, `123`, 1), 400, "service_number"},
 		{"long description", strings.Replace(good, `bill too high`, strings.Repeat("长", 4001), 1), 400, "description"},
 		{"unknown field", strings.Replace(good, `{`, `{"vip":true,`, 1), 400, "body"},
+		{"+86 service number", strings.Replace(good, `"18912345678"`, `"+86 189 1234 5678"`, 1), 201, ""},
+		{"problem code", strings.Replace(good, `"billing",`, `"billing","problem_code":"billing.overcharge",`, 1), 201, ""},
+		{"bad problem code", strings.Replace(good, `"billing",`, `"billing","problem_code":"overcharge",`, 1), 400, "problem_code"},
+		{"group tier without a province", strings.Replace(good, `"province","province":"GD"`, `"group","province":""`, 1), 201, ""},
+		{"province tier needs one", strings.Replace(good, `"province":"GD"`, `"province":""`, 1), 400, "province"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,5 +225,13 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 				t.Errorf("outcome header %q", rec.Header().Get("X-Hotlined-Outcome"))
 			}
 		})
+	}
+	for _, c := range f.calls {
+		if !strings.Contains(c, ":18912345678:") {
+			t.Errorf("submitted %q: want the service number in national form", c)
+		}
+	}
+	if !slices.Contains(f.calls, "submit:web:x:18912345678:billing.overcharge") {
+		t.Errorf("calls %v: the problem code not passed on", f.calls)
 	}
 }

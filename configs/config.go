@@ -81,6 +81,35 @@ type SIP struct {
 	// TransferTimeout bounds the wait for the REFER's final NOTIFY.
 	TransferTimeout Duration `yaml:"transfer_timeout"`
 	IVR             IVR      `yaml:"ivr"`
+
+	// Admission: what a source may hold, so a flood cannot starve callers.
+	// AckTimeout frees the slot of an answered INVITE whose ACK has not
+	// come (a half-open call).
+	AckTimeout Duration `yaml:"ack_timeout"`
+	// MaxHalfOpen caps calls not yet ACKed from all sources that are not
+	// trusted proxies; MaxHalfOpenPerSource caps them per source address.
+	MaxHalfOpen          int `yaml:"max_half_open"`
+	MaxHalfOpenPerSource int `yaml:"max_half_open_per_source"`
+	// TCPMaxConnsPerSource caps open TCP/TLS connections per source
+	// address; TCPIdleTimeout closes a connection that sent nothing (CRLF
+	// keep-alives count) for that long; TCPHeaderTimeout closes one whose
+	// message head is not complete that long after its first byte.
+	TCPMaxConnsPerSource int      `yaml:"tcp_max_conns_per_source"`
+	TCPIdleTimeout       Duration `yaml:"tcp_idle_timeout"`
+	TCPHeaderTimeout     Duration `yaml:"tcp_header_timeout"`
+	// TrustedProxies are CIDRs of the SBCs/proxies in front of us: they
+	// are trusted (as if in trusted_sources) and each has the Proxy budget
+	// instead of the per-source one, apart from everybody else's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Proxy          Budget   `yaml:"proxy"`
+}
+
+// Budget is what one trusted proxy may use.
+type Budget struct {
+	RatePerSource  float64 `yaml:"rate_per_source"`  // requests per second (token bucket)
+	BurstPerSource int     `yaml:"burst_per_source"` // bucket size
+	MaxHalfOpen    int     `yaml:"max_half_open"`    // calls not yet ACKed
+	TCPMaxConns    int     `yaml:"tcp_max_conns"`    // open TCP/TLS connections
 }
 
 // IVR timing of the live menu (zero: the ivr package defaults).
@@ -344,6 +373,14 @@ func Default() *Config {
 			Prompts:         "prompts",
 			Language:        "zh",
 			TransferTimeout: Duration(30 * time.Second),
+
+			AckTimeout:           Duration(5 * time.Second),
+			MaxHalfOpen:          500,
+			MaxHalfOpenPerSource: 10,
+			TCPMaxConnsPerSource: 32,
+			TCPIdleTimeout:       Duration(3 * time.Minute),
+			TCPHeaderTimeout:     Duration(10 * time.Second),
+			Proxy:                Budget{RatePerSource: 2000, BurstPerSource: 4000, MaxHalfOpen: 1000, TCPMaxConns: 1024},
 		},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Log:      Log{Level: "info", Format: "json"},
@@ -769,6 +806,26 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.MaxCalls < 1 {
 		bad("sip.max_calls", "must be >= 1")
+	}
+	for i, s := range c.SIP.TrustedProxies {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			bad(fmt.Sprintf("sip.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", s)
+		}
+	}
+	if d := c.SIP.AckTimeout.D(); d < 500*time.Millisecond || d > 32*time.Second {
+		bad("sip.ack_timeout", "must be between 500ms and 32s (64*T1)")
+	}
+	if c.SIP.MaxHalfOpen < 1 || c.SIP.MaxHalfOpenPerSource < 1 {
+		bad("sip.max_half_open", "max_half_open and max_half_open_per_source must be >= 1")
+	}
+	if c.SIP.TCPMaxConnsPerSource < 1 {
+		bad("sip.tcp_max_conns_per_source", "must be >= 1")
+	}
+	if c.SIP.TCPIdleTimeout.D() < time.Second || c.SIP.TCPHeaderTimeout.D() < 100*time.Millisecond {
+		bad("sip.tcp_idle_timeout", "tcp_idle_timeout must be >= 1s and tcp_header_timeout >= 100ms")
+	}
+	if p := c.SIP.Proxy; p.RatePerSource <= 0 || p.BurstPerSource < 1 || p.MaxHalfOpen < 1 || p.TCPMaxConns < 1 {
+		bad("sip.proxy", "rate_per_source must be > 0, burst_per_source, max_half_open and tcp_max_conns >= 1")
 	}
 	if c.SIP.RatePerSource <= 0 || c.SIP.BurstPerSource < 1 {
 		bad("sip.rate_per_source", "rate must be > 0 and burst_per_source >= 1")

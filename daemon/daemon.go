@@ -272,7 +272,8 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	handler := api.New(api.Params{
 		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log, Location: cfg.Location, ProblemCodes: cfg.ProblemCodes,
-		Ready:    map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
+		Ready: map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() },
+			"sip": d.sip.Check},
 		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)

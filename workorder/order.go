@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/phone"
 )
 
 // Order is a work order; its JSON is the data of every work-order event.
@@ -136,17 +137,9 @@ func (o *Order) Key() string {
 	return o.ID
 }
 
-// Mask hides the middle of a phone number for logs: 18912345678 becomes
-// 189****5678. Short or empty values are masked whole.
-func Mask(number string) string {
-	if len(number) < 8 {
-		if number == "" {
-			return ""
-		}
-		return "****"
-	}
-	return number[:3] + "****" + number[len(number)-4:]
-}
+// Mask hides a phone number for logs: 18912345678 becomes 189****5678. It
+// is phone.Mask, kept here for the package's callers.
+func Mask(number string) string { return phone.Mask(number) }
 
 var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,9}$`)
 
