@@ -140,7 +140,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Built-in rule names, which keyword rules may not reuse.
 var builtinRules = []string{RuleBaseCategory, RuleInvalidAnonymous, RuleEscalationTendencyIVR,
 	RuleOpenComplaintUrged, RuleUnsatisfied, RuleRepeatAfterArchive, RuleGroupSameDay,
-	RuleGroupSameMonth, RuleReclassified, RulePublicOpinionIVR, RuleEscalatedFrom, RuleEscalationRecord, RuleKeywordsCancelled}
+	RuleGroupSameMonth, RuleReclassified, RulePublicOpinionIVR, RuleEscalatedFrom, RuleEscalationRecord, RuleKeywordsCancelled, RuleAppealOf, RuleAppealFirstContact}
 
 // DefaultKeywords are the built-in keyword rules: public-opinion risk
 // (media, threatened or already exposed) and escalation tendency

@@ -41,6 +41,12 @@ type Intake struct {
 	// Description is free text in the customer's words (from the channel);
 	// the keywords are searched in it.
 	Description string
+	// ReceivedAt is when the operator received the contact, when that was
+	// before now (a letter, an order entered later); zero means now.
+	ReceivedAt time.Time
+	// Appeal is the appeal centre's transfer (channel regulator_transfer,
+	// tier appeal); its deadline drives the resolve stage.
+	Appeal *Appeal
 	// Channel is where the contact came in: "hotline" (a call) or, for
 	// orders created through the API, web, app, letter, wechat or email.
 	Channel string
@@ -205,7 +211,10 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
 		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid, Flags: []string{}, Exposure: d.Exposure,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
-		Channel: channelOf(in),
+		Channel: channelOf(in), ReceivedAt: now, Appeal: in.Appeal,
+	}
+	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
+		o.ReceivedAt = in.ReceivedAt.In(s.loc)
 	}
 	var (
 		windows []classifier.Window

@@ -17,18 +17,25 @@ import (
 
 // Order is a work order; its JSON is the data of every work-order event.
 type Order struct {
-	ID            string    `json:"id"`
-	CallID        string    `json:"call_id,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	Hotline       string    `json:"hotline"` // the called number; "" for other channels
-	Channel       string    `json:"channel,omitempty"`
-	Tier          string    `json:"tier"`
-	Province      string    `json:"province"`
-	Caller        string    `json:"caller"`
-	ServiceNumber string    `json:"service_number"`
-	IVRPath       string    `json:"ivr_path"`
-	Category      string    `json:"category"`
-	Subcategory   string    `json:"subcategory"`
+	ID        string    `json:"id"`
+	CallID    string    `json:"call_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// ReceivedAt is when the operator received the contact (a letter, a
+	// transfer, an order entered later); the MIIT reply clock counts from
+	// it. Equal to CreatedAt for calls.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// Appeal is the appeal centre's transfer, on appeal-tier orders from
+	// a regulator (channel regulator_transfer).
+	Appeal        *Appeal `json:"appeal,omitempty"`
+	Hotline       string  `json:"hotline"` // the called number; "" for other channels
+	Channel       string  `json:"channel,omitempty"`
+	Tier          string  `json:"tier"`
+	Province      string  `json:"province"`
+	Caller        string  `json:"caller"`
+	ServiceNumber string  `json:"service_number"`
+	IVRPath       string  `json:"ivr_path"`
+	Category      string  `json:"category"`
+	Subcategory   string  `json:"subcategory"`
 	// ProblemCode is the unified complaint code (group.code of
 	// configs/problem_codes.yaml): the leaf's default, refined by agents.
 	ProblemCode string              `json:"problem_code,omitempty"`
@@ -69,6 +76,17 @@ type Order struct {
 	IncidentStates map[string]string `json:"incident_states,omitempty"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	History        []Change          `json:"history"`
+}
+
+// Appeal is an appeal transferred to the operator by a regulator's or a
+// consumer body's centre (工信部/通信管理局申诉中心, 12300, 消协).
+type Appeal struct {
+	Authority  string    `json:"authority"`
+	CaseNumber string    `json:"case_number"`
+	ReceivedAt time.Time `json:"received_at"` // when the centre received it
+	// Deadline is the one the centre set on its transfer: the order's
+	// resolve stage is due then (002 branch rules).
+	Deadline time.Time `json:"deadline"`
 }
 
 // Note is one recorded text on an order.

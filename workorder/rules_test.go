@@ -1457,3 +1457,47 @@ func TestGroupCountsContactsStampedOutOfOrder(t *testing.T) {
 		t.Fatalf("the 3rd to count, stamped first: %+v %v", c, err)
 	}
 }
+
+// TestAppealTransfer: an appeal a regulator's centre transferred carries
+// its fields; the centre's deadline is the resolve deadline and never
+// pauses; the 15-day reply counts from receipt; it relates to the
+// customer's earlier complaint of the problem, else is a first contact.
+func TestAppealTransfer(t *testing.T) {
+	e := newEnv(t, nil)
+	received := e.clock.Now().Add(-26 * time.Hour)
+	deadline := e.clock.Now().Add(5 * 24 * time.Hour)
+	appeal := func(number string) workorder.Intake {
+		in := intake("appeal", number, complaintBilling)
+		in.Hotline, in.Channel, in.ReceivedAt = "", "regulator_transfer", received
+		in.Appeal = &workorder.Appeal{Authority: "广东省通信管理局申诉中心", CaseNumber: "YD-2026-1123-0042", ReceivedAt: received, Deadline: deadline}
+		return in
+	}
+	o := e.submit(appeal("18912345678")).Order
+	if o.Appeal == nil || o.Appeal.CaseNumber != "YD-2026-1123-0042" || !o.ReceivedAt.Equal(received) || o.Tier != "appeal" {
+		t.Fatalf("appeal order %+v", o)
+	}
+	if !o.Deadlines["resolve"].Equal(deadline) {
+		t.Errorf("resolve deadline %v, want the centre's %v", o.Deadlines["resolve"], deadline)
+	}
+	if want := received.AddDate(0, 0, 15); !o.Deadlines["reply"].Equal(want) {
+		t.Errorf("reply deadline %v, want 15 days from receipt %v", o.Deadlines["reply"], want)
+	}
+	if !o.HasFlag(configs.FlagFirstContact) || !slices.Contains(reasonRules(o), "appeal_first_contact") {
+		t.Errorf("first contact: flags %v reasons %v", o.Flags, reasonRules(o))
+	}
+	e.status(o.ID, "accepted")
+	e.clock.Add(48 * time.Hour)
+	e.status(o.ID, "pending_customer")
+	if got := e.get(o.ID); !got.Deadlines["resolve"].Equal(deadline) {
+		t.Errorf("resolve deadline while pending %v, want %v unchanged", got.Deadlines["resolve"], deadline)
+	}
+
+	// An appeal about a problem the customer complained of before relates
+	// to that complaint.
+	earlier := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(earlier.ID, "accepted", "resolved", "archived")
+	a := e.submit(appeal("18900000001")).Order
+	if a.HasFlag(configs.FlagFirstContact) || !slices.Contains(a.Related, earlier.ID) || !slices.Contains(reasonRules(a), "appeal_of_earlier_complaint") {
+		t.Errorf("appeal of an earlier complaint: flags %v related %v reasons %v", a.Flags, a.Related, reasonRules(a))
+	}
+}
