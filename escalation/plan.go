@@ -558,6 +558,13 @@ func (sc *schedule) at(i int) (step, bool) {
 	default:
 		return step{}, false
 	}
+	if sc.st.AtOnce {
+		// A major or group complaint is reported level by level (逐级上报,
+		// DOMAIN.md): every level gets its own alert, whatever the acks
+		// of the others; the repeats remind the last level until it acks.
+		st.alertID = alertID(sc.wo, sc.name, sc.s.Run, sc.st.Severity+"-"+st.levelName)
+		st.chain = j >= len(ladder)
+	}
 	return st, true
 }
 
@@ -634,6 +641,9 @@ func (p *Policies) firingOf(t Timer, now time.Time) (firing, bool) {
 	}
 	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	i := max(t.Step, sc.latestDue(now))
+	if sc.st.AtOnce && t.Step < len(sc.pol.Ladder) {
+		i = t.Step // every level of an upward report is told in turn: none skipped
+	}
 	st, ok := sc.at(i)
 	for ok && st.passed {
 		i++
