@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -223,6 +224,10 @@ type Kafka struct {
 type Route struct {
 	Match  RouteMatch `yaml:"match"`
 	Topics []string   `yaml:"topics"`
+	// Fields, when set, is the allow-list of the work order's top-level
+	// keys these topics receive (id always): a consumer gets only what it
+	// needs (DOMAIN.md "Data rules"). Empty: the whole order.
+	Fields []string `yaml:"fields"`
 }
 
 // RouteMatch lists accepted values per work-order attribute; an empty list accepts any.
@@ -779,6 +784,7 @@ func HashToken(secret string) string {
 var (
 	numberRe  = regexp.MustCompile(`^[0-9]{3,20}$`)
 	digitsRe  = regexp.MustCompile(`^[0-9]+$`)
+	fieldRe   = regexp.MustCompile(`^[a-z][a-z_]{0,40}$`)
 	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	hexRe     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -955,6 +961,11 @@ func (c *Config) Validate() error {
 		checkIn(bad, p+".match.category", r.Match.Category, Categories)
 		if len(r.Topics) == 0 {
 			bad(p+".topics", "at least one topic is required")
+		}
+		for j, f := range r.Fields {
+			if !fieldRe.MatchString(f) || slices.Contains(r.Fields[:j], f) {
+				bad(fmt.Sprintf("%s.fields[%d]", p, j), "must be a work order key like service_number, each once; got %q", f)
+			}
 		}
 		for j, t := range r.Topics {
 			if !validTopic(strings.ReplaceAll(t, "{province}", "XX")) {

@@ -24,6 +24,23 @@ func NewRouter(routes []configs.Route) *Router { return &Router{routes: routes} 
 // Topics returns the topics for a, without duplicates, in rule order.
 func (r *Router) Topics(a Attrs) []string {
 	var out []string
+	for _, t := range r.Targets(a) {
+		out = append(out, t.Topic)
+	}
+	return out
+}
+
+// Target is a topic and the fields of a work order its route allows (nil:
+// all of them).
+type Target struct {
+	Topic  string
+	Fields []string
+}
+
+// Targets returns the topics for a, each once, in rule order, with the
+// allow-list of the first route that named it.
+func (r *Router) Targets(a Attrs) []Target {
+	var out []Target
 	for _, rt := range r.routes {
 		m := rt.Match
 		if !matches(m.Tier, a.Tier) || !matches(m.Class, a.Class) ||
@@ -32,8 +49,8 @@ func (r *Router) Topics(a Attrs) []string {
 		}
 		for _, t := range rt.Topics {
 			t = strings.ReplaceAll(t, "{province}", a.Province)
-			if !slices.Contains(out, t) {
-				out = append(out, t)
+			if !slices.ContainsFunc(out, func(x Target) bool { return x.Topic == t }) {
+				out = append(out, Target{Topic: t, Fields: rt.Fields})
 			}
 		}
 	}

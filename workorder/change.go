@@ -61,11 +61,11 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 			Detail: fmt.Sprintf("%s -> %s by %s: %s", from, class, actor, reason)})
 		o.History = append(o.History, Change{At: now, Actor: actor, Action: "class", From: from, To: class, Note: reason})
 		plan := s.replan(o, now)
-		ev, err := s.event(queue.TypeWorkOrderReclassified, o, now)
+		evs, err := s.events(queue.TypeWorkOrderReclassified, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}, Plan: plan}, nil
+		return Mutation{Events: evs, Plan: plan}, nil
 	})
 	if err != nil {
 		return o, err
@@ -116,11 +116,11 @@ func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(
 		} else {
 			s.moveFixedTimers(o, c.Status, now, &m)
 		}
-		ev, err := s.event(queue.TypeWorkOrderStatusChanged, o, now)
+		evs, err := s.events(queue.TypeWorkOrderStatusChanged, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		m.Events = append(m.Events, ev)
+		m.Events = append(m.Events, evs...)
 		return m, nil
 	})
 	if err != nil {

@@ -129,11 +129,11 @@ func (s *Service) setValidity(ctx context.Context, id, actor string, change func
 			return Mutation{}, err
 		}
 		o.UpdatedAt = now
-		ev, err := s.event(queue.TypeWorkOrderUpdated, o, now)
+		evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		return Mutation{Events: evs}, nil
 	})
 	if err != nil {
 		return o, err

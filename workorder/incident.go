@@ -183,11 +183,11 @@ func (s *Service) joinStored(ctx context.Context, id string, inc *Incident, w cl
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "group", To: inc.State,
 				Note: "member of group complaint " + inc.ID})
 		}
-		ev, err := s.event(typ, o, now)
+		evs, err := s.events(typ, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		m.Events = append(m.Events, ev)
+		m.Events = append(m.Events, evs...)
 		if raised {
 			iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
 			if err != nil {

@@ -283,11 +283,11 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		t.Severity = escalation.SeverityGroup
 		timers = append(timers, t)
 	}
-	ev, err := s.event(queue.TypeWorkOrderCreated, o, now)
+	evs, err := s.events(queue.TypeWorkOrderCreated, o, now)
 	if err != nil {
 		return nil, err
 	}
-	events := []queue.Event{ev}
+	events := evs
 	for _, inc := range raised {
 		iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
 		if err != nil {
@@ -301,7 +301,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	s.created.WithLabelValues(o.Class, o.Tier).Inc()
 	s.log.Info().Str("call_id", in.CallID).Str("work_order", o.ID).Str("class", o.Class).
 		Str("tier", o.Tier).Str("province", o.Province).Str("caller", Mask(o.Caller)).
-		Str("service_number", Mask(o.ServiceNumber)).Strs("topics", ev.Topics).Msg("work order created")
+		Str("service_number", Mask(o.ServiceNumber)).Strs("topics", topicsOf(evs)).Msg("work order created")
 	for _, inc := range raised {
 		s.log.Warn().Str("work_order", o.ID).Str("incident", inc.ID).Str("rule", inc.Rule).
 			Int("members", len(inc.Members)).Str("state", inc.State).Msg("group complaint raised")
@@ -329,11 +329,11 @@ func (s *Service) markEscalated(ctx context.Context, id string, to *Order, now t
 		o.UpdatedAt = now
 		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "escalated", To: to.Tier,
 			Note: fmt.Sprintf("the customer took the problem to the %s tier (%s): %s", to.Tier, to.Hotline, to.ID)})
-		ev, err := s.event(queue.TypeWorkOrderEscalated, o, now)
+		evs, err := s.events(queue.TypeWorkOrderEscalated, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		return Mutation{Events: evs}, nil
 	})
 	if errors.Is(err, ErrDuplicate) {
 		return nil
@@ -444,11 +444,11 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 			m.AddTimers = append(m.AddTimers, s.attentionTimers(o, now)...)
 		}
 		for _, typ := range types {
-			ev, err := s.event(typ, o, now)
+			evs, err := s.events(typ, o, now)
 			if err != nil {
 				return Mutation{}, err
 			}
-			m.Events = append(m.Events, ev)
+			m.Events = append(m.Events, evs...)
 		}
 		return m, nil
 	})

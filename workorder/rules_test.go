@@ -1501,3 +1501,42 @@ func TestAppealTransfer(t *testing.T) {
 		t.Errorf("appeal of an earlier complaint: flags %v related %v reasons %v", a.Flags, a.Related, reasonRules(a))
 	}
 }
+
+// TestRouteFieldsAllowList: netops receives the fault without the
+// customer's identity; the other topics the whole order, one ce_id.
+func TestRouteFieldsAllowList(t *testing.T) {
+	e := newEnv(t, nil)
+	in := intake("province", "18912345678", configs.Leaf{Category: "fault_report", Subcategory: "broadband", ProblemCode: "network.broadband_down"})
+	in.ServiceNumber, in.Description = "02012345678", "客户张三说光猫红灯"
+	o := e.submit(in).Order
+	evs := e.eventsOf(queue.TypeWorkOrderCreated, o.ID)
+	if len(evs) != 2 || evs[0].ID != evs[1].ID {
+		t.Fatalf("events %d", len(evs))
+	}
+	var full, netops map[string]any
+	for _, ev := range evs {
+		var m map[string]any
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(ev.Topics, "hotline.workorders.netops") {
+			netops = m
+			if len(ev.Topics) != 1 {
+				t.Errorf("netops event topics %v", ev.Topics)
+			}
+		} else {
+			full = m
+		}
+	}
+	if full["caller"] != "18912345678" || full["description"] == nil {
+		t.Errorf("province topic: %v", full)
+	}
+	if netops["id"] != o.ID || netops["service_number"] != "02012345678" || netops["problem_code"] != "network.broadband_down" {
+		t.Errorf("netops: %v", netops)
+	}
+	for _, k := range []string{"caller", "description", "history", "notes", "reasons"} {
+		if _, ok := netops[k]; ok {
+			t.Errorf("netops received %s", k)
+		}
+	}
+}
