@@ -42,6 +42,7 @@ type Config struct {
 	Menus      map[string]*Node `yaml:"menus"`
 	Escalation Escalation       `yaml:"escalation"`
 	Classifier Classifier       `yaml:"classifier"`
+	Retention  Retention        `yaml:"retention"`
 	OTel       OTel             `yaml:"otel"`
 	Location   *time.Location   `yaml:"-"`
 	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
@@ -325,6 +326,14 @@ type OTel struct {
 	// ce_traceparent).
 	Endpoint    string `yaml:"endpoint"`
 	ServiceName string `yaml:"service_name"`
+}
+
+// Retention is how long orders are kept (DOMAIN.md "Data rules").
+type Retention struct {
+	// AfterArchive purges an archived order, its indexes and its
+	// deadline timers this long after it was archived; 0 keeps orders
+	// forever (the daemon warns). No default: the operator decides.
+	AfterArchive Duration `yaml:"after_archive"`
 }
 
 // Classifier holds the classification rules' parameters.
@@ -1061,6 +1070,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Escalation.Lease.D() < time.Second {
 		bad("escalation.lease", "must be >= 1s")
+	}
+	if d := c.Retention.AfterArchive.D(); d != 0 && (d < 24*time.Hour || d > 10*366*24*time.Hour) {
+		bad("retention.after_archive", "must be 0 (keep forever) or between 24h and 10 years, got %s", d)
 	}
 	if d := c.Escalation.AutoArchiveAfter.D(); d < 0 || d > 366*24*time.Hour {
 		bad("escalation.auto_archive_after", "must be between 0 (never) and 8784h, got %s", d)

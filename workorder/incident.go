@@ -347,8 +347,8 @@ func (s *Service) ReconcileIncidents(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// IncidentSweeper runs Service.ReconcileIncidents and Service.ArchiveDue
-// every Interval until Shutdown.
+// IncidentSweeper runs Service.ReconcileIncidents, Service.ArchiveDue and
+// Service.PurgeDue every Interval until Shutdown.
 type IncidentSweeper struct {
 	svc      *Service
 	interval time.Duration
@@ -385,6 +385,9 @@ func (w *IncidentSweeper) Start(ctx context.Context) {
 			}
 			if _, err := w.svc.ArchiveDue(ctx); err != nil && ctx.Err() == nil {
 				w.log.Warn().Err(err).Msg("archive resolved orders")
+			}
+			if _, err := w.svc.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("purge archived orders")
 			}
 		}
 	}()

@@ -1540,3 +1540,38 @@ func TestRouteFieldsAllowList(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionPurgesArchivedOrders: an archived order is purged with its
+// indexes when retention.after_archive has passed; an open one never is.
+func TestRetentionPurgesArchivedOrders(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	b := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(a.ID, "accepted", "resolved", "archived")
+	archived := e.clock.Now()
+	keep := e.cfg.Retention.AfterArchive.D()
+	if keep <= 0 {
+		t.Fatal("the shipped config sets no retention")
+	}
+	e.clock.Set(archived.Add(keep - time.Second))
+	if n, err := e.svc.PurgeDue(ctx); err != nil || n != 0 {
+		t.Fatalf("a second early: %d %v", n, err)
+	}
+	e.clock.Set(archived.Add(keep))
+	if n, err := e.svc.PurgeDue(ctx); err != nil || n != 1 {
+		t.Fatalf("at the end of the retention: %d %v", n, err)
+	}
+	if _, err := e.svc.Get(ctx, a.ID); !errors.Is(err, workorder.ErrNotFound) {
+		t.Errorf("purged order still there: %v", err)
+	}
+	if list, err := e.svc.List(ctx, "18912345678", workorder.Filter{}); err != nil || len(list) != 0 {
+		t.Errorf("the customer's list after the purge: %v %v", list, err)
+	}
+	if list, err := e.svc.List(ctx, "", workorder.Filter{Status: "archived"}); err != nil || len(list) != 0 {
+		t.Errorf("archived list after the purge: %v %v", list, err)
+	}
+	if _, err := e.svc.Get(ctx, b.ID); err != nil {
+		t.Errorf("the open order: %v", err)
+	}
+}
