@@ -229,24 +229,6 @@ func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) 
 	return nil
 }
 
-// encodeTimer is the timer's data as stored in the shard's data hash.
-func encodeTimer(t Timer) (string, error) {
-	data, err := json.Marshal(t)
-	if err != nil {
-		return "", fmt.Errorf("encode timer: %w", err)
-	}
-	return string(data), nil
-}
-
-// decodeTimer reads a timer's data as stored.
-func decodeTimer(data string) (Timer, error) {
-	var t Timer
-	if err := json.Unmarshal([]byte(data), &t); err != nil {
-		return Timer{}, fmt.Errorf("decode timer: %w", err)
-	}
-	return t, nil
-}
-
 // Cancel queues the removal of timers on pipe, inside the caller's MULTI.
 // A claimer holding one of them finds it gone and raises nothing.
 func (s *Store) Cancel(ctx context.Context, pipe redis.Pipeliner, shard int, ids ...string) {
@@ -326,7 +308,7 @@ func (s *Store) Claim(ctx context.Context, shard int, now time.Time, lease time.
 	if err != nil {
 		return nil, fmt.Errorf("claim timers: %w", err)
 	}
-	claims, _, err := decodeClaims(res, now.Add(lease).UnixMilli())
+	claims, _, err := decodeClaims(res, shard, now.Add(lease).UnixMilli())
 	return claims, err
 }
 
@@ -363,7 +345,7 @@ func (s *Store) claimShards(ctx context.Context, shards []int, now time.Time, le
 			err = errors.Join(err, fmt.Errorf("claim timers of shard %d: %w", shard, cerr))
 			continue
 		}
-		got, earliest, derr := decodeClaims(res, token)
+		got, earliest, derr := decodeClaims(res, shard, token)
 		err = errors.Join(err, derr)
 		claims = append(claims, got...)
 		seen = append(seen, shardClaim{shard: shard, earliest: earliest})
@@ -376,7 +358,7 @@ func (s *Store) claimShards(ctx context.Context, shards []int, now time.Time, le
 
 // decodeClaims reads the claim script's answer: the claims and the
 // earliest score left.
-func decodeClaims(res []string, token int64) ([]Claim, int64, error) {
+func decodeClaims(res []string, shard int, token int64) ([]Claim, int64, error) {
 	earliest := int64(noTimer)
 	if len(res) == 0 {
 		return nil, earliest, errors.New("claim timers: empty answer")
@@ -392,7 +374,7 @@ func decodeClaims(res []string, token int64) ([]Claim, int64, error) {
 	claims := make([]Claim, 0, len(res)/2)
 	var bad error
 	for i := 0; i+1 < len(res); i += 2 {
-		t, err := decodeTimer(res[i+1])
+		t, err := decodeTimer(res[i], shard, res[i+1])
 		if err != nil {
 			// Not ours to fix: it stays claimed and comes back after the
 			// lease, and the error is counted each time.
@@ -565,7 +547,7 @@ func (s *Store) TimerOf(ctx context.Context, shard int, id string) (*Timer, erro
 	if err != nil {
 		return nil, fmt.Errorf("get timer %s: %w", id, err)
 	}
-	t, err := decodeTimer(data)
+	t, err := decodeTimer(id, shard, data)
 	if err != nil {
 		return nil, fmt.Errorf("timer %s: %w", id, err)
 	}
@@ -916,7 +898,7 @@ func (s *Store) Recompute(ctx context.Context, p *Policies) (RecomputeStats, err
 			}
 			for i := 0; i+1 < len(kv); i += 2 {
 				st.Timers++
-				t, err := decodeTimer(kv[i+1])
+				t, err := decodeTimer(kv[i], shard, kv[i+1])
 				if err != nil {
 					continue
 				}
