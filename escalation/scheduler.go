@@ -32,7 +32,13 @@ type SchedulerParams struct {
 	// Lease is how long a claimed timer stays with this process.
 	Lease time.Duration
 	// BatchSize is the most timers claimed per shard per round (default 100).
-	BatchSize   int
+	BatchSize int
+	// Coalesce is the least time from the start of one claim round to the
+	// next (default 10 ms): under a steady stream of due timers, those
+	// coming due within it are claimed and fired together instead of in a
+	// round each, which costs Redis a claim script per shard per round. A
+	// timer due after a quiet spell is claimed at once.
+	Coalesce    time.Duration
 	Source      string // CloudEvents source
 	AlertsTopic string
 	Now         func() time.Time
@@ -51,6 +57,9 @@ type SchedulerParams struct {
 	// subscription, a claim of every shard every Interval.
 	pollOnly bool
 }
+
+// DefaultCoalesce is SchedulerParams.Coalesce when not set.
+const DefaultCoalesce = 10 * time.Millisecond
 
 // retryWait is the least the loop sleeps after a failed claim, so that a
 // Redis outage is not a busy loop.
@@ -111,6 +120,9 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 	}
 	if p.BatchSize <= 0 {
 		p.BatchSize = 100
+	}
+	if p.Coalesce <= 0 {
+		p.Coalesce = DefaultCoalesce
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -209,7 +221,7 @@ func (s *Scheduler) wake(shard int, due int64) {
 
 // loop claims and fires until ctx ends; see Start.
 func (s *Scheduler) loop(ctx context.Context) {
-	var lastAll time.Time
+	var lastAll, lastRound time.Time
 	for ctx.Err() == nil {
 		now := s.p.Now()
 		var shards []int
@@ -221,13 +233,14 @@ func (s *Scheduler) loop(ctx context.Context) {
 		}
 		ok := true
 		if len(shards) > 0 {
+			lastRound = now
 			ok = s.round(ctx, shards)
 		}
 		s.mergeWoken()
 		now = s.p.Now()
 		wait := s.p.Interval - now.Sub(lastAll)
 		if next := s.next(); next != noTimer && !s.p.pollOnly {
-			wait = min(wait, time.UnixMilli(next).Sub(now))
+			wait = min(wait, max(time.UnixMilli(next).Sub(now), s.p.Coalesce-now.Sub(lastRound)))
 		}
 		if !ok {
 			wait = max(wait, min(s.p.Interval, retryWait))
