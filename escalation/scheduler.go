@@ -61,6 +61,10 @@ type SchedulerParams struct {
 // DefaultCoalesce is SchedulerParams.Coalesce when not set.
 const DefaultCoalesce = 10 * time.Millisecond
 
+// subscribeTimeout bounds the wait for Redis to confirm the subscription
+// to the wake channels at Start.
+const subscribeTimeout = 5 * time.Second
+
 // retryWait is the least the loop sleeps after a failed claim, so that a
 // Redis outage is not a busy loop.
 const retryWait = time.Second
@@ -179,7 +183,10 @@ func (s *Scheduler) subscribe(ctx context.Context) <-chan struct{} {
 	}
 	ps := s.p.Store.rdb.Subscribe(ctx, channels...)
 	// One SUBSCRIBE: once Redis confirms the first channel, all are on.
-	if _, err := ps.Receive(ctx); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	_, err := ps.Receive(rctx)
+	cancel()
+	if err != nil {
 		_ = ps.Close()
 		s.fail(fmt.Errorf("subscribe to timer wake-ups: %w", err), "timer wake-ups unavailable: claiming on the safety poll and known due times")
 		return nil
