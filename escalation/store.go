@@ -278,8 +278,8 @@ func (s *Store) Apply(ctx context.Context, pipe redis.Pipeliner, shard int, work
 // KEYS[1] timers sorted set, KEYS[2] timer data hash
 // ARGV[1] now (unix ms), ARGV[2] lease end (unix ms), ARGV[3] most to take
 // Returns a flat list: the earliest score left after the claim (unix ms;
-// ” when the shard has no timer), then id, data, id, data, ... A member
-// without data is dropped (its order's data was removed).
+// an empty string when the shard has no timer), then id, data, id, data,
+// ... A member without data is dropped (its order's data was removed).
 var claimScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {''}
