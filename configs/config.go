@@ -415,7 +415,7 @@ func Default() *Config {
 		Provinces: Provinces{Unknown: "XX"},
 		OTel:      OTel{ServiceName: "hotlined"},
 		Escalation: Escalation{
-			PollInterval: Duration(100 * time.Millisecond),
+			PollInterval: Duration(5 * time.Second),
 			Lease:        Duration(30 * time.Second),
 		},
 	}
