@@ -295,3 +295,46 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 		t.Errorf("calls %v: the problem code not passed on", f.calls)
 	}
 }
+
+type fakeIndicators struct{ got []string }
+
+func (f *fakeIndicators) Indicators(_ context.Context, province, from, to string) ([]workorder.IndicatorDay, error) {
+	f.got = append(f.got, province+"|"+from+"|"+to)
+	if from > to {
+		return nil, workorder.ErrBadRange
+	}
+	if province == "guangdong" {
+		return nil, workorder.ErrBadProvince
+	}
+	return []workorder.IndicatorDay{{Province: "GD", Date: "total", Counts: map[string]int64{"complaints": 3},
+		Rates: map[string]float64{"repeat_rate": 0}}}, nil
+}
+
+func TestIndicatorsEndpoint(t *testing.T) {
+	f := &fakeIndicators{}
+	h := api.New(api.Params{Indicators: f, Tokens: []configs.Token{{Role: "agent", SHA256: configs.HashToken("a")},
+		{Role: "supervisor", SHA256: configs.HashToken("s")}}, Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
+	for _, tc := range []struct {
+		query, token string
+		status       int
+	}{
+		{"?province=GD&from=2026-11-01&to=2026-11-30", "s", 200},
+		{"?province=GD&from=2026-11-30&to=2026-11-01", "s", 400},
+		{"?province=guangdong&from=2026-11-01", "s", 400},
+		{"?province=GD", "a", 403},
+		{"", "", 401},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/indicators"+tc.query, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.query, rec.Code, rec.Body, tc.status)
+		}
+	}
+	if len(f.got) < 1 || f.got[0] != "GD|2026-11-01|2026-11-30" {
+		t.Errorf("calls %v", f.got)
+	}
+}

@@ -93,7 +93,10 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 // order be archived without a follow-up result (its period ended).
 func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(*Order, time.Time) error, autoArchive bool) (*Order, error) {
 	now := s.now().In(s.loc)
+	var counts map[string]int64 // the indicators of this change, counted once it is stored
 	o, err := s.store.Update(ctx, c.WorkOrderID, c.ChangeID, func(o *Order) (Mutation, error) {
+		counts = map[string]int64{}
+		hadFollowup := o.Followup != nil
 		if before != nil {
 			if err := before(o, now); err != nil {
 				return Mutation{}, err
@@ -106,7 +109,7 @@ func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(
 			return Mutation{}, ErrFollowupRequired
 		}
 		var m Mutation
-		from := o.Status
+		from, deadlines := o.Status, o.Deadlines
 		o.Status, o.UpdatedAt = c.Status, now
 		o.History = append(o.History, Change{At: now, Actor: c.Actor, Action: "status", From: from, To: c.Status, Note: c.Note})
 		if s.policies != nil {
@@ -115,6 +118,18 @@ func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(
 			m.Plan = &plan
 		} else {
 			s.moveFixedTimers(o, c.Status, now, &m)
+		}
+		if countedComplaint(o) {
+			counts = stageCounts(deadlines, o.Deadlines, now)
+			if o.Followup != nil && !hadFollowup {
+				counts["followup."+o.Followup.Result]++
+			}
+			if c.Status == configs.StatusArchived {
+				counts[indArchived]++
+				if o.FirstContactResolved = firstContactResolved(o); o.FirstContactResolved {
+					counts[indFCR]++
+				}
+			}
 		}
 		evs, err := s.events(queue.TypeWorkOrderStatusChanged, o, now)
 		if err != nil {
@@ -126,6 +141,7 @@ func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(
 	if err != nil {
 		return o, err
 	}
+	s.counts(ctx, o, now, counts)
 	s.log.Info().Str("work_order", o.ID).Str("status", o.Status).Str("actor", c.Actor).Msg("status changed")
 	return o, nil
 }

@@ -80,10 +80,12 @@ func (s *Service) MarkInvalid(ctx context.Context, id, ground, note, actor strin
 	if !slices.Contains(configs.InvalidGrounds, ground) {
 		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownGround, ground, strings.Join(configs.InvalidGrounds, ", "))
 	}
+	wasValid := false
 	o, err := s.setValidity(ctx, id, actor, func(o *Order, now time.Time) error {
 		if !o.Valid && o.InvalidGround == ground {
 			return fmt.Errorf("%w: invalid (%s)", ErrUnchanged, ground)
 		}
+		wasValid = o.Valid
 		o.Valid, o.InvalidGround = false, ground
 		o.History = append(o.History, Change{At: now, Actor: actor, Action: "invalid", To: ground, Note: note})
 		return nil
@@ -93,6 +95,11 @@ func (s *Service) MarkInvalid(ctx context.Context, id, ground, note, actor strin
 	}
 	if err := s.uncount(ctx, o); err != nil {
 		s.log.Warn().Err(err).Str("work_order", o.ID).Msg("invalid order left in the group counts")
+	}
+	if wasValid { // out of the indicators too
+		valid := *o
+		valid.Valid = true
+		s.counts(ctx, o, o.CreatedAt, creationCounts(&valid, -1))
 	}
 	return o, nil
 }
@@ -115,6 +122,7 @@ func (s *Service) UndoInvalid(ctx context.Context, id, note, actor string) (*Ord
 	if err := s.countLater(ctx, o); err != nil {
 		s.log.Warn().Err(err).Str("work_order", o.ID).Msg("group complaint left to the reconciler")
 	}
+	s.counts(ctx, o, o.CreatedAt, creationCounts(o, 1))
 	return s.store.Get(ctx, o.ID)
 }
 

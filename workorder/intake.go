@@ -298,6 +298,10 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	if err := s.store.Create(ctx, o, events, timers); err != nil {
 		return nil, err
 	}
+	s.counts(ctx, o, now, creationCounts(o, 1))
+	if o.Class == configs.ClassRepeatComplaint && o.Valid {
+		s.takeBackFCR(ctx, o)
+	}
 	s.created.WithLabelValues(o.Class, o.Tier).Inc()
 	s.log.Info().Str("call_id", in.CallID).Str("work_order", o.ID).Str("class", o.Class).
 		Str("tier", o.Tier).Str("province", o.Province).Str("caller", Mask(o.Caller)).

@@ -60,7 +60,10 @@ type Order struct {
 	InvalidGround string `json:"invalid_ground,omitempty"`
 	// Followup is the result of calling the customer back (回访).
 	Followup *Followup `json:"followup,omitempty"`
-	Transfer string    `json:"transfer,omitempty"`
+	// FirstContactResolved: archived without another contact or a reopen
+	// (一次解决), until a repeat of it comes within the window.
+	FirstContactResolved bool   `json:"first_contact_resolved,omitempty"`
+	Transfer             string `json:"transfer,omitempty"`
 	// Description is the free text the contact brought, in the customer's
 	// words; the keywords are searched in it. Personal data: never logged.
 	Description string `json:"description,omitempty"`

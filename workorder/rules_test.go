@@ -1575,3 +1575,80 @@ func TestRetentionPurgesArchivedOrders(t *testing.T) {
 		t.Errorf("the open order: %v", err)
 	}
 }
+
+// TestIndicatorArithmetic: the counters and rates of a province's day.
+func TestIndicatorArithmetic(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	day := e.clock.Now().Format(time.DateOnly)
+	// a: resolved in time, satisfied: first-contact resolved.
+	a := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(a.ID, "accepted", "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, a.ID, "satisfied", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	// b: urged once, resolved late, basically satisfied: not FCR.
+	b := e.submit(intake("province", "18900000002", complaintBilling)).Order
+	e.submit(intake("province", "18900000002", complaintBilling))
+	e.status(b.ID, "accepted")
+	e.clock.Add(4 * 24 * time.Hour) // past the 3 working days
+	e.status(b.ID, "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, b.ID, "basically_satisfied", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	later := e.clock.Now().Format(time.DateOnly)
+	// c: an appeal, unsatisfied at the follow-up.
+	e.clock.Set(time.Date(2026, 11, 23, 11, 0, 0, 0, e.cfg.Location))
+	c := e.submit(intake("appeal", "18900000003", complaintNetwork)).Order
+	e.status(c.ID, "accepted", "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, c.ID, "unsatisfied", "still slow", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	// d: invalid: not counted; a query: not a complaint.
+	d := e.submit(intake("province", "18900000004", complaintBilling)).Order
+	if _, err := e.svc.MarkInvalid(ctx, d.ID, "outside_telecom", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	e.submit(intake("province", "18900000005", queryBilling))
+
+	rows, err := e.svc.Indicators(ctx, "GD", day, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDate := map[string]workorder.IndicatorDay{}
+	for _, r := range rows {
+		byDate[r.Date] = r
+	}
+	first := byDate[day]
+	for k, want := range map[string]int64{"complaints": 3, "appeal": 1, "repeat": 0, "archived": 1, "fcr": 1,
+		"followup.satisfied": 1, "followup.unsatisfied": 1, "stage.resolve.met": 2} {
+		if got := first.Counts[k]; got != want {
+			t.Errorf("%s %s = %d, want %d (%v)", day, k, got, want, first.Counts)
+		}
+	}
+	second := byDate[later]
+	for k, want := range map[string]int64{"archived": 1, "fcr": 0, "followup.basically_satisfied": 1, "stage.resolve.breached": 1} {
+		if got := second.Counts[k]; got != want {
+			t.Errorf("%s %s = %d, want %d (%v)", later, k, got, want, second.Counts)
+		}
+	}
+	total := byDate["total"]
+	for k, want := range map[string]float64{"first_contact_resolution": 0.5, "appeal_rate": 1.0 / 3, "repeat_rate": 0,
+		"satisfaction": 2.0 / 3, "timeliness.resolve": 2.0 / 3} {
+		if got := total.Rates[k]; got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("total %s = %v, want %v (%v)", k, got, want, total.Rates)
+		}
+	}
+	// A repeat of a within 30 days takes its first-contact resolution back.
+	e.clock.Add(24 * time.Hour)
+	if o := e.submit(intake("province", "18900000001", complaintNetwork)).Order; o.Class != "repeat_complaint" {
+		t.Fatalf("repeat: %s", o.Class)
+	}
+	rows, _ = e.svc.Indicators(ctx, "GD", day, day)
+	if got := rows[0].Counts["fcr"]; got != 0 {
+		t.Errorf("fcr after the repeat: %d", got)
+	}
+	if _, err := e.svc.Indicators(ctx, "GD", later, day); !errors.Is(err, workorder.ErrBadRange) {
+		t.Errorf("reversed range: %v", err)
+	}
+}
