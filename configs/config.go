@@ -237,6 +237,8 @@ type RouteMatch struct {
 	Class       []string `yaml:"class"`
 	Category    []string `yaml:"category"`
 	Subcategory []string `yaml:"subcategory"`
+	// Flags match an order with any of them (batch: the batch handler).
+	Flags []string `yaml:"flags"`
 }
 
 // API settings.
@@ -968,6 +970,7 @@ func (c *Config) Validate() error {
 		checkIn(bad, p+".match.tier", r.Match.Tier, Tiers)
 		checkIn(bad, p+".match.class", r.Match.Class, Classes)
 		checkIn(bad, p+".match.category", r.Match.Category, Categories)
+		checkIn(bad, p+".match.flags", r.Match.Flags, Flags)
 		if len(r.Topics) == 0 {
 			bad(p+".topics", "at least one topic is required")
 		}

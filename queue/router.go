@@ -10,6 +10,9 @@ import (
 // Attrs are the work-order attributes routing rules match on.
 type Attrs struct {
 	Tier, Class, Category, Subcategory, Province string
+	// Flags are the order's flags; a route with flags matches an order
+	// that has any of them.
+	Flags []string
 }
 
 // Router turns work-order attributes into topics, from config rules.
@@ -44,7 +47,8 @@ func (r *Router) Targets(a Attrs) []Target {
 	for _, rt := range r.routes {
 		m := rt.Match
 		if !matches(m.Tier, a.Tier) || !matches(m.Class, a.Class) ||
-			!matches(m.Category, a.Category) || !matches(m.Subcategory, a.Subcategory) {
+			!matches(m.Category, a.Category) || !matches(m.Subcategory, a.Subcategory) ||
+			len(m.Flags) > 0 && !slices.ContainsFunc(m.Flags, func(f string) bool { return slices.Contains(a.Flags, f) }) {
 			continue
 		}
 		for _, t := range rt.Topics {

@@ -24,7 +24,7 @@ func (s *Service) events(typ string, o *Order, now time.Time) ([]queue.Event, er
 		return nil, fmt.Errorf("encode work order: %w", err)
 	}
 	targets := s.router.Targets(queue.Attrs{Tier: o.Tier, Class: o.Class, Category: o.Category,
-		Subcategory: o.Subcategory, Province: o.Province})
+		Subcategory: o.Subcategory, Province: o.Province, Flags: o.Flags})
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("work order %s: no kafka route matches tier %s class %s", o.ID, o.Tier, o.Class)
 	}

@@ -276,7 +276,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		}
 	}
 	timers = append(timers, s.attentionTimers(o, now)...)
-	if len(raised) > 0 {
+	if slices.ContainsFunc(raised, func(inc *Incident) bool { return inc.Rule != classifier.RuleBatch }) {
 		// The suspected incident alerts supervisors at once, on the order
 		// that raised it.
 		t := s.timer(o, StageGroupSuspected, now)
@@ -289,7 +289,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	}
 	events := evs
 	for _, inc := range raised {
-		iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
+		iev, err := s.incidentEvent(inc, raisedState(inc))
 		if err != nil {
 			return nil, err
 		}

@@ -794,7 +794,7 @@ func TestGroupSameDayAcrossMidnight(t *testing.T) {
 // a suspected incident, across a month boundary too; the oldest drops out
 // after 30 days; calendar_month counts the calendar month instead.
 func TestGroupMonthlyClause(t *testing.T) {
-	monthly := func(r *classifier.Rules) { r.GroupComplaint.SameDay.Threshold = 1000 }
+	monthly := func(r *classifier.Rules) { r.GroupComplaint.SameDay.Threshold, r.BatchComplaint.Threshold = 1000, 0 }
 	t.Run("19 then the 20th within 30 days", func(t *testing.T) {
 		e := newEnv(t, monthly)
 		start := time.Date(2026, 11, 1, 0, 0, 0, 0, e.cfg.Location)
@@ -909,8 +909,12 @@ func TestGroupConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for _, id := range []string{dayIncident, "GC-R20261123-GD-billing.charge_dispute"} {
-		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, id)
+	for _, id := range []string{dayIncident, "GC-R20261123-GD-billing.charge_dispute", "BC-H2026112310-GD-billing.charge_dispute"} {
+		typ := queue.TypeIncidentGroupComplaint
+		if strings.HasPrefix(id, "BC-") {
+			typ = queue.TypeIncidentBatch
+		}
+		evs := e.eventsOf(typ, id)
 		if len(evs) != 1 {
 			t.Fatalf("%s: %d incident events, want 1", id, len(evs))
 		}
@@ -927,7 +931,7 @@ func TestGroupConcurrent(t *testing.T) {
 	}
 	for _, id := range ids {
 		o := e.get(id)
-		if o.Class != "complaint" || !o.HasFlag(configs.FlagSuspectedGroup) || len(o.Incidents) != 2 {
+		if o.Class != "complaint" || !o.HasFlag(configs.FlagSuspectedGroup) || !o.HasFlag(configs.FlagBatch) || len(o.Incidents) != 3 {
 			t.Errorf("%s: %s %v %v", id, o.Class, o.Flags, o.Incidents)
 		}
 	}
@@ -1650,5 +1654,48 @@ func TestIndicatorArithmetic(t *testing.T) {
 	}
 	if _, err := e.svc.Indicators(ctx, "GD", later, day); !errors.Is(err, workorder.ErrBadRange) {
 		t.Errorf("reversed range: %v", err)
+	}
+}
+
+// TestBatchComplaint: 10 complaints of one problem in one province within
+// 2 hours, any tier, raise a batch incident: members flagged batch, routed
+// to the batch topic, their class kept; the 11th joins.
+func TestBatchComplaint(t *testing.T) {
+	e := newEnv(t, func(r *classifier.Rules) { r.GroupComplaint.SameMonth.Threshold = 1000 })
+	var ids []string
+	for i := 0; i < 10; i++ {
+		o := e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork)).Order
+		ids = append(ids, o.ID)
+		e.clock.Add(10 * time.Minute)
+	}
+	id := "BC-H2026112311-GD-network.quality" // raised at 11:30
+	evs := e.eventsOf(queue.TypeIncidentBatch, id)
+	if len(evs) != 1 || !slices.Contains(evs[0].Topics, "hotline.workorders.batch") {
+		t.Fatalf("batch events %v", evs)
+	}
+	if inc := incidentOf(t, evs[0]); inc.State != "open" || !slices.Equal(inc.Members, ids) || inc.Verified {
+		t.Errorf("batch incident %+v", inc)
+	}
+	for _, id := range ids {
+		o := e.get(id)
+		if o.Class != "complaint" || !o.HasFlag(configs.FlagBatch) || o.HasFlag(configs.FlagSuspectedGroup) {
+			t.Errorf("member %s: %s %v", id, o.Class, o.Flags)
+		}
+	}
+	eleventh := e.submit(intake("group", "18900009999", complaintNetwork)).Order
+	if !eleventh.HasFlag(configs.FlagBatch) || !slices.Contains(eleventh.Incidents, id) {
+		t.Errorf("11th: %v %v", eleventh.Flags, eleventh.Incidents)
+	}
+	if ev := e.eventsOf(queue.TypeWorkOrderCreated, eleventh.ID); len(ev) != 1 || !slices.Contains(ev[0].Topics, "hotline.workorders.batch") {
+		t.Errorf("the 11th's topics %v", ev)
+	}
+	// Spread over more than 2 hours: no batch.
+	e.clock.Add(24 * time.Hour)
+	for i := 0; i < 10; i++ {
+		o := e.submit(intake("province", fmt.Sprintf("1890001%04d", i), complaintBilling)).Order
+		if o.HasFlag(configs.FlagBatch) {
+			t.Fatalf("spread %d: %v", i, o.Flags)
+		}
+		e.clock.Add(15 * time.Minute)
 	}
 }
