@@ -183,8 +183,9 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		PublicOpinionRisk  bool   `json:"public_opinion_risk"`
 		// ReceivedAt is when the operator received the contact (RFC 3339);
 		// empty: now.
-		ReceivedAt string `json:"received_at"`
-		Appeal     *struct {
+		ReceivedAt        string `json:"received_at"`
+		UnsatisfiedReason string `json:"unsatisfied_reason"`
+		Appeal            *struct {
 			Authority  string `json:"authority"`
 			CaseNumber string `json:"case_number"`
 			ReceivedAt string `json:"received_at"`
@@ -264,10 +265,14 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		res, err := s.p.Changes.Submit(r.Context(), workorder.Intake{
 			Channel: b.Channel, Tier: b.Tier, Province: b.Province, Caller: b.Caller,
 			ServiceNumber: b.ServiceNumber, Description: b.Description,
-			ProblemCode: b.ProblemCode, ReceivedAt: received, Appeal: appeal,
+			ProblemCode: b.ProblemCode, ReceivedAt: received, Appeal: appeal, UnsatisfiedReason: b.UnsatisfiedReason,
 			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency,
 				PublicOpinionRisk: b.PublicOpinionRisk},
 		})
+		if errors.Is(err, workorder.ErrUnsatisfiedReasonRequired) {
+			bad("unsatisfied_reason", err.Error())
+			return
+		}
 		if err != nil {
 			s.log.Error().Err(err).Str("channel", b.Channel).Msg("create work order")
 			writeError(w, http.StatusInternalServerError, "could not create the work order", "")

@@ -28,6 +28,9 @@ type fakeChanges struct {
 var _ api.Changes = (*fakeChanges)(nil)
 
 func (f *fakeChanges) Submit(_ context.Context, in workorder.Intake) (workorder.Result, error) {
+	if in.Description == "unhappy with the last result" && in.UnsatisfiedReason == "" {
+		return workorder.Result{}, workorder.ErrUnsatisfiedReasonRequired
+	}
 	f.calls = append(f.calls, "submit:"+in.Channel+":x:"+in.ServiceNumber+":"+in.ProblemCode)
 	return workorder.Result{Order: &workorder.Order{ID: "WO-20261123-GD-000200", Class: in.Leaf.Category}, Outcome: workorder.OutcomeCreated}, nil
 }
@@ -259,6 +262,7 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 		{"received in the future", strings.Replace(good, `"web"`, `"letter","received_at":"2099-01-01T00:00:00Z"`, 1), 400, "received_at"},
 		{"bad received_at", strings.Replace(good, `"web"`, `"letter","received_at":"yesterday"`, 1), 400, "received_at"},
 		{"regulator transfer", transfer, 201, ""},
+		{"unsatisfied without a reason", strings.Replace(good, `bill too high`, `unhappy with the last result`, 1), 400, "unsatisfied_reason"},
 		{"transfer on the province tier", strings.Replace(transfer, `"tier":"appeal"`, `"tier":"province"`, 1), 400, "appeal"},
 		{"transfer without appeal fields", strings.Replace(good, `"web"`, `"regulator_transfer"`, 1), 400, "appeal"},
 		{"appeal fields on the web", strings.Replace(transfer, `"regulator_transfer"`, `"web"`, 1), 400, "appeal"},

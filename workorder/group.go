@@ -158,8 +158,9 @@ const recentKeep = 32 * 24 * time.Hour
 //
 //   - The series' open incident (suspected or confirmed, before its end)
 //     takes the order as a member (a rolling incident's end moves to a
-//     span after it). Its end is checked against now, the argument: key
-//     expiry only collects garbage, so a simulated clock works.
+//     span after it). Its end is checked against now, the argument; every
+//     key outlives its end by keep, so expiry only collects garbage and a
+//     simulated clock works.
 //   - Else the orders counted since the window's start (and since the last
 //     rejection) are counted; at the threshold they raise a suspected
 //     incident of this period, with every member but this order pending.
@@ -204,8 +205,7 @@ if cur then
       if ARGV[14] == '1' then
         local ttl = math.max(tonumber(ARGV[6]) - now, 1)
         redis.call('HSET', inc, 'end', ARGV[6])
-        redis.call('PEXPIRE', KEYS[2], ttl)
-        for _, k in ipairs({inc, inc .. ':members', inc .. ':pending'}) do redis.call('PEXPIRE', k, ttl + keep) end
+        for _, k in ipairs({KEYS[2], inc, inc .. ':members', inc .. ':pending'}) do redis.call('PEXPIRE', k, ttl + keep) end
       end
     end
     local state = 2
@@ -234,7 +234,7 @@ for i, m in ipairs(members) do
   if m == id then place = i else redis.call('SADD', inc .. ':pending', m) end
 end
 local ttl = math.max(tonumber(ARGV[6]) - now, 1)
-redis.call('SET', KEYS[2], period, 'PX', ttl)
+redis.call('SET', KEYS[2], period, 'PX', ttl + keep)
 for _, k in ipairs({inc, inc .. ':members', inc .. ':pending'}) do redis.call('PEXPIRE', k, ttl + keep) end
 redis.call('ZADD', KEYS[4], now, period)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - ttl - keep - rkeep))

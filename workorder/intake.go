@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -47,6 +48,11 @@ type Intake struct {
 	// Appeal is the appeal centre's transfer (channel regulator_transfer,
 	// tier appeal); its deadline drives the resolve stage.
 	Appeal *Appeal
+	// UnsatisfiedReason says why the customer is unhappy with the result
+	// of their resolved order; required from other channels when the
+	// contact is classified unsatisfied_with_result
+	// (ErrUnsatisfiedReasonRequired), optional on a call.
+	UnsatisfiedReason string
 	// Channel is where the contact came in: "hotline" (a call) or, for
 	// orders created through the API, web, app, letter, wechat or email.
 	Channel string
@@ -202,16 +208,29 @@ func (s *Service) provinceOfCompany(in Intake) string {
 	return s.unknown
 }
 
+// ErrUnsatisfiedReasonRequired: an order from another channel about a
+// result the customer is unhappy with needs the reason.
+var ErrUnsatisfiedReasonRequired = errors.New("unsatisfied_reason is required: the customer's previous order is resolved and they are not satisfied with the result")
+
 // create counts, writes and publishes a new order.
 func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Time) (*Order, error) {
 	d := c.Decision
+	if channelOf(in) != "hotline" && strings.TrimSpace(in.UnsatisfiedReason) == "" &&
+		slices.ContainsFunc(d.Reasons, func(r classifier.Reason) bool { return r.Rule == classifier.RuleUnsatisfied }) {
+		// Refused: take back the placeholder begin left in the customer's
+		// index, or the next contact would wait for this order.
+		if _, err := s.store.dropGhost(ctx, in.ServiceNumber, c.ID, now.Add(time.Hour)); err != nil {
+			return nil, err
+		}
+		return nil, ErrUnsatisfiedReasonRequired
+	}
 	o := &Order{
 		ID: c.ID, CallID: in.CallID, CreatedAt: now, Hotline: in.Hotline, Tier: in.Tier,
 		Province: in.Province, Caller: in.Caller, ServiceNumber: in.ServiceNumber,
 		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
 		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid, Flags: []string{}, Exposure: d.Exposure,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
-		Channel: channelOf(in), ReceivedAt: now, Appeal: in.Appeal,
+		Channel: channelOf(in), ReceivedAt: now, Appeal: in.Appeal, UnsatisfiedReason: strings.TrimSpace(in.UnsatisfiedReason),
 	}
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
 		o.ReceivedAt = in.ReceivedAt.In(s.loc)

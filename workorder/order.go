@@ -60,6 +60,9 @@ type Order struct {
 	InvalidGround string `json:"invalid_ground,omitempty"`
 	// Followup is the result of calling the customer back (回访).
 	Followup *Followup `json:"followup,omitempty"`
+	// UnsatisfiedReason is why the customer is not satisfied with the
+	// result of their previous order (an unsatisfied_with_result order).
+	UnsatisfiedReason string `json:"unsatisfied_reason,omitempty"`
 	// FirstContactResolved: archived without another contact or a reopen
 	// (一次解决), until a repeat of it comes within the window.
 	FirstContactResolved bool   `json:"first_contact_resolved,omitempty"`

@@ -1699,3 +1699,22 @@ func TestBatchComplaint(t *testing.T) {
 		e.clock.Add(15 * time.Minute)
 	}
 }
+
+// TestUnsatisfiedReasonFromOtherChannels: a web order about a resolved
+// order the customer is unhappy with needs the reason; a call does not.
+func TestUnsatisfiedReasonFromOtherChannels(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	first := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	e.status(first.ID, "accepted", "resolved")
+	web := intake("province", "18912345678", complaintBilling)
+	web.Channel, web.Hotline = "web", ""
+	if _, err := e.svc.Submit(ctx, web); !errors.Is(err, workorder.ErrUnsatisfiedReasonRequired) {
+		t.Fatalf("web without a reason: %v", err)
+	}
+	web.UnsatisfiedReason = "the refund never came"
+	o := e.submit(web).Order
+	if o.UnsatisfiedReason != "the refund never came" || !slices.Contains(reasonRules(o), "unsatisfied_with_result") {
+		t.Errorf("web order %+v", o)
+	}
+}
