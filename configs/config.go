@@ -102,8 +102,14 @@ type Log struct {
 	Format string `yaml:"format"` // json or console
 }
 
-// Redis connection. An empty Addr means an embedded in-memory Redis.
+// Redis connection. No address at all means an embedded in-memory Redis.
 type Redis struct {
+	// Addrs are host:port: one is a single server; several are the seed
+	// nodes of a Redis Cluster; with MasterName set they are the Sentinels.
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master set's name; empty means no Sentinel.
+	MasterName string `yaml:"master_name"`
+	// Addr is the older single-server spelling of Addrs (one of the two).
 	Addr   string `yaml:"addr"`
 	DB     int    `yaml:"db"`
 	Shards int    `yaml:"shards"`
@@ -116,6 +122,34 @@ type Redis struct {
 	// Password is read from PasswordEnv at load time.
 	Password string `yaml:"-"`
 }
+
+// Servers are the Redis addresses in use (Addrs, or Addr alone); none
+// means embedded.
+func (r Redis) Servers() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	if r.Addr != "" {
+		return []string{r.Addr}
+	}
+	return nil
+}
+
+// Mode names the Redis deployment: "embedded", "single", "cluster" (several
+// addresses) or "sentinel" (MasterName set).
+func (r Redis) Mode() string {
+	switch n := len(r.Servers()); {
+	case n == 0:
+		return "embedded"
+	case r.MasterName != "":
+		return "sentinel"
+	case n > 1:
+		return "cluster"
+	}
+	return "single"
+}
+
+var redisNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // TLS settings of a client connection.
 type TLS struct {
@@ -506,7 +540,10 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	}
 	// Set but empty means embedded, even when the file names a server.
 	if v, ok := get("HOTLINED_REDIS_ADDR"); ok {
-		c.Redis.Addr = v
+		c.Redis.Addr, c.Redis.Addrs = "", splitList(v)
+	}
+	if v, ok := get("HOTLINED_REDIS_MASTER"); ok {
+		c.Redis.MasterName = v
 	}
 	if v, ok := get("HOTLINED_KAFKA_BROKERS"); ok {
 		c.Kafka.Brokers = splitList(v)
@@ -646,6 +683,23 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
 			bad("redis.addr", "%q is not host:port", c.Redis.Addr)
 		}
+		if len(c.Redis.Addrs) > 0 {
+			bad("redis.addr", "set redis.addrs or redis.addr, not both")
+		}
+	}
+	for i, a := range c.Redis.Addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad(fmt.Sprintf("redis.addrs[%d]", i), "%q is not host:port", a)
+		}
+	}
+	if c.Redis.MasterName != "" && len(c.Redis.Servers()) == 0 {
+		bad("redis.master_name", "needs the Sentinels' addresses in redis.addrs")
+	}
+	if c.Redis.MasterName != "" && !redisNameRe.MatchString(c.Redis.MasterName) {
+		bad("redis.master_name", "%q is not a Sentinel master name (letters, digits, . _ -)", c.Redis.MasterName)
+	}
+	if len(c.Redis.Servers()) > 1 && c.Redis.MasterName == "" && c.Redis.DB != 0 {
+		bad("redis.db", "must be 0 on a Redis Cluster (several redis.addrs)")
 	}
 	if c.Redis.Shards < 1 || c.Redis.Shards > 1024 {
 		bad("redis.shards", "must be between 1 and 1024, got %d", c.Redis.Shards)

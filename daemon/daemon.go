@@ -51,7 +51,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 
 	tracing      *sdktrace.TracerProvider
-	rdb          *redis.Client
+	rdb          redis.UniversalClient
 	files        *Files
 	scheduler    *escalation.Scheduler
 	brokers      []string
@@ -400,34 +400,48 @@ func (d *Daemon) KafkaBrokers() []string { return d.brokers }
 // Registry is the daemon's metrics registry.
 func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
+// startRedis connects to Redis as redis.addrs and redis.master_name say:
+// one address is a single server, several a Redis Cluster, and with a
+// master name they are Sentinels (DESIGN "Redis deployments"); none starts
+// an embedded in-memory Redis.
 func (d *Daemon) startRedis(ctx context.Context) error {
-	addr := d.cfg.Redis.Addr
-	if addr == "" {
+	addrs := d.cfg.Redis.Servers()
+	if len(addrs) == 0 {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
 		d.onShutdown(func(context.Context) error { mr.Close(); return nil })
-		addr = mr.Addr()
-		d.log.Warn().Str("addr", addr).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
+		addrs = []string{mr.Addr()}
+		d.log.Warn().Str("addr", mr.Addr()).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
 			"ALL STATE (work orders, timers, the outbox) IS LOST WHEN THIS PROCESS EXITS. Set HOTLINED_REDIS_ADDR for production.")
 	}
 	redisTLS, err := d.cfg.Redis.TLS.Config()
 	if err != nil {
 		return fmt.Errorf("redis tls: %w", err)
 	}
-	d.rdb = redis.NewClient(&redis.Options{
-		Addr: addr, DB: d.cfg.Redis.DB, TLSConfig: redisTLS,
+	opts := &redis.UniversalOptions{
+		Addrs: addrs, MasterName: d.cfg.Redis.MasterName, DB: d.cfg.Redis.DB, TLSConfig: redisTLS,
 		Username: d.cfg.Redis.Username, Password: d.cfg.Redis.Password,
-		// Each outbox shard holds a connection in a blocking read.
+		// Each outbox shard holds a connection in a blocking read (per node
+		// on a cluster).
 		PoolSize: d.cfg.Redis.Shards + 32,
-	})
+	}
+	switch mode := d.cfg.Redis.Mode(); mode {
+	case "cluster":
+		d.rdb = redis.NewClusterClient(opts.Cluster())
+	case "sentinel":
+		d.rdb = redis.NewFailoverClient(opts.Failover())
+	default:
+		d.rdb = redis.NewClient(opts.Simple())
+	}
 	d.onShutdown(func(context.Context) error { return d.rdb.Close() })
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", addr, err)
+		return fmt.Errorf("redis %s (%s): %w", strings.Join(addrs, ","), d.cfg.Redis.Mode(), err)
 	}
+	d.log.Info().Strs("addrs", addrs).Str("mode", d.cfg.Redis.Mode()).Msg("redis connected")
 	return nil
 }
 

@@ -6,6 +6,7 @@ set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools) # redis-cli --cluster create (testenv)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v jq >/dev/null || missing+=(jq)
