@@ -242,3 +242,80 @@ func TestTwoRelaysPublishEachEventOnce(t *testing.T) {
 		t.Errorf("a 201st message arrived: key %s value %s", m.Key, m.Value)
 	}
 }
+
+// add commits one event for key on shard, as a store's transaction does.
+func (f *fixture) add(t *testing.T, shard int, id, key string) {
+	t.Helper()
+	ctx := context.Background()
+	e := queue.Event{ID: id, Type: queue.TypeWorkOrderCreated, Source: "/t", Subject: key,
+		Time: time.Now(), Key: key, Topics: []string{"orders"}, Data: []byte(`{}`)}
+	if _, err := f.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { f.outbox.Add(ctx, p, shard, e); return nil }); err != nil {
+		t.Error(err)
+	}
+}
+
+// waitKeys reads topic "orders" from the start until every key in want has
+// arrived or within ends; it returns the keys still missing.
+func (f *fixture) waitKeys(t *testing.T, within time.Duration, want ...string) []string {
+	t.Helper()
+	missing := map[string]bool{}
+	for _, k := range want {
+		missing[k] = true
+	}
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: f.cluster.ListenAddrs(), Topic: "orders", GroupID: fmt.Sprint(t.Name(), want),
+		StartOffset: kafka.FirstOffset, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond})
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for len(missing) > 0 {
+		m, err := rd.ReadMessage(ctx)
+		if err != nil {
+			break
+		}
+		delete(missing, string(m.Key))
+	}
+	var left []string
+	for k := range missing {
+		left = append(left, k)
+	}
+	return left
+}
+
+// Redis restarts empty (FLUSHALL) while orders keep coming: the relay
+// recreates its consumer groups and leases without a restart, and orders
+// committed after the loss reach Kafka within 5 s.
+func TestRelayHealsAfterRedisLosesEverything(t *testing.T) {
+	const shards = 4
+	f := newFixture(t, shards)
+	f.relay(t, "a", 3*time.Second)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // load: an event every 2 ms on every shard in turn
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			f.add(t, i%shards, fmt.Sprint("load-", i), fmt.Sprint("load-", i))
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	if left := f.waitKeys(t, 30*time.Second, "load-1", "load-50"); len(left) > 0 {
+		t.Fatalf("load never published: %v", left)
+	}
+	if err := f.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var want []string
+	for s := 0; s < shards; s++ {
+		k := fmt.Sprint("after-flush-", s)
+		f.add(t, s, k, k)
+		want = append(want, k)
+	}
+	if left := f.waitKeys(t, 5*time.Second, want...); len(left) > 0 {
+		t.Fatalf("orders committed after FLUSHALL still not in Kafka after %v: %v", time.Since(start).Round(time.Millisecond), left)
+	}
+	t.Logf("orders committed after FLUSHALL reached Kafka in %v", time.Since(start).Round(time.Millisecond))
+}

@@ -118,14 +118,10 @@ func NewRelay(p RelayParams) (*Relay, error) {
 	return &Relay{p: p, stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// Start runs one loop per outbox shard until Shutdown.
+// Start runs one loop per outbox shard until Shutdown. Each loop creates
+// its shard's consumer group itself, and again whenever Redis lost it, so
+// Start does not fail on a Redis that is down or restarting.
 func (r *Relay) Start(ctx context.Context) error {
-	for _, key := range r.p.Outbox.Keys() {
-		err := r.p.Redis.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return fmt.Errorf("relay: create group on %s: %w", key, err)
-		}
-	}
 	ctx, r.abort = context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	for _, key := range r.p.Outbox.Keys() {
@@ -193,7 +189,11 @@ return 0
 func (r *Relay) loop(ctx context.Context, key string) {
 	log := r.p.Logger.With().Str("stream", key).Logger()
 	lease := key + ":lease"
-	owned, ownPending := false, false
+	// needGroup: the consumer group must be (re)created and the pending
+	// entries adopted before the next read: at the start, after taking the
+	// lease, and after any Redis error (Redis may have restarted empty or
+	// failed over to a replica that never had the group).
+	owned, ownPending, needGroup := false, false, true
 	defer func() {
 		if owned {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -212,15 +212,7 @@ func (r *Relay) loop(ctx context.Context, key string) {
 				r.pause(ctx, tick)
 				continue
 			}
-			owned = true
-			if err := r.adopt(ctx, log, key); err != nil {
-				log.Error().Err(err).Msg("adopt pending outbox entries")
-				owned = false
-				_ = releaseScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
-				r.pause(ctx, tick)
-				continue
-			}
-			ownPending = true
+			owned, needGroup = true, true
 		} else if !r.renew(ctx, lease) {
 			if r.stopping() {
 				return
@@ -230,6 +222,17 @@ func (r *Relay) loop(ctx context.Context, key string) {
 			continue
 		}
 
+		if needGroup {
+			if err := r.ensureGroup(ctx, log, key); err != nil {
+				if ctx.Err() != nil || r.stopping() {
+					return
+				}
+				log.Error().Err(err).Msg("outbox consumer group")
+				r.pause(ctx, time.Second)
+				continue
+			}
+			needGroup, ownPending = false, true
+		}
 		var (
 			entries []redis.XMessage
 			err     error
@@ -253,6 +256,11 @@ func (r *Relay) loop(ctx context.Context, key string) {
 		if err != nil {
 			if ctx.Err() != nil || r.stopping() {
 				return // Redis is unreachable: nothing can be drained now; it stays for the next start
+			}
+			needGroup = true
+			if isNoGroup(err) {
+				log.Warn().Err(err).Msg("the outbox consumer group is gone (Redis lost its data?): recreating it")
+				continue
 			}
 			log.Error().Err(err).Msg("read outbox")
 			r.pause(ctx, time.Second)
@@ -280,6 +288,27 @@ func (r *Relay) renew(ctx context.Context, lease string) bool {
 	n, err := renewScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer, r.p.ClaimIdle.Milliseconds()).Int()
 	return err == nil && n == 1
 }
+
+// ensureGroup creates the shard's consumer group if it is missing (a
+// stream that Redis lost starts again empty, read from its beginning), then
+// adopts every pending entry.
+func (r *Relay) ensureGroup(ctx context.Context, log zerolog.Logger, key string) error {
+	err := r.p.Redis.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
+	switch {
+	case err == nil:
+		log.Info().Msg("created the outbox consumer group")
+	case !strings.HasPrefix(err.Error(), "BUSYGROUP"):
+		return fmt.Errorf("create group on %s: %w", key, err)
+	}
+	if err := r.adopt(ctx, log, key); err != nil {
+		return fmt.Errorf("adopt pending entries of %s: %w", key, err)
+	}
+	return nil
+}
+
+// isNoGroup reports Redis's answer for a stream or group that does not
+// exist.
+func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
 
 // adopt moves every pending entry of the stream, whoever read it, to this
 // consumer, so reading pending entries with id 0 returns them in order.
