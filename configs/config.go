@@ -209,8 +209,10 @@ type Kafka struct {
 	UpdatesTopic     string   `yaml:"updates_topic"`
 	DeadLetterTopic  string   `yaml:"deadletter_topic"`
 	ConsumerGroup    string   `yaml:"consumer_group"`
-	// OutboxClaimIdle is how long an outbox entry read by another daemon
-	// may stay unacknowledged before this one publishes it (a crashed peer).
+	// OutboxClaimIdle is the TTL of a relay's lease on an outbox shard,
+	// renewed every third of it: how long a dead daemon's shards, and the
+	// entries it read but never acknowledged, wait before another daemon
+	// publishes them (default 2s).
 	OutboxClaimIdle Duration `yaml:"outbox_claim_idle"`
 	TLS             TLS      `yaml:"tls"`
 	SASL            SASL     `yaml:"sasl"`
@@ -376,7 +378,7 @@ func Default() *Config {
 			UpdatesTopic:         "hotline.workorders.updates",
 			DeadLetterTopic:      "hotline.deadletter",
 			ConsumerGroup:        "hotlined",
-			OutboxClaimIdle:      Duration(30 * time.Second),
+			OutboxClaimIdle:      Duration(2 * time.Second),
 			OutboxAlertThreshold: 1000,
 		},
 		Provinces: Provinces{Unknown: "XX"},

@@ -138,6 +138,9 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		WriteBackoffMax:        500 * time.Millisecond,
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: cfg.Kafka.AutoCreateTopics,
+		// A write must end well inside the relay's lease (fencing).
+		WriteTimeout: cfg.Kafka.OutboxClaimIdle.D() / 4,
+		ReadTimeout:  cfg.Kafka.OutboxClaimIdle.D() / 4,
 	}
 	d.onShutdown(func(context.Context) error { return writer.Close() })
 
@@ -163,6 +166,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		Redis: d.rdb, Outbox: outbox, Publisher: writer, Logger: log,
 		Consumer: consumerName(), Metrics: queue.NewRelayMetrics(d.registry),
 		ClaimIdle: cfg.Kafka.OutboxClaimIdle.D(), Tracer: tracer,
+		WriteBound: writer.WriteTimeout + writer.BatchTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,10 @@ type Alert struct {
 	AckedBy    string    `json:"acked_by,omitempty"`
 	AckNote    string    `json:"ack_note,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Cause and Detail say why a system alert was raised (the outbox
+	// backlog: kafka_unreachable, no_relay, relay_stalled).
+	Cause  string `json:"cause,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // breachAlert is the alert of a timer without a policy (the old form, or a

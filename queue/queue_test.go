@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -318,4 +319,98 @@ func TestRelayHealsAfterRedisLosesEverything(t *testing.T) {
 		t.Fatalf("orders committed after FLUSHALL still not in Kafka after %v: %v", time.Since(start).Round(time.Millisecond), left)
 	}
 	t.Logf("orders committed after FLUSHALL reached Kafka in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// startRelay runs a relay with its own Redis connection, so the test can
+// cut it off as a SIGKILL would (kill): its leases and heartbeat are then
+// neither renewed nor released.
+func (f *fixture) startRelay(t *testing.T, consumer string, claimIdle time.Duration) (r *queue.Relay, kill func()) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: f.rdb.Options().Addr})
+	r, err := queue.NewRelay(queue.RelayParams{Redis: rdb, Outbox: f.outbox, Publisher: f.writer,
+		Logger: zerolog.Nop(), Consumer: consumer, Block: 50 * time.Millisecond, ClaimIdle: claimIdle, BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			rdb.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = r.Shutdown(ctx)
+		})
+	}
+	t.Cleanup(kill)
+	return r, kill
+}
+
+// waitFor polls cond every 20 ms until it holds or within ends.
+func waitFor(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
+
+// Three relays on six shards hold two leases each; when one stops, the
+// other two take three each.
+func TestRelaysSpreadTheLeases(t *testing.T) {
+	f := newFixture(t, 6)
+	a, _ := f.startRelay(t, "a", time.Second)
+	b, _ := f.startRelay(t, "b", time.Second)
+	c, killC := f.startRelay(t, "c", time.Second)
+	held := func(rs ...*queue.Relay) []int {
+		var n []int
+		for _, r := range rs {
+			n = append(n, len(r.Holding()))
+		}
+		return n
+	}
+	if !waitFor(30*time.Second, func() bool { h := held(a, b, c); return h[0] == 2 && h[1] == 2 && h[2] == 2 }) {
+		t.Fatalf("leases held by a, b, c = %v, want 2 each", held(a, b, c))
+	}
+	killC()
+	if !waitFor(30*time.Second, func() bool { h := held(a, b); return h[0] == 3 && h[1] == 3 }) {
+		t.Fatalf("after c died, leases held by a, b = %v, want 3 each", held(a, b))
+	}
+}
+
+// Two relays with the daemon's default lease (ClaimIdle 0: 2 s) under
+// load; the holder of half the shards is cut off without releasing them.
+// Orders committed on its shards right after reach Kafka within 5 s.
+func TestLeaseTakeoverWithinFiveSeconds(t *testing.T) {
+	const shards = 4
+	f := newFixture(t, shards)
+	a, killA := f.startRelay(t, "a", 0)
+	b, _ := f.startRelay(t, "b", 0)
+	if !waitFor(30*time.Second, func() bool { return len(a.Holding()) == 2 && len(b.Holding()) == 2 }) {
+		t.Fatalf("leases held by a, b = %d, %d, want 2 each", len(a.Holding()), len(b.Holding()))
+	}
+	for i := range 40 {
+		f.add(t, i%shards, fmt.Sprint("before-", i), fmt.Sprint("before-", i))
+	}
+	if left := f.waitKeys(t, 30*time.Second, "before-0", "before-39"); len(left) > 0 {
+		t.Fatalf("not published before the kill: %v", left)
+	}
+	aShards := a.Holding()
+	killA()
+	start := time.Now()
+	var want []string
+	for _, s := range aShards {
+		k := fmt.Sprint("after-kill-", s)
+		f.add(t, s, k, k)
+		want = append(want, k)
+	}
+	if left := f.waitKeys(t, 5*time.Second, want...); len(left) > 0 {
+		t.Fatalf("shards %v of the dead relay: %v not published %v after the kill", aShards, left, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("publishing on the dead relay's shards %v resumed %v after the kill", aShards, time.Since(start).Round(time.Millisecond))
 }

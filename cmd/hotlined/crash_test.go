@@ -112,7 +112,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
+	text := strings.Replace(string(data), "outbox_claim_idle: 2s", "outbox_claim_idle: 1s", 1)
 	// Beside the shipped config, so its relative paths (prompts, rules,
 	// policies, calendar) resolve the same way.
 	f, err := os.CreateTemp("../../configs", ".crash-*.yaml")
