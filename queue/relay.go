@@ -102,10 +102,10 @@ type Relay struct {
 	owned, target atomic.Int64
 	mu            sync.Mutex
 	holding       map[int]bool
-	stop    chan struct{}
-	done    chan struct{}
-	stopped sync.Once
-	abort   context.CancelFunc
+	stop          chan struct{}
+	done          chan struct{}
+	stopped       sync.Once
+	abort         context.CancelFunc
 }
 
 // NewRelay checks params and fills defaults.
