@@ -119,10 +119,12 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	rc.Client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs})
 	t.Cleanup(func() { rc.Client.Close() })
 	for {
-		slots, err := rc.Client.ClusterSlots(context.Background()).Result()
+		shards, err := rc.Client.ClusterShards(context.Background()).Result()
 		covered := 0
-		for _, s := range slots {
-			covered += int(s.End-s.Start) + 1
+		for _, sh := range shards {
+			for _, s := range sh.Slots {
+				covered += int(s.End-s.Start) + 1
+			}
 		}
 		if err == nil && covered == 16384 {
 			break
