@@ -200,7 +200,7 @@ func callToAlert(t *testing.T, h *harness) {
 		t.Fatalf("value: %v", err)
 	}
 	id, _ := order["id"].(string)
-	if !regexp.MustCompile(`^WO-\d{8}-GD-\d{6}$`).MatchString(id) || hdr["ce_subject"] != id {
+	if !regexp.MustCompile(`^WO-\d{8}-GD-\d{10}$`).MatchString(id) || hdr["ce_subject"] != id {
 		t.Errorf("id %q, ce_subject %q", id, hdr["ce_subject"])
 	}
 	for k, want := range map[string]any{

@@ -81,8 +81,9 @@ func Mask(number string) string {
 	return number[:3] + "****" + number[len(number)-4:]
 }
 
-var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,9}$`)
+var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,15}$`)
 
 // ValidID reports whether id has the form of a work order id,
-// WO-20261123-GD-000123.
+// WO-20261123-GD-5025600013 (second of the day, then the counter; see
+// Store.NextID), or the older WO-20261123-GD-000123.
 func ValidID(id string) bool { return idRe.MatchString(id) }
