@@ -40,6 +40,10 @@ type Params struct {
 	// (Kafka: while it is down, events wait in the outbox).
 	Ready    map[string]Check
 	Degraded map[string]Check
+	// Draining, when set and true, makes /readyz answer 503 with
+	// {"status": "shutting down"} (the daemon is stopping: send new work
+	// elsewhere) without running the checks.
+	Draining func() bool
 	Logger   zerolog.Logger
 	// Alerts serves /v1/alerts and the SSE feed /v1/stream/alerts (alerts.go).
 	Alerts AlertParams
@@ -113,6 +117,10 @@ func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 // readyz reports each dependency as ok or unreachable. The endpoint needs
 // no token, so the error detail (addresses, dial errors) goes to the log only.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.p.Draining != nil && s.p.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
 	status, body := http.StatusOK, map[string]string{}
 	run := func(name string, check Check) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -105,7 +105,7 @@ func NewBacklogMonitor(p BacklogParams) (*BacklogMonitor, error) {
 }
 
 // Start checks the depth every Interval until Shutdown.
-func (m *BacklogMonitor) Start(ctx context.Context) {
+func (m *BacklogMonitor) Start(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(m.done)
@@ -122,6 +122,7 @@ func (m *BacklogMonitor) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops the monitor.

@@ -91,7 +91,7 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 }
 
 // Start runs the claim loop until Shutdown.
-func (s *Scheduler) Start(ctx context.Context) {
+func (s *Scheduler) Start(ctx context.Context) error {
 	// Load the scripts once, so that the first batches run as pipelines of
 	// EVALSHA; if this fails they are loaded on their first NOSCRIPT.
 	for _, sc := range []*redis.Script{claimScript, fireScript} {
@@ -111,6 +111,7 @@ func (s *Scheduler) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops the loop; timers it claimed but did not fire come back

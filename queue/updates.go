@@ -105,12 +105,13 @@ func NewUpdatesConsumer(p UpdatesParams) (*UpdatesConsumer, error) {
 }
 
 // Start consumes until Shutdown.
-func (c *UpdatesConsumer) Start(ctx context.Context) {
+func (c *UpdatesConsumer) Start(ctx context.Context) error {
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(c.done)
 		c.loop(ctx)
 	}()
+	return nil
 }
 
 // Shutdown stops after the message in hand and closes the reader.

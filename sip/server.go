@@ -363,7 +363,14 @@ func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code 
 	}
 }
 
+// onOptions answers 200, or 503 while shutting down or while Redis is
+// down (as /readyz does), so a proxy probing with OPTIONS (Kamailio's
+// dispatcher) stops sending calls here.
 func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if s.draining.Load() || (s.ready != nil && !s.ready()) {
+		s.respond(tx, req, sipmsg.StatusServiceUnavailable, "Service Unavailable", retryAfter)
+		return
+	}
 	s.respond(tx, req, sipmsg.StatusOK, "OK",
 		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"),
 		sipmsg.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
