@@ -40,6 +40,9 @@ type Params struct {
 	// (Kafka: while it is down, events wait in the outbox).
 	Ready    map[string]Check
 	Degraded map[string]Check
+	// SessionKey signs the pages' session cookies; share it between the
+	// daemons behind one load balancer. Empty: a key drawn per process.
+	SessionKey []byte
 	// Draining, when set and true, makes /readyz answer 503 with
 	// {"status": "shutting down"} (the daemon is stopping: send new work
 	// elsewhere) without running the checks.
@@ -56,14 +59,18 @@ type Params struct {
 }
 
 type server struct {
-	p      Params
-	hashes [][]byte
-	log    zerolog.Logger
+	p          Params
+	hashes     [][]byte
+	log        zerolog.Logger
+	sessionKey []byte
 }
 
 // New returns the HTTP handler.
 func New(p Params) http.Handler {
-	s := &server{p: p, log: p.Logger.With().Str("component", "api").Logger()}
+	s := &server{p: p, log: p.Logger.With().Str("component", "api").Logger(), sessionKey: p.SessionKey}
+	if len(s.sessionKey) == 0 {
+		s.sessionKey = processKey
+	}
 	for _, t := range p.Tokens {
 		h, _ := hex.DecodeString(t.SHA256) // validated by configs
 		s.hashes = append(s.hashes, h)

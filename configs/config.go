@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -94,6 +95,14 @@ type HTTP struct {
 	// PublicURL is how agents' softphones reach the pages (the Call-Info
 	// screen-pop link); empty means http:// plus the listen address.
 	PublicURL string `yaml:"public_url"`
+	// SessionKeyEnv names the environment variable holding the key that
+	// signs the pages' session cookies (at least 32 bytes). Give every
+	// daemon behind one load balancer the same key, so a login on one is
+	// valid on the others; empty draws a key per process (a restart logs
+	// everyone out).
+	SessionKeyEnv string `yaml:"session_key_env"`
+	// SessionKey is read from SessionKeyEnv at load time.
+	SessionKey string `yaml:"-"`
 }
 
 // Log settings.
@@ -540,6 +549,9 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	if v, ok := get("HOTLINED_HTTP_LISTEN"); ok {
 		c.HTTP.Listen = v
 	}
+	if v, ok := get("HOTLINED_PUBLIC_URL"); ok {
+		c.HTTP.PublicURL = v
+	}
 	// Set but empty means embedded, even when the file names a server.
 	if v, ok := get("HOTLINED_REDIS_ADDR"); ok {
 		c.Redis.Addr, c.Redis.Addrs = "", splitList(v)
@@ -559,6 +571,7 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 		dst  *string
 	}{
 		{"redis.password_env", c.Redis.PasswordEnv, &c.Redis.Password},
+		{"http.session_key_env", c.HTTP.SessionKeyEnv, &c.HTTP.SessionKey},
 		{"kafka.sasl.password_env", c.Kafka.SASL.PasswordEnv, &c.Kafka.SASL.Password},
 	} {
 		if sec.env == "" {
@@ -665,6 +678,10 @@ func (c *Config) Validate() error {
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		bad("http.public_url", "must start with http:// or https://; got %q", c.HTTP.PublicURL)
 	}
+	if u, err := url.Parse(c.HTTP.PublicURL); c.HTTP.PublicURL != "" && (err != nil || strings.Trim(u.Path, "/") != "" || u.Host == "") {
+		// The pages link root-relative (/ui/...): a path prefix would break them.
+		bad("http.public_url", "must be scheme://host[:port] with no path; got %q", c.HTTP.PublicURL)
+	}
 	if c.SIP.MaxMessageBytes < 1024 || c.SIP.MaxMessageBytes > 65535 {
 		bad("sip.max_message_bytes", "must be between 1024 and 65535, got %d", c.SIP.MaxMessageBytes)
 	}
@@ -748,6 +765,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("kafka.sasl.mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; got %q", c.Kafka.SASL.Mechanism)
+	}
+	if c.HTTP.SessionKeyEnv != "" && !envNameRe.MatchString(c.HTTP.SessionKeyEnv) {
+		bad("http.session_key_env", "%q is not an environment variable name", c.HTTP.SessionKeyEnv)
+	}
+	if c.HTTP.SessionKeyEnv != "" && len(c.HTTP.SessionKey) < 32 {
+		bad("http.session_key_env", "the key in %s must be at least 32 bytes, got %d", c.HTTP.SessionKeyEnv, len(c.HTTP.SessionKey))
 	}
 	if c.Redis.PasswordEnv != "" && !envNameRe.MatchString(c.Redis.PasswordEnv) {
 		bad("redis.password_env", "%q is not an environment variable name", c.Redis.PasswordEnv)

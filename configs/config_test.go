@@ -173,3 +173,26 @@ func TestSecretsComeFromTheEnvironment(t *testing.T) {
 		t.Errorf("kafka %+v redis user %q", cfg.Kafka.SASL, cfg.Redis.Username)
 	}
 }
+
+func TestSessionKeyFromEnv(t *testing.T) {
+	load := func(key string) (*Config, error) {
+		data, err := os.ReadFile("hotlined.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(data), "http:\n", "http:\n  session_key_env: HOTLINED_TEST_SK\n", 1)
+		return Parse([]byte(text), func(k string) (string, bool) {
+			if k == "HOTLINED_TEST_SK" {
+				return key, true
+			}
+			return "", false
+		})
+	}
+	cfg, err := load("0123456789abcdef0123456789abcdef")
+	if err != nil || cfg.HTTP.SessionKey != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("32-byte key: %v", err)
+	}
+	if _, err := load("short"); err == nil || !strings.Contains(err.Error(), "http.session_key_env: the key in HOTLINED_TEST_SK must be at least 32 bytes") {
+		t.Errorf("short key: %v", err)
+	}
+}

@@ -281,15 +281,22 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		return d.sip.Shutdown(sipCtx)
 	})
 
+	if cfg.HTTP.SessionKey == "" {
+		log.Warn().Msg("no http.session_key_env: page logins are valid on this process only; give every daemon behind one load balancer the same key")
+	}
+	if cfg.HTTP.PublicURL == "" {
+		log.Warn().Str("fallback", "http://"+cfg.HTTP.Listen).Msg("no http.public_url: screen-pop links name this daemon's listen address; set it to the load balancer's URL")
+	}
 	if len(cfg.API.Tokens) == 0 {
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
 	srv.Handler = api.New(api.Params{
 		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
-		Ready:    map[string]api.Check{"redis": d.health.Check},
-		Degraded: map[string]api.Check{"kafka": kafkaCheck(dialer, d.brokers)},
-		Draining: d.draining.Load,
+		Ready:      map[string]api.Check{"redis": d.health.Check},
+		Degraded:   map[string]api.Check{"kafka": kafkaCheck(dialer, d.brokers)},
+		Draining:   d.draining.Load,
+		SessionKey: []byte(cfg.HTTP.SessionKey),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
