@@ -180,7 +180,7 @@ func TestSessionKeyFromEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := strings.Replace(string(data), "http:\n", "http:\n  session_key_env: HOTLINED_TEST_SK\n", 1)
+		text := strings.Replace(string(data), `session_key_env: ""`, "session_key_env: HOTLINED_TEST_SK", 1)
 		return Parse([]byte(text), func(k string) (string, bool) {
 			if k == "HOTLINED_TEST_SK" {
 				return key, true
