@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +19,8 @@ import (
 // after downAfter consecutive failures, a failure being a ping that did
 // not answer within pingTimeout or a real command that failed for want of
 // Redis (a network error, a timeout, a closed pool; not a Redis error
-// reply, not redis.Nil). Any command that got an answer counts as a
+// reply, not redis.Nil); a refused connection counts as downAfter
+// failures at once (nothing listens: not slowness). Any command that got an answer counts as a
 // success and resets the count, so one slow ping under load never flips
 // it. It is a go-redis hook on the daemon's client and a ping loop.
 type redisHealth struct {
@@ -74,7 +76,12 @@ func (h *redisHealth) observe(err error) {
 	h.mu.Lock()
 	h.lastErr = err
 	h.mu.Unlock()
-	if h.fails.Add(1) >= h.downAfter && h.up.Swap(false) {
+	n := h.fails.Add(1)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		n = h.downAfter // nothing listens there: no reason to wait for more
+		h.fails.Store(n)
+	}
+	if n >= h.downAfter && h.up.Swap(false) {
 		h.log.Error().Err(err).Int32("failures", h.downAfter).Msg("redis unreachable: new calls get 503")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -11,8 +13,8 @@ import (
 )
 
 // One slow ping, or two failures between answers, never mark Redis down;
-// three consecutive failures do; any answer (even an error reply or
-// redis.Nil) brings it back.
+// three consecutive failures do, a refused connection at once; any answer
+// (even an error reply or redis.Nil) brings it back.
 func TestRedisHealthIsTolerant(t *testing.T) {
 	h := &redisHealth{log: zerolog.Nop(), downAfter: 3}
 	h.up.Store(true)
@@ -28,10 +30,13 @@ func TestRedisHealthIsTolerant(t *testing.T) {
 		{redis.Nil, true},
 		{timeout, true},
 		{timeout, true},
-		{errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), false},
+		{errors.New("redis: connection pool timeout"), false},
 		{timeout, false},
 		{redis.Nil, true},
 		{timeout, true},
+		// Nothing listens: down at once.
+		{&net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, false},
+		{nil, true},
 	}
 	for i, s := range steps {
 		h.observe(s.err)
