@@ -414,3 +414,108 @@ func TestLeaseTakeoverWithinFiveSeconds(t *testing.T) {
 	}
 	t.Logf("publishing on the dead relay's shards %v resumed %v after the kill", aShards, time.Since(start).Round(time.Millisecond))
 }
+
+// span is one Kafka write of a relay, with the shards its messages came from.
+type span struct {
+	relay      string
+	shards     map[int]bool
+	start, end time.Time
+}
+
+// recorder is a relay's Publisher that records when it wrote which shards.
+type recorder struct {
+	name    string
+	inner   queue.Publisher
+	shardOf func(key string) int
+	mu      *sync.Mutex
+	spans   *[]span
+}
+
+func (r recorder) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	s := span{relay: r.name, shards: map[int]bool{}, start: time.Now()}
+	for _, m := range msgs {
+		s.shards[r.shardOf(string(m.Key))] = true
+	}
+	err := r.inner.WriteMessages(ctx, msgs...)
+	s.end = time.Now()
+	r.mu.Lock()
+	*r.spans = append(*r.spans, s)
+	r.mu.Unlock()
+	return err
+}
+
+// Relays join and leave under load, so leases move between them (4 shards
+// over 3 relays settle as 2, 1, 1): no two relays ever write one shard's
+// events at the same time.
+func TestLeasesMoveWithoutTwoWritersOnOneShard(t *testing.T) {
+	const shards = 4
+	f := newFixture(t, shards)
+	var (
+		mu    sync.Mutex
+		spans []span
+	)
+	shardOf := func(key string) int { // as commit: key k<i> is on shard i % shards
+		var i int
+		fmt.Sscanf(key, "k%d", &i)
+		return i % shards
+	}
+	start := func(name string) *queue.Relay {
+		r, err := queue.NewRelay(queue.RelayParams{Redis: f.rdb, Outbox: f.outbox,
+			Publisher: recorder{name: name, inner: f.writer, shardOf: shardOf, mu: &mu, spans: &spans},
+			Logger:    zerolog.Nop(), Consumer: name, Block: 50 * time.Millisecond, ClaimIdle: time.Second, BatchSize: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { stop(r) })
+		return r
+	}
+	a := start("a")
+	f.commit(t, 100)
+	b := start("b")
+	if !waitFor(20*time.Second, func() bool { return len(a.Holding()) == 2 && len(b.Holding()) == 2 }) {
+		t.Fatalf("a holds %v, b %v", a.Holding(), b.Holding())
+	}
+	for j := 5; j < 105; j++ { // more load while the leases move again
+		f.add(t, j%shards, fmt.Sprint("more-", j), fmt.Sprint("k", j))
+	}
+	c := start("c")
+	if !waitFor(20*time.Second, func() bool { return len(c.Holding()) >= 1 }) {
+		t.Fatalf("c took no shard")
+	}
+	stop(b)
+	f.waitDrained(t)
+	if left := f.waitKeys(t, 30*time.Second, "k0", "k4", "k5", "k104"); len(left) > 0 {
+		t.Errorf("not published: %v", left)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	writers := map[string]bool{}
+	for i, x := range spans {
+		writers[x.relay] = true
+		for _, y := range spans[i+1:] {
+			if x.relay == y.relay || x.end.Before(y.start) || y.end.Before(x.start) {
+				continue
+			}
+			for s := range x.shards {
+				if y.shards[s] {
+					t.Errorf("shard %d written by %s (%v-%v) and %s (%v-%v) at once", s,
+						x.relay, x.start.Format("15:04:05.000"), x.end.Format("15:04:05.000"),
+						y.relay, y.start.Format("15:04:05.000"), y.end.Format("15:04:05.000"))
+				}
+			}
+		}
+	}
+	if len(writers) < 2 {
+		t.Errorf("only %v wrote: the leases did not move", writers)
+	}
+}
+
+func stop(r *queue.Relay) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.Shutdown(ctx)
+}

@@ -301,20 +301,9 @@ func (r *Relay) heartbeat(ctx context.Context) {
 	t := time.NewTicker(r.p.ClaimIdle / 3)
 	defer t.Stop()
 	for {
-		now := time.Now()
-		var live *redis.IntCmd
-		_, err := r.p.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			pipe.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: r.p.Consumer})
-			pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.Add(-r.p.ClaimIdle).UnixMilli(), 10))
-			live = pipe.ZCard(ctx, key)
-			pipe.PExpire(ctx, key, 10*r.p.ClaimIdle)
-			return nil
-		})
-		if err == nil && live.Val() > 0 {
-			n := int64(r.p.Outbox.Len())
-			if old := r.target.Swap((n + live.Val() - 1) / live.Val()); old != r.target.Load() {
-				r.p.Logger.Info().Int64("relays", live.Val()).Int64("leases", r.target.Load()).
-					Msg("live relays changed: outbox shards per relay")
+		if target, ok := r.balance(ctx, key); ok {
+			if old := r.target.Swap(target); old != target {
+				r.p.Logger.Info().Int64("leases", target).Msg("outbox shards this relay may hold changed")
 			}
 		}
 		select {
@@ -325,6 +314,52 @@ func (r *Relay) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// balance renews this relay's heartbeat and returns how many leases it may
+// hold: ceil(shards/live), or floor(shards/live) while a live relay holds
+// fewer than floor, so 4 shards over 3 relays settle as 2, 1, 1. It reads
+// every shard's lease holder (holder#token); false when Redis did not
+// answer.
+func (r *Relay) balance(ctx context.Context, key string) (int64, bool) {
+	now := time.Now()
+	var (
+		members *redis.StringSliceCmd
+		leases  = make([]*redis.StringCmd, r.p.Outbox.Len())
+	)
+	_, err := r.p.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: r.p.Consumer})
+		pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.Add(-r.p.ClaimIdle).UnixMilli(), 10))
+		members = pipe.ZRange(ctx, key, 0, -1)
+		pipe.PExpire(ctx, key, 10*r.p.ClaimIdle)
+		for s := range leases {
+			leases[s] = pipe.Get(ctx, r.p.Outbox.LeaseKey(s))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, false
+	}
+	live := members.Val()
+	if len(live) == 0 {
+		return 0, false
+	}
+	held := map[string]int64{}
+	for _, l := range leases {
+		if v := l.Val(); v != "" {
+			if i := strings.LastIndexByte(v, '#'); i > 0 {
+				held[v[:i]]++
+			}
+		}
+	}
+	n, m := int64(r.p.Outbox.Len()), int64(len(live))
+	floor, ceil := n/m, (n+m-1)/m
+	for _, c := range live {
+		if held[c] < floor {
+			return floor, true // a relay is short: the others give back down to floor
+		}
+	}
+	return ceil, true
 }
 
 // claimSlot counts one more held lease if this relay is under its target.
