@@ -33,8 +33,10 @@ test-cluster:
 build:
 	$(GO) build -o bin/hotlined ./cmd/hotlined
 
-run:
-	$(GO) run ./cmd/hotlined
+# Builds, then runs the binary itself (exec: no go-run parent left holding a
+# child), so stopping the PID you started stops the daemon and frees its ports.
+run: build
+	exec bin/hotlined $(ARGS)
 
 clean:
 	rm -rf bin

@@ -56,6 +56,12 @@ type Params struct {
 	Incidents Incidents
 	// Lister serves GET /v1/workorders and the pages' search by number.
 	Lister Lister
+	// Location is the configured time_zone: the pages show every time in
+	// it, with its offset (nil: UTC).
+	Location *time.Location
+	// ProblemCodes is the unified complaint code table the API accepts
+	// codes from; nil accepts any well-formed code.
+	ProblemCodes *configs.ProblemCodes
 }
 
 type server struct {
@@ -63,6 +69,8 @@ type server struct {
 	hashes     [][]byte
 	log        zerolog.Logger
 	sessionKey []byte
+	// mux is the router, asked by the pages which optional endpoints exist.
+	mux *http.ServeMux
 }
 
 // New returns the HTTP handler.
@@ -76,6 +84,7 @@ func New(p Params) http.Handler {
 		s.hashes = append(s.hashes, h)
 	}
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

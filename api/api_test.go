@@ -86,7 +86,7 @@ func newOrder() *workorder.Order {
 		Reasons:       []classifier.Reason{{Rule: "repeat_fault", Detail: "2 faults in 30 days"}},
 		Related:       []string{"WO-20261101-GD-000042"},
 		Priority:      1,
-		Status:        workorder.StatusNew,
+		Status:        configs.StatusNew,
 		Deadlines:     map[string]time.Time{"first_response": created.Add(2 * time.Hour)},
 		Valid:         true,
 	}

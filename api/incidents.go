@@ -16,8 +16,8 @@ type Incidents interface {
 	ConfirmGroupComplaint(ctx context.Context, id, actor string) (*workorder.Incident, error)
 }
 
-// incidentIDRe: GC-<day or month>-<province>-<subcategory>.
-var incidentIDRe = regexp.MustCompile(`^GC-[0-9]{6}([0-9]{2})?-[A-Z]{2,3}-[a-z][a-z0-9_]{0,40}$`)
+// incidentIDRe: GC-<day or month>-<province>-<problem code>.
+var incidentIDRe = regexp.MustCompile(`^GC-[0-9]{6}([0-9]{2})?-[A-Z]{2,3}-[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39}$`)
 
 func (s *server) incidentRoutes(mux *http.ServeMux) {
 	if s.p.Incidents == nil {

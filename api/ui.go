@@ -21,13 +21,12 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -54,8 +53,13 @@ var (
 	}()
 	uiTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		"ivrPath": func(p string) string { return strings.Join(strings.Split(p, ""), " → ") },
-		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"local":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"rfc3339": func(t time.Time) string { return t.Format(time.RFC3339) },
+		"mask":    workorder.Mask,
+		"has":     func(list []string, v string) bool { return slices.Contains(list, v) },
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
 	}).ParseFS(uiFiles, "ui/*.html"))
 	crossOrigin = http.NewCrossOriginProtection()
 )
@@ -79,6 +83,8 @@ func (s *server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/{$}", s.page(s.search, "agent", "supervisor"))
 	mux.HandleFunc("GET /ui/workorders/{id}", s.page(s.workOrderPage, "agent", "supervisor"))
 	mux.HandleFunc("GET /ui/board", s.page(s.boardPage, "agent", "supervisor"))
+	mux.HandleFunc("GET /ui/board/data", s.auth(s.boardData, "agent", "supervisor"))
+	mux.HandleFunc("GET /ui/board/hourly.svg", s.page(s.hourlyChart, "agent", "supervisor"))
 }
 
 func staticHeaders(h http.Handler) http.Handler {
@@ -188,12 +194,14 @@ func (s *server) page(h http.HandlerFunc, roles ...string) http.HandlerFunc {
 		}
 		if !isSafe(r.Method) {
 			if err := crossOrigin.Check(r); err != nil {
-				s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin form posts are refused."})
+				s.renderError(w, r, http.StatusForbidden, "Refused", "Cross-origin request refused.")
 				return
 			}
 		}
 		if !slices.Contains(roles, ss.Role) {
-			s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Not allowed", "Message": "The role " + ss.Role + " may not open this page."})
+			l := s.locale(r)
+			s.render(w, r, http.StatusForbidden, "error.html", map[string]any{"Title": l.T("Not allowed"),
+				"Message": l.T("The role %s may not open this page.", l.Role(ss.Role))})
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), sessionKeyT{}, ss)))
@@ -208,12 +216,36 @@ func pageHeaders(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-func (s *server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+// render writes the page name with data, adding L, the page's locale
+// (i18n.go), and Path, the page's path for the language links. A ?lang=
+// choice is remembered in the hotlined_lang cookie for the next pages.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	data["L"] = s.locale(r)
+	data["Path"] = r.URL.Path
+	if v := r.URL.Query().Get("lang"); v != "" {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: data["L"].(*locale).Lang, Path: "/ui/",
+			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := uiTemplates.ExecuteTemplate(w, name, data); err != nil {
 		s.log.Error().Err(err).Str("template", name).Msg("render page")
 	}
+}
+
+// locale is the request's language (pickLang) with the configured zone.
+func (s *server) locale(r *http.Request) *locale { return newLocale(pickLang(r), s.p.Location) }
+
+// hasRoute reports whether the API serves method and path, so a page shows
+// a control only when its endpoint exists (an optional one, or one another
+// change is adding).
+func (s *server) hasRoute(method, path string) bool {
+	req, err := http.NewRequest(method, path, nil)
+	if err != nil {
+		return false
+	}
+	_, pattern := s.mux.Handler(req)
+	return pattern != ""
 }
 
 // localNext returns next when it is a path on this server, else "/ui/".
@@ -228,20 +260,28 @@ func localNext(next string) string {
 	return next
 }
 
+// renderError writes error.html with a title and message from the catalogue.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string, args ...any) {
+	l := s.locale(r)
+	ss, _ := sessionFrom(r)
+	s.render(w, r, status, "error.html", map[string]any{"Title": l.T(title), "Message": l.T(msg, args...), "Session": ss})
+}
+
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
-	s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Log in", "Next": localNext(r.URL.Query().Get("next"))})
+	s.render(w, r, http.StatusOK, "login.html", map[string]any{"Title": s.locale(r).T("Log in"), "Next": localNext(r.URL.Query().Get("next"))})
 }
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
+	l := s.locale(r)
 	if err := crossOrigin.Check(r); err != nil {
-		s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin login refused."})
+		s.renderError(w, r, http.StatusForbidden, "Refused", "Cross-origin request refused.")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
 	if err := r.ParseForm(); err != nil {
-		s.render(w, http.StatusBadRequest, "login.html", map[string]any{"Title": "Log in", "Next": "/ui/", "Error": "The form could not be read."})
+		s.render(w, r, http.StatusBadRequest, "login.html", map[string]any{"Title": l.T("Log in"), "Next": "/ui/", "Error": l.T("The form could not be read.")})
 		return
 	}
 	next := localNext(r.PostForm.Get("next"))
@@ -251,11 +291,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		role, ok = s.role(token)
 	}
 	if !ok || (role != "agent" && role != "supervisor") {
-		msg := "Unknown token."
+		msg := l.T("Unknown token.")
 		if ok {
-			msg = "The role " + role + " has no pages; use the API."
+			msg = l.T("The role %s has no pages; use the API.", l.Role(role))
 		}
-		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Log in", "Next": next, "Error": msg})
+		s.render(w, r, http.StatusUnauthorized, "login.html", map[string]any{"Title": l.T("Log in"), "Next": next, "Error": msg})
 		return
 	}
 	sum := sha256.Sum256([]byte(token))
@@ -271,7 +311,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
 	if err := crossOrigin.Check(r); err != nil {
-		s.render(w, http.StatusForbidden, "error.html", map[string]any{"Title": "Refused", "Message": "Cross-origin logout refused."})
+		s.renderError(w, r, http.StatusForbidden, "Refused", "Cross-origin request refused.")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -281,85 +321,51 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) homePage(w http.ResponseWriter, r *http.Request) {
 	ss, _ := sessionFrom(r)
-	s.render(w, http.StatusOK, "home.html", map[string]any{"Title": "Search", "Session": ss})
+	s.render(w, r, http.StatusOK, "home.html", map[string]any{"Title": s.locale(r).T("Search"), "Session": ss})
 }
 
 // search takes an order id or a service number from a form POST, so a
 // number never lands in a URL or an access log.
 func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	ss, _ := sessionFrom(r)
+	l := s.locale(r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
 	_ = r.ParseForm()
 	q := strings.TrimSpace(r.PostForm.Get("q"))
-	data := map[string]any{"Title": "Search", "Session": ss}
+	data := map[string]any{"Title": l.T("Search"), "Session": ss}
 	switch {
 	case q == "":
-		data["Error"] = "Enter a work-order id or a service number."
+		data["Error"] = l.T("Enter a work-order id or a service number.")
 	case workorder.ValidID(strings.ToUpper(q)):
 		http.Redirect(w, r, "/ui/workorders/"+url.PathEscape(strings.ToUpper(q)), http.StatusSeeOther)
 		return
 	case strings.HasPrefix(strings.ToUpper(q), "WO-"):
-		data["Error"] = "Not a work-order id like WO-20261123-GD-000123."
+		data["Error"] = l.T("Not a work-order id like WO-20261123-GD-000123.")
 	case s.p.Lister == nil || !digitsRe.MatchString(q):
-		data["Error"] = "Enter a work-order id like WO-20261123-GD-000123 or a service number (digits)."
+		data["Error"] = l.T("Enter a work-order id like WO-20261123-GD-000123 or a service number (digits).")
 	default:
 		orders, err := s.p.Lister.List(r.Context(), q, workorder.Filter{})
 		switch {
 		case err != nil:
 			s.log.Error().Err(err).Msg("search by number")
-			data["Error"] = "The search failed; try again."
+			data["Error"] = l.T("The search failed; try again.")
 		case len(orders) == 0:
-			data["Error"] = "No work orders for that number."
+			data["Error"] = l.T("No work orders for that number.")
 		default:
 			data["Orders"] = orders
 		}
 	}
-	s.render(w, http.StatusOK, "home.html", data)
-}
-
-type uiDeadline struct {
-	Stage string
-	Due   time.Time
-}
-
-func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
-	ss, _ := sessionFrom(r)
-	id := r.PathValue("id")
-	if !workorder.ValidID(id) {
-		s.render(w, http.StatusBadRequest, "error.html", map[string]any{"Title": "Bad id", "Message": "Not a work-order id like WO-20261123-GD-000123.", "Session": ss})
-		return
-	}
-	o, err := s.p.Orders.Get(r.Context(), id)
-	if errors.Is(err, workorder.ErrNotFound) {
-		s.render(w, http.StatusNotFound, "error.html", map[string]any{"Title": "Not found", "Message": "No work order " + id + ".", "Session": ss})
-		return
-	}
-	if err != nil {
-		s.log.Error().Err(err).Str("work_order", id).Msg("work-order page")
-		s.render(w, http.StatusInternalServerError, "error.html", map[string]any{"Title": "Error", "Message": "Could not read the work order.", "Session": ss})
-		return
-	}
-	var deadlines []uiDeadline
-	for stage, due := range o.Deadlines {
-		deadlines = append(deadlines, uiDeadline{stage, due})
-	}
-	sort.Slice(deadlines, func(i, j int) bool { return deadlines[i].Due.Before(deadlines[j].Due) })
-	var next []string
-	for _, st := range workorder.Statuses {
-		if workorder.CanTransition(o.Status, st) {
-			next = append(next, st)
-		}
-	}
-	s.render(w, http.StatusOK, "workorder.html", map[string]any{
-		"Title": o.ID, "Session": ss, "O": o, "Deadlines": deadlines, "Next": next,
-		"CanChange": s.p.Changes != nil,
-	})
+	s.render(w, r, http.StatusOK, "home.html", data)
 }
 
 func (s *server) boardPage(w http.ResponseWriter, r *http.Request) {
 	ss, _ := sessionFrom(r)
-	s.render(w, http.StatusOK, "board.html", map[string]any{
-		"Title": "Board", "Session": ss, "CanAck": ss.Role == "supervisor",
+	l := s.locale(r)
+	s.render(w, r, http.StatusOK, "board.html", map[string]any{
+		"Title": l.T("Operations board"), "Session": ss, "CanAck": ss.Role == "supervisor",
 		"HasAlerts": s.p.Alerts.Store != nil, "HasFeed": s.p.Alerts.Feed != nil,
+		"CanConfirm": ss.Role == "supervisor" && s.hasRoute(http.MethodPost, "/v1/incidents/GC-20260101-GD-billing/confirm"),
+		"CanReject":  ss.Role == "supervisor" && s.hasRoute(http.MethodPost, "/v1/incidents/GC-20260101-GD-billing/reject"),
+		"MaxList":    workorder.MaxList,
 	})
 }

@@ -189,7 +189,8 @@ func TestUIPages(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	code, body := get("/ui/workorders/" + knownID)
-	for _, want := range []string{knownID, "18912345678", "02012345678", "repeat_fault", `data-status="accepted"`, `data-status="resolved"`, "data-due="} {
+	// Chinese by default; an identifier the catalogue lacks reads as words.
+	for _, want := range []string{knownID, "18912345678", "02012345678", "repeat fault", `lang="zh-CN"`, "投诉", "新建待受理", `data-status="accepted"`, `data-status="resolved"`, "data-due="} {
 		if !strings.Contains(body, want) {
 			t.Errorf("work-order page lacks %q", want)
 		}
@@ -220,7 +221,7 @@ func TestUIPages(t *testing.T) {
 	rec := search("02012345678")
 	b, _ := io.ReadAll(rec.Body)
 	// This fixture has no Lister: a number is answered with a hint, not a redirect.
-	if rec.Code != http.StatusOK || !strings.Contains(string(b), "service number") || rec.Header().Get("Location") != "" {
+	if rec.Code != http.StatusOK || !strings.Contains(string(b), "业务号码（数字）") || rec.Header().Get("Location") != "" {
 		t.Errorf("search by number = %d %s", rec.Code, b)
 	}
 

@@ -135,7 +135,6 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 var channels = []string{"web", "app", "letter", "wechat", "email"}
 
 var (
-	provinceRe    = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	subcategoryRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 	digitsRe      = regexp.MustCompile(`^[0-9]{3,20}$`)
 )
@@ -156,8 +155,10 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		ServiceNumber      string `json:"service_number"`
 		Category           string `json:"category"`
 		Subcategory        string `json:"subcategory"`
+		ProblemCode        string `json:"problem_code"`
 		Description        string `json:"description"`
 		EscalationTendency bool   `json:"escalation_tendency"`
+		PublicOpinionRisk  bool   `json:"public_opinion_risk"`
 	}
 	if !decodeBody(w, r, &b) {
 		return
@@ -168,12 +169,15 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		bad("channel", "must be one of "+strings.Join(channels, ", "))
 	case !slices.Contains(configs.Tiers, b.Tier):
 		bad("tier", "must be one of "+strings.Join(configs.Tiers, ", "))
-	case !provinceRe.MatchString(b.Province):
-		bad("province", "must be a province code like GD")
+	case b.Tier == configs.TierProvince && !configs.ValidProvince(b.Province),
+		b.Province != "" && !configs.ValidProvince(b.Province):
+		bad("province", "must be a province code like GD (optional on the group and appeal tiers: the service number's)")
 	case !slices.Contains(configs.Categories, b.Category):
 		bad("category", "must be one of "+strings.Join(configs.Categories, ", "))
 	case !subcategoryRe.MatchString(b.Subcategory):
 		bad("subcategory", "must be a lower-case name like billing")
+	case b.ProblemCode != "" && !s.knownProblemCode(b.ProblemCode):
+		bad("problem_code", "not a code of the problem-code table, like billing.overcharge")
 	case b.ServiceNumber != "" && !ivr.ValidServiceNumber(b.ServiceNumber):
 		bad("service_number", "must be an 11-digit mobile or a fixed line with its area code")
 	case b.Caller != "" && !digitsRe.MatchString(b.Caller):
@@ -184,7 +188,9 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		res, err := s.p.Changes.Submit(r.Context(), workorder.Intake{
 			Channel: b.Channel, Tier: b.Tier, Province: b.Province, Caller: b.Caller,
 			ServiceNumber: b.ServiceNumber, Description: b.Description,
-			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency},
+			ProblemCode: b.ProblemCode,
+			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency,
+				PublicOpinionRisk: b.PublicOpinionRisk},
 		})
 		if err != nil {
 			s.log.Error().Err(err).Str("channel", b.Channel).Msg("create work order")
@@ -213,11 +219,11 @@ func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "service_number or status is required: there is no listing of every order", "service_number")
 	case number != "" && !digitsRe.MatchString(number):
 		writeError(w, http.StatusBadRequest, "service_number must be 3 to 20 digits", "service_number")
-	case f.Status != "" && !slices.Contains(workorder.Statuses, f.Status):
+	case f.Status != "" && !slices.Contains(configs.Statuses, f.Status):
 		writeError(w, http.StatusBadRequest, "unknown status", "status")
 	case f.Class != "" && !slices.Contains(configs.Classes, f.Class):
 		writeError(w, http.StatusBadRequest, "unknown class", "class")
-	case f.Province != "" && !provinceRe.MatchString(f.Province):
+	case f.Province != "" && !configs.ValidProvince(f.Province):
 		writeError(w, http.StatusBadRequest, "must be a province code like GD", "province")
 	default:
 		orders, err := s.p.Lister.List(r.Context(), number, f)
@@ -231,4 +237,14 @@ func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"work_orders": orders})
 	}
+}
+
+// knownProblemCode reports whether code is in the configured table (any
+// well-formed code when none is configured).
+func (s *server) knownProblemCode(code string) bool {
+	if s.p.ProblemCodes == nil {
+		return configs.ValidProblemCode(code)
+	}
+	_, ok := s.p.ProblemCodes.Lookup(code)
+	return ok
 }

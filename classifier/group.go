@@ -6,14 +6,20 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 // Window is one group-complaint counting window: the complaints of one
-// province and subcategory within one calendar day or month in the
-// operator's time zone. At most one incident is raised per window.
+// province and problem code (the same kind of problem, DOMAIN.md) within
+// one calendar day or month in the operator's time zone. At most one
+// incident is raised per window.
 type Window struct {
 	Rule        string // RuleGroupSameDay or RuleGroupSameMonth
 	Province    string
+	ProblemCode string
+	// Subcategory is the counted order's, for routing the incident's
+	// events; not part of the window's identity.
 	Subcategory string
 	// Period is the calendar day (2026-11-23) or month (2026-11).
 	Period string
@@ -29,13 +35,13 @@ type Window struct {
 // a day, GC-202611-GD-billing for a month. It names the window, so raising
 // the incident twice gives the same id.
 func (w Window) IncidentID() string {
-	return fmt.Sprintf("GC-%s-%s-%s", compact(w.Period), w.Province, w.Subcategory)
+	return fmt.Sprintf("GC-%s-%s-%s", compact(w.Period), w.Province, w.ProblemCode)
 }
 
-// Slot is the window's compact name, province:subcategory:period, which
+// Slot is the window's compact name, province:problem_code:period, which
 // keys its shared counter.
 func (w Window) Slot() string {
-	return fmt.Sprintf("%s:%s:%s", w.Province, w.Subcategory, compact(w.Period))
+	return fmt.Sprintf("%s:%s:%s", w.Province, w.ProblemCode, compact(w.Period))
 }
 
 // PeriodKey is the period without dashes: 20261123 or 202611.
@@ -52,34 +58,33 @@ func compact(period string) string {
 }
 
 var (
-	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
-	incidentRe = regexp.MustCompile(`^GC-([0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]*)$`)
+	incidentRe = regexp.MustCompile(`^GC-([0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)$`)
 )
 
 // ErrBadIncidentID is returned for a string that is not an incident id.
 var ErrBadIncidentID = errors.New("not a group-complaint incident id")
 
 // Countable reports whether an order counts toward group complaints: a
-// valid complaint with a province and a subcategory that can name a window.
-func Countable(category, province, subcategory string, valid bool) bool {
-	return category == ClassComplaint && valid && provinceRe.MatchString(province) && nameRe.MatchString(subcategory)
+// valid complaint with a known province and a problem code.
+func Countable(category, province, problemCode string, valid bool) bool {
+	return category == configs.ClassComplaint && valid && configs.ValidProvince(province) && configs.ValidProblemCode(problemCode)
 }
 
 // GroupWindows are the windows a complaint created at now counts in: the
 // day window when its tier escalated (group or appeal channels by default),
 // and the month window. Periods are calendar periods in loc.
-func (r *Rules) GroupWindows(tier, province, subcategory string, now time.Time, loc *time.Location) []Window {
+func (r *Rules) GroupWindows(tier, province, problemCode, subcategory string, now time.Time, loc *time.Location) []Window {
 	var out []Window
 	now = now.In(loc)
 	if g := r.GroupComplaint.SameDay; slices.Contains(g.Tiers, tier) {
 		start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
-		out = append(out, Window{Rule: RuleGroupSameDay, Province: province, Subcategory: subcategory,
+		out = append(out, Window{Rule: RuleGroupSameDay, Province: province, ProblemCode: problemCode, Subcategory: subcategory,
 			Period: start.Format("2006-01-02"), Start: start, End: start.AddDate(0, 0, 1),
 			Threshold: g.Threshold, Verified: !g.RequiresConfirmation})
 	}
 	if g := r.GroupComplaint.SameMonth; slices.Contains(g.Tiers, tier) {
 		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-		out = append(out, Window{Rule: RuleGroupSameMonth, Province: province, Subcategory: subcategory,
+		out = append(out, Window{Rule: RuleGroupSameMonth, Province: province, ProblemCode: problemCode, Subcategory: subcategory,
 			Period: start.Format("2006-01"), Start: start, End: start.AddDate(0, 1, 0),
 			Threshold: g.Threshold, Verified: !g.RequiresConfirmation})
 	}
@@ -92,7 +97,7 @@ func (r *Rules) WindowOf(incidentID string, loc *time.Location) (Window, error) 
 	if m == nil {
 		return Window{}, fmt.Errorf("%w: %q", ErrBadIncidentID, incidentID)
 	}
-	w := Window{Province: m[2], Subcategory: m[3]}
+	w := Window{Province: m[2], ProblemCode: m[3]}
 	if len(m[1]) == 8 {
 		start, err := time.ParseInLocation("20060102", m[1], loc)
 		if err != nil {
@@ -142,7 +147,7 @@ func (r *Rules) JoinGroups(d Decision, self string, hits []GroupHit) Decision {
 	if len(hits) == 0 {
 		return d
 	}
-	d.Class = ClassGroupComplaint
+	d.Class = configs.ClassGroupComplaint
 	d.Reasons = append(slices.Clip(d.Reasons), r.GroupReasons(hits)...)
 	d.Related = Union(d.Related, self, hits)
 	d.Priority = r.Priority(d.Class, 0)
@@ -159,7 +164,7 @@ func (r *Rules) GroupReasons(hits []GroupHit) []Reason {
 			what = "complaints escalated to group or appeal channels"
 		}
 		detail := fmt.Sprintf("incident %s: %s about %s in %s during %s reached %d (threshold %d)",
-			w.IncidentID(), what, w.Subcategory, w.Province, w.Period, max(h.N, len(h.Members)), w.Threshold)
+			w.IncidentID(), what, w.ProblemCode, w.Province, w.Period, max(h.N, len(h.Members)), w.Threshold)
 		if !w.Verified {
 			detail += "; unverified until a supervisor confirms it"
 		}

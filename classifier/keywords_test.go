@@ -29,7 +29,7 @@ func TestMatcher(t *testing.T) {
 	m, err := NewMatcher([]KeywordRule{
 		{Rule: "media", Keywords: []string{"记者", "Media", "social media"}},
 		{Rule: "legal", Keywords: []string{"court", "12315", "律师", "sue"}},
-	})
+	}, []string{"抖音定向流量"}, []string{"不会", "won't"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +55,20 @@ func TestMatcher(t *testing.T) {
 		{[]string{"issue", "pursue"}, nil},
 		{[]string{"I will sue!"}, []string{"sue"}},
 		{[]string{"律师函", "courtcourt court"}, []string{"court", "律师"}},
+		{[]string{"客户表示不会找记者"}, nil},
+		{[]string{"客户表示不会找记者", "我要找记者"}, []string{"记者"}},
+		{[]string{"不会找记者，不过要请律师"}, []string{"律师"}},
+		{[]string{"I won't go to court"}, nil},
+		{[]string{"I won't wait. court!"}, []string{"court"}},
+		{[]string{"记者不会管"}, []string{"记者"}}, // negation after the keyword
+		{[]string{"抖音定向流量包扣费"}, nil},
 	}
 	for _, tc := range tests {
 		var got []string
 		for _, h := range m.Match(tc.texts...) {
-			got = append(got, h.Keyword)
+			if !h.Negated {
+				got = append(got, h.Keyword)
+			}
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("Match(%q) = %v, want %v", tc.texts, got, tc.want)
@@ -69,7 +78,10 @@ func TestMatcher(t *testing.T) {
 	if hits := nilMatcher.Match("记者"); hits != nil {
 		t.Errorf("nil matcher found %v", hits)
 	}
-	if _, err := NewMatcher([]KeywordRule{{Rule: "x", Keywords: []string{" \t"}}}); err == nil {
+	if hits := m.Match("客户表示不会找记者"); len(hits) != 1 || !hits[0].Negated || hits[0].Negation != "不会" {
+		t.Errorf("negated hit = %+v", hits)
+	}
+	if _, err := NewMatcher([]KeywordRule{{Rule: "x", Keywords: []string{" \t"}}}, nil, nil); err == nil {
 		t.Error("an empty keyword compiled")
 	}
 }
@@ -91,7 +103,7 @@ func FuzzKeywords(f *testing.F) {
 		if utf8.RuneCountInString(kw) > MaxKeywordRunes {
 			return
 		}
-		m, err := NewMatcher([]KeywordRule{{Rule: "r", Keywords: []string{kw}}})
+		m, err := NewMatcher([]KeywordRule{{Rule: "r", Keywords: []string{kw}}}, nil, nil)
 		if err != nil {
 			if Normalize(kw) != "" {
 				t.Fatalf("NewMatcher(%q): %v", kw, err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 const rulesTestdata = "../configs/testdata/rules"
@@ -69,13 +71,13 @@ func TestCustomRulesApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Priority(ClassFaultReport, 0) != 2 || r.Priority(ClassQuery, 0) != 4 {
+	if r.Priority(configs.ClassFaultReport, 0) != 2 || r.Priority(configs.ClassQuery, 0) != 4 {
 		t.Errorf("priorities %v: the file's value and the default for the rest", r.Priorities)
 	}
-	if r.RepeatComplaint.Window.D() != 15*24*time.Hour || r.UnsatisfiedWithResult.Window.D() != 30*24*time.Hour {
-		t.Errorf("windows %v %v", r.RepeatComplaint.Window.D(), r.UnsatisfiedWithResult.Window.D())
+	if r.RepeatComplaint.WindowDays != 15 || r.UnsatisfiedWithResult.Window.D() != 30*24*time.Hour {
+		t.Errorf("windows %v %v", r.RepeatComplaint.WindowDays, r.UnsatisfiedWithResult.Window.D())
 	}
-	if r.Priority(ClassComplaint, 3) != 2 {
+	if r.Priority(configs.ClassComplaint, 3) != 2 {
 		t.Errorf("urge step 0 still changes the priority")
 	}
 	day := r.GroupComplaint.SameDay
@@ -88,7 +90,7 @@ func TestCustomRulesApply(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai)
 	d := r.Classify(Input{Category: "complaint", Subcategory: "network", ServiceNumber: "18912345678", Now: now,
 		Texts: []string{"I told the press; 我还要找媒体"}})
-	if d.Class != ClassMajorComplaint || len(d.Major) != 1 || d.Major[0].Rule != "press" {
+	if d.Class != configs.ClassMajorComplaint || len(d.Major) != 1 || d.Major[0].Rule != "press" {
 		t.Errorf("the file's keywords replace the defaults: %s %+v", d.Class, d.Major)
 	}
 }
@@ -130,13 +132,13 @@ func FuzzParseRules(f *testing.F) {
 			}
 			return
 		}
-		for _, tier := range Tiers {
+		for _, tier := range configs.Tiers {
 			d := r.Classify(Input{Tier: tier, Category: "complaint", Subcategory: "billing", ServiceNumber: "18912345678",
 				Now: now, Texts: []string{"记者 lawyer ＭＩＩＴ 12315"}})
 			if d.Priority < 1 || d.Priority > 5 || len(d.Reasons) == 0 {
 				t.Fatalf("decision %+v", d)
 			}
-			for _, w := range r.GroupWindows(tier, "GD", "billing", now, shanghai) {
+			for _, w := range r.GroupWindows(tier, "GD", "billing.overcharge", "billing", now, shanghai) {
 				if w.Threshold < 2 || !w.End.After(w.Start) {
 					t.Fatalf("window %+v", w)
 				}

@@ -30,21 +30,24 @@ import (
 
 // Config is the whole daemon configuration.
 type Config struct {
-	SIP        SIP                 `yaml:"sip"`
-	HTTP       HTTP                `yaml:"http"`
-	Log        Log                 `yaml:"log"`
-	Redis      Redis               `yaml:"redis"`
-	Kafka      Kafka               `yaml:"kafka"`
-	API        API                 `yaml:"api"`
-	TimeZone   string              `yaml:"time_zone"`
-	Provinces  Provinces           `yaml:"provinces"`
-	Hotlines   []Hotline           `yaml:"hotlines"`
-	Menus      map[string]*Node    `yaml:"menus"`
-	Escalation Escalation          `yaml:"escalation"`
-	Classifier Classifier          `yaml:"classifier"`
-	OTel       OTel                `yaml:"otel"`
-	Location   *time.Location      `yaml:"-"`
-	hotlineIdx map[string]*Hotline `yaml:"-"`
+	SIP        SIP              `yaml:"sip"`
+	HTTP       HTTP             `yaml:"http"`
+	Log        Log              `yaml:"log"`
+	Redis      Redis            `yaml:"redis"`
+	Kafka      Kafka            `yaml:"kafka"`
+	API        API              `yaml:"api"`
+	TimeZone   string           `yaml:"time_zone"`
+	Provinces  Provinces        `yaml:"provinces"`
+	Hotlines   []Hotline        `yaml:"hotlines"`
+	Menus      map[string]*Node `yaml:"menus"`
+	Escalation Escalation       `yaml:"escalation"`
+	Classifier Classifier       `yaml:"classifier"`
+	OTel       OTel             `yaml:"otel"`
+	Location   *time.Location   `yaml:"-"`
+	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
+	// Load; nil when no file is configured (or after Parse alone).
+	ProblemCodes *ProblemCodes       `yaml:"-"`
+	hotlineIdx   map[string]*Hotline `yaml:"-"`
 }
 
 // SIP is the SIP edge.
@@ -290,8 +293,18 @@ type Leaf struct {
 	Subcategory          string `yaml:"subcategory"`
 	Transfer             string `yaml:"transfer"`
 	CollectServiceNumber bool   `yaml:"collect_service_number"`
-	EscalationTendency   bool   `yaml:"escalation_tendency"`
-	ResolveInIVR         bool   `yaml:"resolve_in_ivr"`
+	// ProblemCode is the leaf's default problem code (group.code in the
+	// problem-code table); agents refine it on the order.
+	ProblemCode string `yaml:"problem_code"`
+	// EscalationTendency: the caller says they will go to the regulator,
+	// 12300, the consumer association or a court (越级倾向): the order is
+	// flagged escalation_risk, high priority, reported upward; its class
+	// does not change.
+	EscalationTendency bool `yaml:"escalation_tendency"`
+	// PublicOpinionRisk: the caller says the media is or will be involved
+	// (舆情风险): a major complaint, exposure threatened.
+	PublicOpinionRisk bool `yaml:"public_opinion_risk"`
+	ResolveInIVR      bool `yaml:"resolve_in_ivr"`
 }
 
 // Escalation holds deadline durations per category and stage.
@@ -321,6 +334,10 @@ type Classifier struct {
 	// RulesFile holds the classification rules, thresholds, windows and
 	// keywords; relative paths are relative to this config file.
 	RulesFile string `yaml:"rules_file"`
+	// ProblemCodesFile holds the unified complaint code table
+	// (configs/problem_codes.yaml); relative to this config file. With it,
+	// every menu leaf must name a problem_code of the table.
+	ProblemCodesFile string `yaml:"problem_codes_file"`
 }
 
 // Duration is a time.Duration written as "2h", "90s".
@@ -345,16 +362,6 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// Categories are the base categories a leaf may name.
-var Categories = []string{"query", "consultation", "fault_report", "complaint"}
-
-// Classes are the work-order classes.
-var Classes = []string{"query", "consultation", "fault_report", "complaint",
-	"repeat_complaint", "major_complaint", "group_complaint"}
-
-// Tiers are the hotline tiers.
-var Tiers = []string{"province", "group", "appeal"}
 
 // Roles are the API roles.
 var Roles = []string{"agent", "supervisor", "system"}
@@ -399,11 +406,18 @@ func Default() *Config {
 	}
 }
 
-// Error is a validation error tied to a key path.
+// Error is a validation error tied to a key path, and to a line when
+// known: "FILE: key.path: msg (line N)". Every strict YAML loader of
+// hotlined returns it (config, classifier rules, escalation policies and
+// calendars); a file with several problems gives them all, joined with
+// errors.Join.
 type Error struct {
 	File string
 	Path string
 	Msg  string
+	// Line is the line of Path in File, 0 when unknown (or already in Msg,
+	// as KeyPathMessage writes it).
+	Line int
 }
 
 func (e *Error) Error() string {
@@ -417,6 +431,9 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
 	return b.String()
 }
 
@@ -432,13 +449,49 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile,
+	for _, p := range []*string{&cfg.Classifier.RulesFile, &cfg.Classifier.ProblemCodesFile, &cfg.Escalation.PoliciesFile, &cfg.Escalation.CalendarFile,
 		&cfg.SIP.Prompts, &cfg.SIP.TLSCertFile, &cfg.SIP.TLSKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	if f := cfg.Classifier.ProblemCodesFile; f != "" {
+		if cfg.ProblemCodes, err = LoadProblemCodes(f); err != nil {
+			return nil, err
+		}
+		if err := cfg.checkProblemCodes(); err != nil {
+			return nil, InFile(err, path)
+		}
+	}
 	return cfg, nil
+}
+
+// checkProblemCodes checks that every menu leaf names a code of the table.
+func (c *Config) checkProblemCodes() error {
+	var errs []error
+	var walk func(path string, n *Node)
+	walk = func(path string, n *Node) {
+		if n == nil {
+			return
+		}
+		if n.Category != "" {
+			switch _, ok := c.ProblemCodes.Lookup(n.ProblemCode); {
+			case n.ProblemCode == "":
+				errs = append(errs, &Error{Path: path + ".problem_code", Msg: "required: every leaf names its default problem code"})
+			case !ok:
+				errs = append(errs, &Error{Path: path + ".problem_code",
+					Msg: fmt.Sprintf("%q is not in the problem-code table %s", n.ProblemCode, c.Classifier.ProblemCodesFile)})
+			}
+			return
+		}
+		for _, k := range sortedKeys(n.Options) {
+			walk(path+".options."+k, n.Options[k])
+		}
+	}
+	for _, name := range sortedKeys(c.Menus) {
+		walk("menus."+name, c.Menus[name])
+	}
+	return errors.Join(errs...)
 }
 
 // MaxFileBytes caps the config file size.
@@ -483,10 +536,78 @@ func withKeyPaths(err error, root *yaml.Node) error {
 var ourTypes = regexp.MustCompile(`\b(configs|classifier|escalation)\.`)
 
 // KeyPathMessage rewrites yaml.v3's "line N: msg" errors as "key.path: msg
-// (line N)", finding the key by its line in the parsed node tree. Every
-// strict YAML loader of hotlined (config, classifier rules) reports this way.
+// (line N)", finding the key by its line in the parsed node tree. The
+// config and the classifier rules report this way; the escalation loaders
+// build one Error per message from the same parts (KeyLines,
+// SplitYAMLError).
 func KeyPathMessage(err error, root *yaml.Node) string {
-	paths := map[int]string{}
+	paths := NewKeyLines(root).ByLine
+	var lines []string
+	for _, pr := range SplitYAMLError(err) {
+		if pr.Line == 0 {
+			lines = append(lines, pr.Msg)
+			continue
+		}
+		text := ourTypes.ReplaceAllString(pr.Msg, "")
+		if p, ok := paths[pr.Line]; ok {
+			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, pr.Line))
+		} else {
+			lines = append(lines, fmt.Sprintf("line %d: %s", pr.Line, text))
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// YAMLProblem is one message of a yaml.v3 error.
+type YAMLProblem struct {
+	Line int // 0 when the message names no line
+	Msg  string
+}
+
+// SplitYAMLError splits a yaml.v3 error into its messages ("line 7: field
+// x not found in type T" gives Line 7 and the rest), without the "yaml: "
+// prefixes.
+func SplitYAMLError(err error) []YAMLProblem {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = strings.Split(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n"), "\n")
+	}
+	out := make([]YAMLProblem, 0, len(msgs))
+	for _, l := range msgs {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "yaml: ")
+		if m := yamlLineRe.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			out = append(out, YAMLProblem{Line: n, Msg: m[2]})
+			continue
+		}
+		out = append(out, YAMLProblem{Msg: l})
+	}
+	return out
+}
+
+// KeyLines maps the key paths of a parsed YAML file ("policies[2].ladder",
+// "years.2027.holidays[3]") to their lines and back, to name the key of a
+// yaml.v3 error and the line of a validation error. A line holding several
+// keys (a flow mapping) maps to the first; aliases are not followed.
+type KeyLines struct {
+	ByLine map[int]string
+	ByPath map[string]int
+}
+
+// NewKeyLines walks the node tree of root.
+func NewKeyLines(root *yaml.Node) KeyLines {
+	l := KeyLines{ByLine: map[int]string{}, ByPath: map[string]int{}}
+	note := func(line int, path string) {
+		if _, ok := l.ByLine[line]; !ok {
+			l.ByLine[line] = path
+		}
+		if _, ok := l.ByPath[path]; !ok {
+			l.ByPath[path] = line
+		}
+	}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -497,45 +618,39 @@ func KeyPathMessage(err error, root *yaml.Node) string {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				p := k.Value
+				kp := k.Value
 				if path != "" {
-					p = path + "." + k.Value
+					kp = path + "." + k.Value
 				}
-				if _, seen := paths[k.Line]; !seen {
-					paths[k.Line] = p
-				}
-				walk(v, p)
+				note(k.Line, kp)
+				walk(v, kp)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				if _, seen := paths[c.Line]; !seen {
-					paths[c.Line] = p
-				}
-				walk(c, p)
+				ip := fmt.Sprintf("%s[%d]", path, i)
+				note(c.Line, ip)
+				walk(c, ip)
 			}
 		}
 	}
 	walk(root, "")
+	return l
+}
 
-	var lines []string
-	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		m := yamlLineRe.FindStringSubmatch(l)
-		if m == nil {
-			lines = append(lines, strings.TrimPrefix(l, "yaml: "))
-			continue
+// Line is the line of path or, for a key left out of the file, of the
+// nearest enclosing key that is in it; 0 when none is.
+func (l KeyLines) Line(path string) int {
+	for path != "" {
+		if n, ok := l.ByPath[path]; ok {
+			return n
 		}
-		n, _ := strconv.Atoi(m[1])
-		text := ourTypes.ReplaceAllString(m[2], "")
-		if p, ok := paths[n]; ok {
-			lines = append(lines, fmt.Sprintf("%s: %s (line %d)", p, text, n))
-		} else {
-			lines = append(lines, fmt.Sprintf("line %d: %s", n, text))
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
 		}
+		path = path[:i]
 	}
-	return strings.Join(lines, "; ")
+	return 0
 }
 
 func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
@@ -561,6 +676,10 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	}
 	if v, ok := get("HOTLINED_KAFKA_BROKERS"); ok {
 		c.Kafka.Brokers = splitList(v)
+	}
+	// Moves the embedded broker off 127.0.0.1:9092 (used only without brokers).
+	if v, ok := get("HOTLINED_KAFKA_EMBEDDED_LISTEN"); ok && v != "" {
+		c.Kafka.EmbeddedListen = v
 	}
 	if v, ok := get("HOTLINED_LOG_LEVEL"); ok && v != "" {
 		c.Log.Level = v
@@ -613,12 +732,11 @@ func HashToken(secret string) string {
 }
 
 var (
-	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
-	numberRe   = regexp.MustCompile(`^[0-9]{3,20}$`)
-	digitsRe   = regexp.MustCompile(`^[0-9]+$`)
-	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	hexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	numberRe  = regexp.MustCompile(`^[0-9]{3,20}$`)
+	digitsRe  = regexp.MustCompile(`^[0-9]+$`)
+	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	hexRe     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks every value and fills derived fields.
@@ -826,14 +944,14 @@ func (c *Config) Validate() error {
 	} else {
 		c.Location = loc
 	}
-	if !provinceRe.MatchString(c.Provinces.Unknown) {
+	if !ValidProvince(c.Provinces.Unknown) {
 		bad("provinces.unknown", "must be 2 or 3 upper-case letters, got %q", c.Provinces.Unknown)
 	}
 	for _, k := range sortedKeys(c.Provinces.Prefixes) {
 		if !digitsRe.MatchString(k) {
 			bad("provinces.prefixes."+k, "key must be digits")
 		}
-		if !provinceRe.MatchString(c.Provinces.Prefixes[k]) {
+		if !ValidProvince(c.Provinces.Prefixes[k]) {
 			bad("provinces.prefixes."+k, "must be 2 or 3 upper-case letters, got %q", c.Provinces.Prefixes[k])
 		}
 	}
@@ -859,7 +977,7 @@ func (c *Config) Validate() error {
 		if !contains(Tiers, h.Tier) {
 			bad(p+".tier", "must be one of %s; got %q", strings.Join(Tiers, ", "), h.Tier)
 		}
-		if h.Province != ProvinceFromCaller && !provinceRe.MatchString(h.Province) {
+		if h.Province != ProvinceFromCaller && !ValidProvince(h.Province) {
 			bad(p+".province", "must be a province code like GD or %q; got %q", ProvinceFromCaller, h.Province)
 		}
 		if h.Menu == "" {
@@ -927,6 +1045,12 @@ func validateNode(bad func(string, string, ...any), path string, n *Node, depth 
 		}
 		if n.ResolveInIVR && n.Transfer != "" {
 			bad(path+".resolve_in_ivr", "a leaf resolved in the IVR has no transfer")
+		}
+		if n.ProblemCode != "" && !ValidProblemCode(n.ProblemCode) {
+			bad(path+".problem_code", "must be group.code like billing.overcharge; got %q", n.ProblemCode)
+		}
+		if n.EscalationTendency && n.PublicOpinionRisk {
+			bad(path+".public_opinion_risk", "a leaf is either escalation_tendency (regulator, court) or public_opinion_risk (media), not both")
 		}
 		return
 	}

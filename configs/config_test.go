@@ -24,8 +24,18 @@ func TestShippedConfigLoads(t *testing.T) {
 		}
 	}
 	leaf := cfg.Menus["default"].Options["4"].Options["4"]
-	if leaf.Category != "complaint" || leaf.Subcategory != "service" || !leaf.EscalationTendency {
-		t.Errorf("menu 4 4 = %+v", leaf.Leaf)
+	if leaf.Category != "complaint" || leaf.Subcategory != "service" || !leaf.PublicOpinionRisk || leaf.EscalationTendency {
+		t.Errorf("menu 4 4 (media) = %+v", leaf.Leaf)
+	}
+	leaf = cfg.Menus["default"].Options["4"].Options["5"]
+	if leaf.Category != "complaint" || !leaf.EscalationTendency || leaf.PublicOpinionRisk {
+		t.Errorf("menu 4 5 (regulator) = %+v", leaf.Leaf)
+	}
+	if pc, ok := cfg.ProblemCodes.Lookup("billing.overcharge"); !ok || pc.Label.ZH == "" || pc.Label.EN == "" {
+		t.Errorf("problem code billing.overcharge = %+v, %v", pc, ok)
+	}
+	if n := cfg.ProblemCodes.Len(); n < 20 {
+		t.Errorf("shipped problem-code table has %d codes", n)
 	}
 	if got := cfg.ProvinceOf("075512345678"); got != "GD" {
 		t.Errorf("ProvinceOf(0755...) = %s", got)
@@ -81,6 +91,8 @@ func TestEnvOverrides(t *testing.T) {
 		"HOTLINED_KAFKA_BROKERS": "127.0.0.1:9093,127.0.0.1:9094",
 		"HOTLINED_LOG_LEVEL":     "debug",
 		"HOTLINED_API_TOKENS":    "agent:a1,system:s1",
+
+		"HOTLINED_KAFKA_EMBEDDED_LISTEN": "127.0.0.1:19092",
 	}
 	cfg, err := Load("hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -97,6 +109,9 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if len(cfg.Kafka.Brokers) != 2 {
 		t.Errorf("kafka.brokers = %v", cfg.Kafka.Brokers)
+	}
+	if cfg.Kafka.EmbeddedListen != "127.0.0.1:19092" {
+		t.Errorf("kafka.embedded_listen = %q, want HOTLINED_KAFKA_EMBEDDED_LISTEN's", cfg.Kafka.EmbeddedListen)
 	}
 	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[0].Role != "agent" || cfg.API.Tokens[0].SHA256 != HashToken("a1") {
 		t.Errorf("tokens = %+v", cfg.API.Tokens)
@@ -194,5 +209,65 @@ func TestSessionKeyFromEnv(t *testing.T) {
 	}
 	if _, err := load("short"); err == nil || !strings.Contains(err.Error(), "http.session_key_env: the key in HOTLINED_TEST_SK must be at least 32 bytes") {
 		t.Errorf("short key: %v", err)
+	}
+}
+
+func TestProblemCodesTable(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml, want string
+	}{
+		{"good", "billing:\n  label: {zh: 计费, en: Billing}\n  codes:\n    overcharge: {zh: 多收费, en: Overcharge}\n", ""},
+		{"unknown key", "billing:\n  label: {zh: 计费, en: Billing}\n  colour: red\n  codes:\n    x: {zh: a, en: b}\n", "colour"},
+		{"missing label", "billing:\n  label: {zh: 计费}\n  codes:\n    x: {zh: a, en: b}\n", "billing.label: both zh and en labels are required"},
+		{"code label", "billing:\n  label: {zh: 计费, en: B}\n  codes:\n    x: {zh: a}\n", "billing.codes.x: both zh and en"},
+		{"bad code name", "billing:\n  label: {zh: 计费, en: B}\n  codes:\n    Over-Charge: {zh: a, en: b}\n", "billing.codes.Over-Charge: code names"},
+		{"empty group", "billing:\n  label: {zh: 计费, en: B}\n", "billing.codes: at least one code"},
+		{"not a mapping", "- a\n- b\n", "want a mapping"},
+		{"duplicate code", "billing:\n  label: {zh: 计费, en: B}\n  codes:\n    x: {zh: a, en: b}\n    x: {zh: a, en: b}\n", "already defined"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tab, err := ParseProblemCodes([]byte(c.yaml))
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pc, ok := tab.Lookup("billing.overcharge"); !ok || pc.Label.ZH != "多收费" {
+					t.Fatalf("lookup = %+v, %v", pc, ok)
+				}
+				if _, ok := tab.Lookup("billing.other"); ok {
+					t.Fatal("found a code the table lacks")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLeavesNeedACodeOfTheTable(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("hotlined.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"problem_codes.yaml", "rules.yaml", "policies.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := strings.Replace(string(data), "problem_code: billing.charge_dispute,", "problem_code: billing.no_such_code,", 1)
+	path := filepath.Join(dir, "hotlined.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path, noEnv)
+	if err == nil || !strings.Contains(err.Error(), `menus.default.options.4.options.1.problem_code: "billing.no_such_code" is not in the problem-code table`) {
+		t.Fatalf("error %v", err)
 	}
 }

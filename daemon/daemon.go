@@ -157,6 +157,12 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		return nil, err
 	}
 	d.files = files
+	if files.Calendar != nil { // warn now and daily while this or next year is not published
+		watch := escalation.NewCalendarWatcher(escalation.CalendarWatchParams{Calendar: files.Calendar, Logger: log})
+		if err := d.run(ctx, "calendar watcher", watch); err != nil {
+			return nil, err
+		}
+	}
 	outbox := queue.NewOutbox(cfg.Redis.Prefix, cfg.Redis.Shards)
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hotlined_outbox_depth",
@@ -292,7 +298,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	}
 	srv.Handler = api.New(api.Params{
 		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
-		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log,
+		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log, Location: cfg.Location, ProblemCodes: cfg.ProblemCodes,
 		Ready:      map[string]api.Check{"redis": d.health.Check},
 		Degraded:   map[string]api.Check{"kafka": kafkaCheck(dialer, d.brokers)},
 		Draining:   d.draining.Load,

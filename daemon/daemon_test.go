@@ -312,7 +312,7 @@ func TestInfoDTMFOnGroupHotline(t *testing.T) {
 		t.Errorf("bad INFO: %v %v, want 400", res, err)
 	}
 	var order map[string]any
-	for _, topic := range []string{"hotline.workorders.group", "hotline.workorders.netops"} {
+	for _, topic := range []string{"hotline.workorders.province.GD", "hotline.workorders.group", "hotline.workorders.netops"} {
 		m := testenv.ReadEvent(t, h.d.KafkaBrokers(), topic, func(kafka.Message) bool { return true })
 		if err := json.Unmarshal(m.Value, &order); err != nil {
 			t.Fatal(err)
@@ -325,8 +325,8 @@ func TestInfoDTMFOnGroupHotline(t *testing.T) {
 	if err := sess.Bye(ctx); err != nil {
 		t.Errorf("bye: %v", err)
 	}
-	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 2 {
-		t.Errorf("validated %d events, want 2 (group and netops)", n)
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 3 {
+		t.Errorf("validated %d events, want 3 (province, group and netops)", n)
 	}
 }
 

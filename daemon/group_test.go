@@ -52,7 +52,7 @@ func groupComplaints(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	day := time.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
-	if inc.ID != "GC-"+day+"-GD-billing" || len(inc.Members) != 3 {
+	if inc.ID != "GC-"+day+"-GD-billing.charge_dispute" || len(inc.Members) != 3 {
 		t.Fatalf("incident %+v", inc)
 	}
 
@@ -62,7 +62,7 @@ func groupComplaints(t *testing.T, h *harness) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), inc.Members[0]) {
 		t.Fatalf("GET incident: %d %s", resp.StatusCode, body)
 	}
-	if resp := get(t, "http://"+h.d.HTTPAddr()+"/v1/incidents/GC-"+day+"-GD-network", testToken); resp.StatusCode != http.StatusNotFound {
+	if resp := get(t, "http://"+h.d.HTTPAddr()+"/v1/incidents/GC-"+day+"-GD-network.quality", testToken); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown incident: %d", resp.StatusCode)
 	}
 	// 17 more on the provincial hotline make the month's 20th: a monthly
@@ -74,7 +74,7 @@ func groupComplaints(t *testing.T, h *harness) {
 		}
 		testenv.Hangup(t, sess)
 	}
-	month := "GC-" + day[:6] + "-GD-billing"
+	month := "GC-" + day[:6] + "-GD-billing.charge_dispute"
 	monthly := testenv.ReadEvent(t, h.d.KafkaBrokers(), "hotline.workorders.group", func(m kafka.Message) bool {
 		return testenv.Headers(m)["ce_subject"] == month
 	})

@@ -132,8 +132,8 @@ func TestInboundUpdates(t *testing.T) {
 	if testenv.Headers(changed)["ce_subject"] != id {
 		t.Errorf("status_changed for %s, want %s", testenv.Headers(changed)["ce_subject"], id)
 	}
-	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 4 {
-		t.Errorf("validated %d events, want 4 (created, 3 status_changed)", n)
+	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n != 8 {
+		t.Errorf("validated %d events, want 8 (created and 3 status_changed, each on the province and the group topic)", n)
 	}
 }
 

@@ -50,17 +50,26 @@ type Alert struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// breachAlert is the alert of a timer without a policy (the old form, or a
-// policy no longer configured) reaching its deadline: the first rung, the
-// team lead, once.
+// SeverityEscalationRisk is the severity of the upward report of an order
+// flagged escalation_risk (越级倾向): raised at once, not a breach.
+const SeverityEscalationRisk = "escalation_risk"
+
+// breachAlert is the alert of a timer without a policy (the old form, a
+// policy no longer configured, or an alert at once for a flag) reaching its
+// deadline: the first rung, the team lead, once, with the timer's severity
+// (breach when it names none).
 func breachAlert(t Timer, now time.Time) Alert {
+	severity := t.Severity
+	if severity == "" {
+		severity = SeverityBreach
+	}
 	return Alert{
-		ID:          alertID(t.WorkOrderID, t.Stage, 1, SeverityBreach),
+		ID:          alertID(t.WorkOrderID, t.Stage, 1, severity),
 		WorkOrderID: t.WorkOrderID,
 		Stage:       t.Stage,
 		Level:       1,
 		LevelName:   "team_lead",
-		Severity:    SeverityBreach,
+		Severity:    severity,
 		State:       StateOpen,
 		Class:       t.Class,
 		Tier:        t.Tier,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 // MaxCalendarFileBytes caps the size of a calendar file (1 MiB). A file for
@@ -68,6 +70,32 @@ type Calendar struct {
 	// days holds the listed dates: true for a make-up working day, false
 	// for a holiday.
 	days map[calDay]bool
+	// everyDay makes every date a working day (EveryDay); every is that
+	// view of this calendar, made once at load.
+	everyDay bool
+	every    *Calendar
+}
+
+// EveryDay returns the calendar on natural days: the same zone and working
+// hours, but every date a working day, weekends and public holidays
+// included. Limits of tiers staffed 365 days a year (day_kind: natural in
+// the policies) count on it: "3 working days" is then 3 days of working
+// hours in a row. It costs nothing; the result is immutable too.
+func (c *Calendar) EveryDay() *Calendar {
+	if c.every != nil {
+		return c.every
+	}
+	return c.every0()
+}
+
+// every0 makes the EveryDay view of c.
+func (c *Calendar) every0() *Calendar {
+	if c.everyDay {
+		return c
+	}
+	e := *c
+	e.everyDay, e.every = true, nil
+	return &e
 }
 
 // Location is the time zone the calendar counts days in. Results of the
@@ -88,6 +116,55 @@ func (c *Calendar) IsWorkingDay(t time.Time) bool {
 func (c *Calendar) Covers(t time.Time) bool {
 	provisional, ok := c.years[t.In(c.loc).Year()]
 	return ok && !provisional
+}
+
+// Provisional reports whether year is in the file but marked provisional:
+// its statutory holidays are known, the State Council's arrangement (the
+// days off around them and the make-up working days) is not.
+func (c *Calendar) Provisional(year int) bool { return c.years[year] }
+
+// Listed reports whether year is in the file at all, provisional or not. A
+// year not listed falls back to weekends only.
+func (c *Calendar) Listed(year int) bool {
+	_, ok := c.years[year]
+	return ok
+}
+
+// CalendarWarning says that a year near now lacks the State Council's
+// published arrangement, so working-day deadlines in it may come out early.
+type CalendarWarning struct {
+	Year int
+	// Missing is true when the file does not list the year at all
+	// (weekends only), false when it lists it as provisional (statutory
+	// holidays only).
+	Missing bool
+}
+
+// String is the warning for an operator, e.g. "2027 is provisional: ...".
+func (w CalendarWarning) String() string {
+	if w.Missing {
+		return fmt.Sprintf("%d is not in the calendar file: working-day deadlines in %d count weekends only, "+
+			"no public holidays; add the year when the State Council publishes it", w.Year, w.Year)
+	}
+	return fmt.Sprintf("%d is provisional in the calendar file: it lists the statutory holidays only, "+
+		"not the State Council's arrangement (extra days off, make-up working days), so working-day deadlines "+
+		"in %d may come out early; replace the file when the arrangement is published", w.Year, w.Year)
+}
+
+// Warnings lists the warnings due at now: one for the current year and one
+// for the next (in the calendar's zone) when either is provisional or
+// missing from the file, current year first. None means both are
+// published. The daemon logs them at start-up and once a day, and
+// -check-config prints them.
+func (c *Calendar) Warnings(now time.Time) []CalendarWarning {
+	var out []CalendarWarning
+	y := now.In(c.loc).Year()
+	for _, year := range []int{y, y + 1} {
+		if provisional, ok := c.years[year]; !ok || provisional {
+			out = append(out, CalendarWarning{Year: year, Missing: !ok})
+		}
+	}
+	return out
 }
 
 // AddWorkingDays returns the deadline n working days after start, in the
@@ -203,6 +280,9 @@ func (c *Calendar) WorkingTimeBetween(from, to time.Time) time.Duration {
 }
 
 func (c *Calendar) isWorkingDay(d calDay) bool {
+	if c.everyDay {
+		return true
+	}
 	if working, listed := c.days[d]; listed {
 		return working
 	}
@@ -251,30 +331,9 @@ func (d calDay) at(minutes int, loc *time.Location) time.Time {
 // CalendarError is one problem in a calendar file, tied to the key path
 // (and line, when known) an operator must fix, e.g.
 // `years.2026.holidays[3]: "2026-02-30" is not a date YYYY-MM-DD (line 12)`.
-// A file with several problems gives them all, joined with errors.Join.
-type CalendarError struct {
-	File string
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *CalendarError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(": ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, " (line %d)", e.Line)
-	}
-	return b.String()
-}
+// It is the config's error type, as every strict YAML loader's; a file
+// with several problems gives them all, joined with errors.Join.
+type CalendarError = configs.Error
 
 // calendarFile is the file format; configs/calendars/cn-2026.yaml is an
 // annotated example.
@@ -338,7 +397,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 		p.addYAML(err, nil)
 		return nil, p.err()
 	}
-	lines := yamlKeyLines(&root)
+	lines := configs.NewKeyLines(&root)
 	f := calendarFile{
 		TimeZone:     defaultCalendarZone,
 		WorkingHours: calendarHoursFile{Open: defaultCalendarOpen, Close: defaultCalendarClose},
@@ -346,7 +405,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		p.addYAML(err, lines.byLine)
+		p.addYAML(err, lines.ByLine)
 		return nil, p.err()
 	}
 	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
@@ -357,17 +416,17 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 	c.loc = parseCalendarZone(p, lines, f.TimeZone)
 	c.open = parseCalendarClock(p, lines, "working_hours.open", f.WorkingHours.Open, defaultCalendarOpen)
 	if c.open == 24*60 {
-		p.add("working_hours.open", lines.byPath["working_hours.open"], "24:00 is a closing time only")
+		p.add("working_hours.open", lines.ByPath["working_hours.open"], "24:00 is a closing time only")
 		c.open = -1
 	}
 	c.close = parseCalendarClock(p, lines, "working_hours.close", f.WorkingHours.Close, defaultCalendarClose)
 	if c.open >= 0 && c.close >= 0 && c.open >= c.close {
-		p.add("working_hours", lines.byPath["working_hours"], "open (%s) must be before close (%s)",
+		p.add("working_hours", lines.ByPath["working_hours"], "open (%s) must be before close (%s)",
 			f.WorkingHours.Open, f.WorkingHours.Close)
 	}
 
 	if len(f.Years) == 0 {
-		p.add("years", lines.byPath["years"], "at least one year is required")
+		p.add("years", lines.ByPath["years"], "at least one year is required")
 	}
 	keys := make([]string, 0, len(f.Years))
 	for k := range f.Years {
@@ -377,7 +436,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 	for _, key := range keys {
 		path := "years." + key
 		if !calendarYearRe.MatchString(key) {
-			p.add(path, lines.byPath[path], "%q is not a year; write four digits such as 2026", key)
+			p.add(path, lines.ByPath[path], "%q is not a year; write four digits such as 2026", key)
 			continue
 		}
 		year, _ := strconv.Atoi(key)
@@ -403,6 +462,7 @@ func parseCalendar(data []byte, file string) (*Calendar, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	c.every = c.every0()
 	return c, nil
 }
 
@@ -410,21 +470,20 @@ var (
 	calendarYearRe  = regexp.MustCompile(`^[1-9][0-9]{3}$`)
 	calendarDateRe  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 	calendarClockRe = regexp.MustCompile(`^(?:([01][0-9]|2[0-3]):([0-5][0-9])|24:00)$`)
-	calendarLineRe  = regexp.MustCompile(`^line (\d+): (.*)$`)
 	calendarFieldRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
 )
 
-func parseCalendarZone(p *problems, lines keyLines, name string) *time.Location {
+func parseCalendarZone(p *problems, lines configs.KeyLines, name string) *time.Location {
 	if name == "" {
 		name = defaultCalendarZone
 	}
 	if name == "Local" {
-		p.add("time_zone", lines.byPath["time_zone"], "\"Local\" depends on the host; name a zone such as %s", defaultCalendarZone)
+		p.add("time_zone", lines.ByPath["time_zone"], "\"Local\" depends on the host; name a zone such as %s", defaultCalendarZone)
 		return time.UTC
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		p.add("time_zone", lines.byPath["time_zone"], "%q is not a known time zone", name)
+		p.add("time_zone", lines.ByPath["time_zone"], "%q is not a known time zone", name)
 		return time.UTC
 	}
 	return loc
@@ -432,13 +491,13 @@ func parseCalendarZone(p *problems, lines keyLines, name string) *time.Location 
 
 // parseCalendarClock returns minutes after midnight, or -1 after reporting a
 // problem. Empty means the default.
-func parseCalendarClock(p *problems, lines keyLines, path, s, def string) int {
+func parseCalendarClock(p *problems, lines configs.KeyLines, path, s, def string) int {
 	if s == "" {
 		s = def
 	}
 	m := calendarClockRe.FindStringSubmatch(s)
 	if m == nil {
-		p.add(path, lines.byPath[path], "%q is not a time of day HH:MM (00:00 to 24:00)", s)
+		p.add(path, lines.ByPath[path], "%q is not a time of day HH:MM (00:00 to 24:00)", s)
 		return -1
 	}
 	if m[1] == "" {
@@ -514,53 +573,6 @@ func describeCalendarNode(n *yaml.Node) string {
 	return "an empty entry"
 }
 
-// keyLines maps key paths to lines and back, to name the key of a
-// yaml.v3 error ("line 7: ...") and the line of a validation error.
-type keyLines struct {
-	byLine map[int]string
-	byPath map[string]int
-}
-
-// yamlKeyLines walks the node tree; aliases are not followed.
-func yamlKeyLines(root *yaml.Node) keyLines {
-	l := keyLines{byLine: map[int]string{}, byPath: map[string]int{}}
-	note := func(line int, path string) {
-		if _, ok := l.byLine[line]; !ok {
-			l.byLine[line] = path
-		}
-		if _, ok := l.byPath[path]; !ok {
-			l.byPath[path] = line
-		}
-	}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				kp := k.Value
-				if path != "" {
-					kp = path + "." + k.Value
-				}
-				note(k.Line, kp)
-				walk(v, kp)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				ip := fmt.Sprintf("%s[%d]", path, i)
-				note(c.Line, ip)
-				walk(c, ip)
-			}
-		}
-	}
-	walk(root, "")
-	return l
-}
-
 // calendarKeys lists the keys each mapping of the file allows.
 var calendarKeys = map[string]string{
 	"escalation.calendarFile":      "time_zone, working_hours, years",
@@ -586,17 +598,12 @@ type problems struct {
 	// keys lists the keys each struct of the file allows, and typeNames
 	// puts the Go types of yaml.v3 messages into words.
 	keys, typeNames map[string]string
-	// newErr builds the file kind's error type.
-	newErr func(file, path string, line int, msg string) error
-	errs   []error
-	extra  int
+	errs            []error
+	extra           int
 }
 
 func newCalendarProblems(file string) *problems {
-	return &problems{file: file, keys: calendarKeys, typeNames: calendarTypeNames,
-		newErr: func(file, path string, line int, msg string) error {
-			return &CalendarError{File: file, Path: path, Line: line, Msg: msg}
-		}}
+	return &problems{file: file, keys: calendarKeys, typeNames: calendarTypeNames}
 }
 
 func (p *problems) add(path string, line int, format string, args ...any) {
@@ -604,24 +611,14 @@ func (p *problems) add(path string, line int, format string, args ...any) {
 		p.extra++
 		return
 	}
-	p.errs = append(p.errs, p.newErr(p.file, path, line, fmt.Sprintf(format, args...)))
+	p.errs = append(p.errs, &configs.Error{File: p.file, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// addYAML records a yaml.v3 error, naming the key on its line when known.
+// addYAML records a yaml.v3 error, naming the key on its line when known
+// and putting yaml.v3's Go types into words.
 func (p *problems) addYAML(err error, byLine map[int]string) {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	for _, msg := range msgs {
-		line := 0
-		if m := calendarLineRe.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
+	for _, pr := range configs.SplitYAMLError(err) {
+		line, msg := pr.Line, pr.Msg
 		if m := calendarFieldRe.FindStringSubmatch(msg); m != nil {
 			msg = fmt.Sprintf("unknown key %q; allowed here: %s", m[1], p.keys[m[2]])
 		} else if i := strings.LastIndex(msg, " into "); i >= 0 {
@@ -638,7 +635,7 @@ func (p *problems) err() error {
 		return nil
 	}
 	if p.extra > 0 {
-		p.errs = append(p.errs, p.newErr(p.file, "", 0, fmt.Sprintf("and %d more problems", p.extra)))
+		p.errs = append(p.errs, &configs.Error{File: p.file, Msg: fmt.Sprintf("and %d more problems", p.extra)})
 		p.extra = 0
 	}
 	if len(p.errs) == 1 {

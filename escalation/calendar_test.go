@@ -504,3 +504,33 @@ func FuzzParseCalendar(f *testing.F) {
 		}
 	})
 }
+
+func TestCalendarEveryDay(t *testing.T) {
+	c := shippedCalendar(t, "cn-2026.yaml")
+	e := c.EveryDay()
+	if e == c || e.EveryDay() != e || c.EveryDay() != e || e.Location() != c.Location() || e.WorkingDay() != c.WorkingDay() {
+		t.Fatalf("EveryDay view %p of %p", e, c)
+	}
+	for _, tc := range []struct {
+		at                string
+		working, everyDay bool
+	}{
+		{"2026-10-01 12:00", false, true}, // National Day
+		{"2026-03-07 12:00", false, true}, // a Saturday
+		{"2026-10-10 12:00", true, true},  // a make-up Saturday
+		{"2026-03-09 12:00", true, true},  // a Monday
+	} {
+		if got := c.IsWorkingDay(cst(t, tc.at)); got != tc.working {
+			t.Errorf("calendar %s: %v", tc.at, got)
+		}
+		if got := e.IsWorkingDay(cst(t, tc.at)); got != tc.everyDay {
+			t.Errorf("every day %s: %v", tc.at, got)
+		}
+	}
+	if got := e.AddWorkingDays(cst(t, "2026-09-30 16:00"), 3); !got.Equal(cst(t, "2026-10-03 16:00")) {
+		t.Errorf("every day +3 = %s", got)
+	}
+	if got := e.WorkingTimeBetween(cst(t, "2026-10-01 00:00"), cst(t, "2026-10-08 00:00")); got != 7*9*time.Hour {
+		t.Errorf("every day National Day week: %s of working time", got)
+	}
+}

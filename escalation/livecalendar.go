@@ -1,10 +1,14 @@
 package escalation
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // LiveCalendar is the calendar file in use, replaceable while the daemon
@@ -68,4 +72,83 @@ func (l *LiveCalendar) Replace(c *Calendar) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.cur.Store(c)
+}
+
+// CalendarWatchParams configure a CalendarWatcher.
+type CalendarWatchParams struct {
+	Calendar *LiveCalendar
+	Logger   zerolog.Logger
+	// Every is how often the warnings are logged again; 0 means daily.
+	Every time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// CalendarWatcher logs the warnings of the calendar in use
+// (Calendar.Warnings: the current or next year provisional or missing) at
+// start and then once every Every, so an operator keeps hearing about a
+// year whose arrangement is not in the file until it is replaced.
+type CalendarWatcher struct {
+	p      CalendarWatchParams
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewCalendarWatcher makes a watcher; Start runs it.
+func NewCalendarWatcher(p CalendarWatchParams) *CalendarWatcher {
+	if p.Every <= 0 {
+		p.Every = 24 * time.Hour
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	p.Logger = p.Logger.With().Str("component", "calendar").Logger()
+	return &CalendarWatcher{p: p}
+}
+
+// Check logs the warnings due now, one line each, and returns them.
+func (w *CalendarWatcher) Check() []CalendarWarning {
+	cal := w.p.Calendar.Current()
+	warnings := cal.Warnings(w.p.Now())
+	for _, cw := range warnings {
+		w.p.Logger.Warn().Str("calendar", w.p.Calendar.Path()).Int("year", cw.Year).
+			Bool("provisional", !cw.Missing).Bool("missing", cw.Missing).Msg(cw.String())
+	}
+	return warnings
+}
+
+// Start checks at once, before it returns, then every Every until
+// Shutdown.
+func (w *CalendarWatcher) Start(ctx context.Context) error {
+	w.Check()
+	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.done = make(chan struct{})
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(w.p.Every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.Check()
+			}
+		}
+	}()
+	return nil
+}
+
+// Shutdown stops the loop.
+func (w *CalendarWatcher) Shutdown(ctx context.Context) error {
+	if w.cancel == nil {
+		return nil
+	}
+	w.cancel()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("calendar watcher shutdown: %w", ctx.Err())
+	}
 }

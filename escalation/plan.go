@@ -70,6 +70,15 @@ type PlanInput struct {
 	Deadlines map[string]time.Time
 	// CreatedAt is when the order was created.
 	CreatedAt time.Time
+	// ReceivedAt is when the operator received the contact, when that is
+	// before the order's creation: a letter entered days later, an order
+	// created over the API (POST /v1/workorders) for a contact taken on
+	// another channel. Zero means CreatedAt. Stages whose starts_on holds
+	// EventReceived (the 15-day reply) count from it: at creation (Plan)
+	// and when an order of the old form is adopted; a stage a
+	// reclassification starts counts from then. A ReceivedAt after the
+	// planning instant counts as that instant.
+	ReceivedAt time.Time
 	// Path is the statuses the order went through since creation, oldest
 	// first, up to and including Status. Reclassify replays it under the
 	// new policy; Transition reads it only for an order planned before
@@ -97,16 +106,20 @@ type Plan struct {
 	ResolveAll bool
 }
 
-// Plan plans a new order: the stages of its policy that start on creation,
-// then its first status if that is not new (an order resolved in the IVR).
-// The timers are the first step of each stage: a warning, or the breach.
+// Plan plans a new order: the stages of its policy that start on creation
+// (counting from now) or at receipt (counting from o.ReceivedAt), then its
+// first status if that is not new (an order resolved in the IVR). The
+// timers are the first step of each stage: a warning, or the breach.
 func (p *Policies) Plan(o PlanInput, now time.Time) Plan {
 	o.SLA = nil
 	pl := p.newPlanner(o, now)
 	if pol := p.For(o.Class, o.Tier); pol != nil {
 		for _, st := range pol.Stages {
-			if slices.Contains(st.StartsOn, EventCreated) {
+			switch {
+			case slices.Contains(st.StartsOn, EventCreated):
 				pl.start(pol, st)
+			case slices.Contains(st.StartsOn, EventReceived):
+				pl.startAt(pol, st, pl.receivedAt())
 			}
 		}
 	}
@@ -120,9 +133,9 @@ func (p *Policies) Plan(o PlanInput, now time.Time) Plan {
 // status resumes the paused stages with the time they had left; stages
 // whose ends_on holds the status end (their timers are cancelled and their
 // alerts resolved); stages of the order's policy whose starts_on holds it
-// start, or restart; a pause_on status pauses every running stage but an
-// alert at once; a resolve_alerts_on status resolves every alert of the
-// order.
+// start, or restart; a pause_on status pauses every running stage that is
+// pausable (not an alert at once, nor a stage written pausable: false); a
+// resolve_alerts_on status resolves every alert of the order.
 func (p *Policies) Transition(o PlanInput, now time.Time) Plan {
 	pl := p.newPlanner(o, now)
 	before := o.Path
@@ -136,8 +149,9 @@ func (p *Policies) Transition(o PlanInput, now time.Time) Plan {
 
 // adopt gives an order planned before policies existed (deadlines but no
 // SLA) the stages its policy would have running after path: those started
-// on creation count from CreatedAt, the others from now. No alert at once
-// is raised for such an order.
+// on creation count from CreatedAt, those started at receipt from
+// ReceivedAt, the others from now. No alert at once is raised for such an
+// order.
 func (pl *planner) adopt(path []string) {
 	o := pl.o
 	if o.SLA != nil || len(o.Deadlines) == 0 || o.CreatedAt.IsZero() {
@@ -153,8 +167,11 @@ func (pl *planner) adopt(path []string) {
 			continue
 		}
 		start := pl.now
-		if slices.Contains(st.StartsOn, EventCreated) {
+		switch {
+		case slices.Contains(st.StartsOn, EventCreated):
 			start = o.CreatedAt
+		case slices.Contains(st.StartsOn, EventReceived):
+			start = pl.receivedAt()
 		}
 		pl.sla[name] = StageState{Policy: pol.Name, Run: 1, Start: start, Since: start}
 		pl.changed[name] = true
@@ -210,17 +227,18 @@ func (p *Policies) Reclassify(o PlanInput, now time.Time) Plan {
 }
 
 // Deadlines works out the deadlines of an order's counting stages from its
-// SLA with the calendar in use: what Plan.Deadlines would say now. After a
+// SLA with the calendar in use: what Plan.Deadlines would say now. tier is
+// the order's tier (it picks the day kind of working-time limits). After a
 // calendar reload the order's stored deadlines are those of the old
 // calendar until its next change; a reader can show these instead.
-func (p *Policies) Deadlines(workOrderID string, sla SLA) map[string]time.Time {
+func (p *Policies) Deadlines(workOrderID, tier string, sla SLA) map[string]time.Time {
 	out := map[string]time.Time{}
 	for name, s := range sla {
 		pol := p.byName[s.Policy]
 		if pol == nil || pol.stages[name] == nil || pol.stages[name].AtOnce || !s.Running() || s.Paused() {
 			continue
 		}
-		out[name] = p.newSchedule(workOrderID, name, s, pol.stages[name]).breach
+		out[name] = p.newSchedule(workOrderID, tier, name, s, pol.stages[name]).breach
 	}
 	return out
 }
@@ -229,7 +247,7 @@ func (p *Policies) Deadlines(workOrderID string, sla SLA) map[string]time.Time {
 func replay(pol *Policy, path []string) map[string]bool {
 	live := map[string]bool{}
 	for _, st := range pol.Stages {
-		if slices.Contains(st.StartsOn, EventCreated) {
+		if slices.Contains(st.StartsOn, EventCreated) || slices.Contains(st.StartsOn, EventReceived) {
 			live[st.Name] = true
 		}
 	}
@@ -306,16 +324,33 @@ func (pl *planner) status(to string) {
 	}
 }
 
-func (pl *planner) start(pol *Policy, st *Stage) {
+// receivedAt is when the stages started at receipt count from: ReceivedAt,
+// else CreatedAt, never after now.
+func (pl *planner) receivedAt() time.Time {
+	at := pl.o.ReceivedAt
+	if at.IsZero() {
+		at = pl.o.CreatedAt
+	}
+	if at.IsZero() || at.After(pl.now) {
+		return pl.now
+	}
+	return at
+}
+
+func (pl *planner) start(pol *Policy, st *Stage) { pl.startAt(pol, st, pl.now) }
+
+// startAt starts (or restarts) st with its clock counting from at (now,
+// or the receipt); in a pause_on status a pausable stage is paused at once,
+// with the time between at and now used.
+func (pl *planner) startAt(pol *Policy, st *Stage, at time.Time) {
 	if pl.sla[st.Name].Running() {
 		pl.end(st.Name)
 	}
-	s := StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: pl.now, Since: pl.now}
-	if !st.AtOnce && slices.Contains(pl.p.pauseOn, pl.o.Status) {
-		s.Since, s.PausedAt = time.Time{}, pl.now
+	pl.sla[st.Name] = StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: at, Since: at}
+	pl.changed[st.Name] = true
+	if slices.Contains(pl.p.pauseOn, pl.o.Status) {
+		pl.pause(st.Name)
 	}
-	pl.sla[st.Name] = s
-	pl.changed[st.Name] = !s.Paused()
 }
 
 func (pl *planner) end(name string) {
@@ -332,10 +367,10 @@ func (pl *planner) end(name string) {
 func (pl *planner) pause(name string) {
 	s := pl.sla[name]
 	st := pl.stage(name, s)
-	if st == nil || st.AtOnce || !s.Running() || s.Paused() {
+	if st == nil || !st.Pausable || !s.Running() || s.Paused() {
 		return
 	}
-	sc := pl.p.newSchedule(pl.o.WorkOrderID, name, s, st)
+	sc := pl.p.newSchedule(pl.o.WorkOrderID, pl.o.Tier, name, s, st)
 	if pl.now.Before(sc.breach) {
 		s.Used = min(s.Used+sc.clock.between(s.Since, pl.now), sc.within)
 	} else {
@@ -364,7 +399,7 @@ func (pl *planner) finish() Plan {
 		s := pl.sla[name]
 		st := pl.stage(name, s)
 		if counting(s) && st != nil {
-			sc := pl.p.newSchedule(pl.o.WorkOrderID, name, s, st)
+			sc := pl.p.newSchedule(pl.o.WorkOrderID, pl.o.Tier, name, s, st)
 			if !st.AtOnce {
 				out.Deadlines[name] = sc.breach
 			}
@@ -431,10 +466,16 @@ type schedule struct {
 	breach   time.Time
 }
 
-func (p *Policies) newSchedule(wo, name string, s StageState, st *Stage) *schedule {
+// newSchedule is the schedule of stage name of order wo, of tier tier, in
+// state s. A working-time limit counts on the calendar in use, or on its
+// EveryDay view when the policy runs on natural days for tier.
+func (p *Policies) newSchedule(wo, tier, name string, s StageState, st *Stage) *schedule {
 	sc := &schedule{wo: wo, name: name, pol: p.byName[s.Policy], st: st, s: s}
 	if st.Within.Working {
 		sc.clock.cal = p.Calendar() // the loader refuses working time without a calendar
+		if sc.pol != nil && sc.pol.DayKind(tier) == DayKindNatural && sc.clock.cal != nil {
+			sc.clock.cal = sc.clock.cal.EveryDay()
+		}
 	}
 	sc.within = st.Within.duration(sc.clock.cal)
 	since := s.Since
@@ -575,7 +616,7 @@ func (p *Policies) firingOf(t Timer, now time.Time) (firing, bool) {
 	if !t.SLA.Running() || t.SLA.Paused() {
 		return firing{}, true // not counting: nothing to raise, drop the timer
 	}
-	sc := p.newSchedule(t.WorkOrderID, t.Stage, *t.SLA, pol.stages[t.Stage])
+	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	i := max(t.Step, sc.latestDue(now))
 	st, ok := sc.at(i)
 	for ok && st.passed {
@@ -613,7 +654,7 @@ func (p *Policies) rescheduled(t Timer) (Timer, bool) {
 	if pol == nil || pol.stages[t.Stage] == nil {
 		return t, false
 	}
-	sc := p.newSchedule(t.WorkOrderID, t.Stage, *t.SLA, pol.stages[t.Stage])
+	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	st, ok := sc.at(t.Step)
 	if !ok || st.due.Equal(t.Due) {
 		return t, false

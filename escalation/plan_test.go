@@ -103,17 +103,20 @@ func TestPlanComplaintLifecycle(t *testing.T) {
 		t.Errorf("register after accepted: %v %+v", plan.Deadlines, plan.SLA["register"])
 	}
 
-	// Waiting on the customer from Tuesday noon: both clocks stop.
+	// Waiting on the customer from Tuesday noon: resolve's clock stops;
+	// the reply's (pausable: false, MIIT art. 8) does not.
+	replyDue := plan.Deadlines["reply"]
 	plan = o.status("pending_customer", cst(t, "2026-03-10 12:00"))
-	if !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "reply"), TimerID(testOrder, "resolve")}) ||
-		len(plan.Timers) != 0 || len(plan.Deadlines) != 0 || len(plan.Ended) != 0 {
+	if !slices.Equal(plan.Cancel, []string{TimerID(testOrder, "resolve")}) ||
+		len(plan.Timers) != 0 || len(plan.Ended) != 0 {
 		t.Errorf("pending_customer: %+v", plan)
 	}
+	wantDeadlines(t, plan, map[string]time.Time{"reply": replyDue})
 	if s := plan.SLA["resolve"]; !s.Paused() || s.Used != 11*time.Hour { // Mon 10-18, Tue 9-12
 		t.Errorf("resolve paused: %+v", s)
 	}
-	if s := plan.SLA["reply"]; !s.Paused() || s.Used != 26*time.Hour {
-		t.Errorf("reply paused: %+v", s)
+	if s := plan.SLA["reply"]; s.Paused() || s.Used != 0 || !s.Since.Equal(created) {
+		t.Errorf("reply while pending: %+v", s)
 	}
 
 	// Back on Friday 15:00: each resumes with what it had left.
@@ -121,15 +124,15 @@ func TestPlanComplaintLifecycle(t *testing.T) {
 	plan = o.status("in_progress", resumed)
 	wantDeadlines(t, plan, map[string]time.Time{
 		"resolve": cst(t, "2026-03-17 13:00"), // 16 working hours: Fri 3, Mon 9, Tue 4
-		"reply":   resumed.Add(360*time.Hour - 26*time.Hour),
+		"reply":   replyDue,
 	})
 	// 11 of 27 working hours were used: the warning at 50% (13.5h) is 2.5
-	// working hours after resuming.
+	// working hours after resuming. The reply's timer was never touched.
 	if tm, ok := timerOf(plan, "resolve"); !ok || tm.Step != 0 || !tm.Due.Equal(cst(t, "2026-03-13 17:30")) {
 		t.Errorf("resolve timer after resume: %+v", tm)
 	}
-	if tm, ok := timerOf(plan, "reply"); !ok || tm.Step != 0 || !tm.Due.Equal(resumed.Add(180*time.Hour-26*time.Hour)) {
-		t.Errorf("reply timer after resume: %+v", tm)
+	if _, ok := timerOf(plan, "reply"); ok || len(plan.Timers) != 1 || len(plan.Cancel) != 0 {
+		t.Errorf("timers after resume: %+v cancel %v", plan.Timers, plan.Cancel)
 	}
 
 	// Resolved: every alert of the order resolves; the follow-up call is due
@@ -312,7 +315,7 @@ func TestPlanPauseAfterBreach(t *testing.T) {
 	wantDeadlines(t, plan, map[string]time.Time{
 		"register": cst(t, "2026-03-09 14:00"), // an hour overdue, as at the pause
 		"resolve":  cst(t, "2026-03-12 15:00"), // restarted by reopened
-		"reply":    cst(t, "2026-03-24 12:00"), // 3 hours used before the pause, 2 paused
+		"reply":    cst(t, "2026-03-24 10:00"), // not pausable
 	})
 	tm, _ := timerOf(plan, "register")
 	if tm.Step != 2 || !tm.Due.Equal(cst(t, "2026-03-09 14:00")) {
@@ -385,7 +388,7 @@ func TestFiringFollowsTheCalendarInUse(t *testing.T) {
 	if moved, ok := p.rescheduled(res); !ok || !moved.Due.Equal(cst(t, "2026-03-11 14:30")) {
 		t.Errorf("rescheduled %+v %v", moved, ok)
 	}
-	if d := p.Deadlines(testOrder, o.plan.SLA); !d["resolve"].Equal(cst(t, "2026-03-13 10:00")) ||
+	if d := p.Deadlines(testOrder, "province", o.plan.SLA); !d["resolve"].Equal(cst(t, "2026-03-13 10:00")) ||
 		!d["register"].Equal(o.plan.Deadlines["register"]) {
 		t.Errorf("deadlines under the new calendar %v", d)
 	}
@@ -405,4 +408,168 @@ func TestAlertIDs(t *testing.T) {
 			t.Errorf("alertID(%d, %s) = %s, want %s", tc.run, tc.kind, got, tc.want)
 		}
 	}
+}
+
+// The MIIT 15-day reply (art. 8) has no pause: however long the order
+// waits on the customer, its deadline stays 15 days after receipt, and
+// its breach fires while the order still waits. Each row walks an order
+// through statuses at the instants given, on the test's clock.
+func TestPlanReplyIsNeverPaused(t *testing.T) {
+	p := shippedPolicies(t)
+	type step struct{ status, at string }
+	for _, tc := range []struct {
+		name                string
+		created, received   string // received "" leaves ReceivedAt zero
+		steps               []step
+		wantReply           string // the reply deadline after the last step
+		wantResolveDeadline string // "" when resolve is paused after the last step
+	}{
+		{name: "10 days pending, back before the deadline",
+			created: "2026-11-23 10:00",
+			steps:   []step{{"accepted", "2026-11-23 11:00"}, {"pending_customer", "2026-11-24 10:00"}, {"in_progress", "2026-12-04 10:00"}},
+			// resolve: Mon 10-18 and Tue 9-10 were used (9 of 27 working
+			// hours), so 18 are left from Fri 12-04 10:00.
+			wantReply: "2026-12-08 10:00", wantResolveDeadline: "2026-12-08 10:00"},
+		{name: "pending across the deadline",
+			created: "2026-11-23 10:00",
+			steps:   []step{{"pending_customer", "2026-11-30 10:00"}, {"in_progress", "2026-12-10 10:00"}},
+			// resolve was breached on Thursday 11-26; pausing kept it
+			// overdue by 4 days, which it still is after the resume.
+			wantReply: "2026-12-08 10:00", wantResolveDeadline: "2026-12-06 10:00"},
+		{name: "still pending",
+			created:   "2026-11-23 10:00",
+			steps:     []step{{"accepted", "2026-11-23 10:30"}, {"pending_customer", "2026-11-23 11:00"}},
+			wantReply: "2026-12-08 10:00"},
+		{name: "a letter received before the order was entered",
+			created: "2026-11-23 10:00", received: "2026-11-20 09:00",
+			steps:     []step{{"pending_customer", "2026-11-24 10:00"}},
+			wantReply: "2026-12-05 09:00"},
+		{name: "a receipt after the order's creation counts from its planning",
+			created: "2026-11-23 10:00", received: "2026-11-25 10:00",
+			wantReply: "2026-12-08 10:00", wantResolveDeadline: "2026-11-26 10:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			created := cst(t, tc.created)
+			o := &order{t: t, p: p, in: PlanInput{WorkOrderID: testOrder, Key: "02012345678", Class: "complaint",
+				Tier: "province", Province: "GD", Priority: 2, Status: "new", CreatedAt: created}}
+			if tc.received != "" {
+				o.in.ReceivedAt = cst(t, tc.received)
+			}
+			o.plan = p.Plan(o.in, created)
+			o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+			first := o.plan.Deadlines["reply"]
+			if !first.Equal(cst(t, tc.wantReply)) {
+				t.Errorf("reply deadline at creation %s, want %s", first, tc.wantReply)
+			}
+			if reg := o.plan.Deadlines["register"]; !reg.Equal(created.Add(2 * time.Hour)) {
+				t.Errorf("register deadline %s: it counts from the order's creation", reg)
+			}
+			for _, s := range tc.steps {
+				plan := o.status(s.status, cst(t, s.at))
+				if got := plan.Deadlines["reply"]; !got.Equal(first) {
+					t.Errorf("after %s at %s: reply deadline %s, want unchanged %s", s.status, s.at, got, first)
+				}
+				if slices.Contains(plan.Cancel, TimerID(testOrder, "reply")) {
+					t.Errorf("after %s: the reply's timer was cancelled", s.status)
+				}
+			}
+			resolve, ok := o.plan.Deadlines["resolve"]
+			if tc.wantResolveDeadline == "" {
+				if ok || !o.plan.SLA["resolve"].Paused() {
+					t.Errorf("resolve %+v (deadline %s), want paused", o.plan.SLA["resolve"], resolve)
+				}
+			} else if !resolve.Equal(cst(t, tc.wantResolveDeadline)) {
+				t.Errorf("resolve deadline %s, want %s", resolve, tc.wantResolveDeadline)
+			}
+		})
+	}
+
+	// The breach of the reply fires on time while the order still waits
+	// on the customer.
+	o := newOrder(t, p, "complaint", cst(t, "2026-11-23 10:00"))
+	o.status("pending_customer", cst(t, "2026-11-24 10:00"))
+	tm, ok := timerOf(o.plan, "reply")
+	if ok {
+		t.Fatalf("pausing rewrote the reply's timer: %+v", tm)
+	}
+	tm, _ = timerOf(p.Plan(o.in, cst(t, "2026-11-23 10:00")), "reply")
+	tm.SLA = ptr(o.plan.SLA["reply"])
+	f, ok := p.firingOf(tm, cst(t, "2026-12-08 10:00:01"))
+	if !ok || !f.raise || f.alert.Severity != SeverityBreach || !f.alert.Deadline.Equal(cst(t, "2026-12-08 10:00")) {
+		t.Errorf("reply breach while pending: %+v", f)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Working-time limits count on the day kind of the order's tier: group
+// and appeal tiers are staffed every day (365×8h), so the National Day
+// week does not stop them; the province tier counts the calendar's working
+// days, make-up Saturdays (调休) included. Each row plans an order at a
+// given instant of the test's clock under the shipped policies and the
+// 2026 calendar.
+func TestPlanDayKindsPerTier(t *testing.T) {
+	p := shippedPolicies(t)
+	for _, tc := range []struct {
+		name, class, tier, created string
+		wantResolve                string
+	}{
+		// The probe of issue 11: an appeal received on the eve of National
+		// Day got 10-10 16:00, the week off stopping it.
+		{"appeal across National Day", "complaint", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"group across National Day", "repeat_complaint", "group", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"major appeal across National Day", "major_complaint", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		{"appeal fault report across National Day", "fault_report", "appeal", "2026-09-30 16:00", "2026-10-03 16:00"},
+		// Natural days keep the working hours: a start at night counts
+		// from the next opening, day 1 being that day.
+		{"appeal on a holiday night", "complaint", "appeal", "2026-10-01 20:00", "2026-10-04 18:00"},
+		{"appeal on a Sunday morning", "complaint", "appeal", "2026-03-08 08:00", "2026-03-10 18:00"},
+		// Province tier: working days. The holiday week is skipped and the
+		// make-up Saturday 10-10 counts (9-30, then 10-08, 10-09, 10-10).
+		{"province across National Day", "complaint", "province", "2026-09-30 16:00", "2026-10-10 16:00"},
+		// 3 working days from Friday 10-09 across the make-up Saturday:
+		// 10-10, 10-12, 10-13 (without the make-up day, 10-14).
+		{"province across a make-up Saturday", "complaint", "province", "2026-10-09 10:00", "2026-10-13 10:00"},
+		{"appeal across the same Saturday", "complaint", "appeal", "2026-10-09 10:00", "2026-10-12 10:00"},
+		{"province on a Saturday that is not made up", "fault_report", "province", "2026-03-07 15:00", "2026-03-11 18:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := cst(t, tc.created)
+			in := PlanInput{WorkOrderID: testOrder, Class: tc.class, Tier: tc.tier, Province: "GD", Status: "new", CreatedAt: at}
+			plan := p.Plan(in, at)
+			if got := plan.Deadlines["resolve"]; !got.Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("resolve deadline %s, want %s", got, tc.wantResolve)
+			}
+			// Wall-clock limits are the same on every tier.
+			if got := plan.Deadlines["register"]; !got.Equal(at.Add(2 * time.Hour)) {
+				t.Errorf("register deadline %s", got)
+			}
+			// The timer's firing and a re-plan from its copy of the state
+			// agree with the deadline (the tier travels on the timer).
+			tm, ok := timerOf(plan, "resolve")
+			if !ok {
+				t.Fatal("no resolve timer")
+			}
+			if f, ok := p.firingOf(tm, tm.Due); !ok || !f.alert.Deadline.Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("firing %+v", f.alert)
+			}
+			if d := p.Deadlines(testOrder, tc.tier, plan.SLA); !d["resolve"].Equal(cst(t, tc.wantResolve)) {
+				t.Errorf("Deadlines %v", d)
+			}
+		})
+	}
+
+	// Waiting on the customer over National Day on the appeal tier: the
+	// working time left is counted on natural days.
+	at := cst(t, "2026-09-29 10:00")
+	o := &order{t: t, p: p, in: PlanInput{WorkOrderID: testOrder, Class: "complaint", Tier: "appeal", Province: "GD",
+		Status: "new", CreatedAt: at}}
+	o.plan = p.Plan(o.in, at)
+	o.in.SLA, o.in.Deadlines = o.plan.SLA, o.plan.Deadlines
+	o.status("pending_customer", cst(t, "2026-09-30 10:00")) // 9 working hours used (29th 10-18, 30th 9-10)
+	if s := o.plan.SLA["resolve"]; s.Used != 9*time.Hour {
+		t.Errorf("used %s", s.Used)
+	}
+	plan := o.status("in_progress", cst(t, "2026-10-02 15:00")) // 18h left: 2nd 15-18, 3rd 9-18, 4th 9-15
+	wantDeadlines(t, plan, map[string]time.Time{"resolve": cst(t, "2026-10-04 15:00"), "reply": cst(t, "2026-10-14 10:00")})
 }

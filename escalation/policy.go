@@ -27,11 +27,34 @@ const MaxPoliciesFileBytes = 1 << 20
 // status from Statuses.
 const EventCreated = "created"
 
-// Statuses are the work-order statuses a policies file may name. They must
-// match the workorder package's status graph: a status missing here is
+// EventReceived in a stage's starts_on starts the stage when the order is
+// created, as EventCreated does, but its clock counts from the moment the
+// operator received the contact (PlanInput.ReceivedAt), which for a letter
+// or an order entered later over the API is before the order's creation.
+// The MIIT reply limit counts this way: 15 days from receipt (工信部令第35号
+// art. 8).
+const EventReceived = "received"
+
+// Statuses are the work-order statuses a policies file may name: the
+// vocabulary of configs. A status missing there is
 // refused by the loader, so a typo in the file stops start-up instead of a
 // deadline never ending.
-var Statuses = []string{"new", "accepted", "in_progress", "pending_customer", "resolved", "archived", "reopened"}
+var Statuses = configs.Statuses
+
+// Day kinds: which days a policy's working-time limits ("3 working days",
+// "4 working hours") count on. Wall-clock limits (2h, 15d) ignore them.
+const (
+	// DayKindWorking counts the working days of the calendar: weekends and
+	// public holidays off, make-up working days (调休) on.
+	DayKindWorking = "working"
+	// DayKindNatural counts every day of the year, holidays included, with
+	// the calendar's working hours: the 365×8h staffing of escalated
+	// complaints from external bodies (DOMAIN.md).
+	DayKindNatural = "natural"
+)
+
+// DayKinds are the values day_kind and day_kinds take.
+var DayKinds = []string{DayKindWorking, DayKindNatural}
 
 // Severities of alerts. A stage's breach raises "breach"; a policy's alert
 // at once raises "major" or "group"; warnings before a deadline "warning".
@@ -82,7 +105,20 @@ type Policy struct {
 	RepeatEvery time.Duration
 	// WarningLevel names who gets the warnings (level 0).
 	WarningLevel string
-	stages       map[string]*Stage
+	// DayKinds maps each tier to the day kind (DayKindWorking or
+	// DayKindNatural) its working-time limits count on; see DayKind.
+	DayKinds map[string]string
+	stages   map[string]*Stage
+}
+
+// DayKind is the day kind of the policy's working-time limits on an order
+// of tier: the policy's day_kind, else the file's day_kinds entry for the
+// tier, else DayKindWorking.
+func (pol *Policy) DayKind(tier string) string {
+	if k, ok := pol.DayKinds[tier]; ok {
+		return k
+	}
+	return DayKindWorking
 }
 
 // Rung is one level of an escalation ladder.
@@ -106,6 +142,11 @@ type Stage struct {
 	// AtOnce marks the stage of an alert at once: it is due when it starts,
 	// has no deadline of its own and is never paused.
 	AtOnce bool
+	// Pausable is true when the statuses of pause_on stop the stage's
+	// clock (the default). A stage written with pausable: false counts on
+	// whatever the order's status, e.g. the MIIT 15-day reply, which the
+	// regulation never suspends. Alerts at once are never pausable.
+	Pausable bool
 }
 
 // Limit is how long a stage may take: wall-clock time (hours, days:
@@ -181,25 +222,18 @@ func (pol *Policy) matches(class, tier string) bool {
 // PolicyError is one problem in a policies file, tied to the key path (and
 // line, when known) to fix, e.g.
 // `policies[2].ladder[0].after: must be 0s: the breach itself alerts the first level (line 31)`.
-// A file with several problems gives them all, joined with errors.Join.
-type PolicyError struct {
-	File string
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *PolicyError) Error() string {
-	return (&CalendarError{File: e.File, Path: e.Path, Line: e.Line, Msg: e.Msg}).Error()
-}
+// It is the config's error type, as every strict YAML loader's; a file
+// with several problems gives them all, joined with errors.Join.
+type PolicyError = configs.Error
 
 // policiesFile is the file format; configs/policies.yaml is an annotated
 // example.
 type policiesFile struct {
-	PauseOn         []string         `yaml:"pause_on"`
-	ResolveAlertsOn []string         `yaml:"resolve_alerts_on"`
-	Defaults        policyDefaults   `yaml:"defaults"`
-	Policies        []policyFileItem `yaml:"policies"`
+	PauseOn         []string          `yaml:"pause_on"`
+	ResolveAlertsOn []string          `yaml:"resolve_alerts_on"`
+	DayKinds        map[string]string `yaml:"day_kinds"`
+	Defaults        policyDefaults    `yaml:"defaults"`
+	Policies        []policyFileItem  `yaml:"policies"`
 }
 
 type policyDefaults struct {
@@ -217,6 +251,7 @@ type policyFileItem struct {
 	WarningLevel string           `yaml:"warning_level"`
 	Ladder       []rungFile       `yaml:"ladder"`
 	RepeatEvery  string           `yaml:"repeat_every"`
+	DayKind      string           `yaml:"day_kind"`
 	Stages       []stageFile      `yaml:"stages"`
 }
 
@@ -241,26 +276,27 @@ type stageFile struct {
 	Warnings *[]float64 `yaml:"warnings"`
 	StartsOn []string   `yaml:"starts_on"`
 	EndsOn   []string   `yaml:"ends_on"`
+	Pausable *bool      `yaml:"pausable"`
 }
 
 var policyKeys = map[string]string{
-	"escalation.policiesFile":    "pause_on, resolve_alerts_on, defaults, policies",
+	"escalation.policiesFile":    "pause_on, resolve_alerts_on, day_kinds, defaults, policies",
 	"escalation.policyDefaults":  "warnings, warning_level, ladder, repeat_every",
-	"escalation.policyFileItem":  "name, match, alert_at_once, warnings, warning_level, ladder, repeat_every, stages",
+	"escalation.policyFileItem":  "name, match, alert_at_once, warnings, warning_level, ladder, repeat_every, day_kind, stages",
 	"escalation.policyMatchFile": "classes, tiers",
 	"escalation.alertAtOnceFile": "stage, severity",
 	"escalation.rungFile":        "level, after",
-	"escalation.stageFile":       "name, within, warnings, starts_on, ends_on",
+	"escalation.stageFile":       "name, within, warnings, starts_on, ends_on, pausable",
 }
 
 var policyTypeNames = map[string]string{
-	"escalation.policiesFile":     "policies (a mapping of pause_on, resolve_alerts_on, defaults, policies)",
+	"escalation.policiesFile":     "policies (a mapping of pause_on, resolve_alerts_on, day_kinds, defaults, policies)",
 	"escalation.policyDefaults":   "defaults (a mapping of warnings, warning_level, ladder, repeat_every)",
 	"escalation.policyFileItem":   "a policy (a mapping of name, match, stages, ...)",
 	"escalation.policyMatchFile":  "a match (a mapping of classes, tiers)",
 	"escalation.alertAtOnceFile":  "an alert at once (a mapping of stage, severity)",
 	"escalation.rungFile":         "a ladder level (a mapping of level, after)",
-	"escalation.stageFile":        "a stage (a mapping of name, within, warnings, starts_on, ends_on)",
+	"escalation.stageFile":        "a stage (a mapping of name, within, warnings, starts_on, ends_on, pausable)",
 	"[]escalation.policyFileItem": "a list of policies",
 	"[]escalation.stageFile":      "a list of stages",
 	"[]escalation.rungFile":       "a list of ladder levels",
@@ -268,13 +304,12 @@ var policyTypeNames = map[string]string{
 	"[]float64":                   "a list of fractions such as [0.5, 0.8]",
 	"float64":                     "a fraction such as 0.5",
 	"string":                      "text",
+	"map[string]string":           "a mapping of tiers to day kinds, such as {appeal: natural}",
+	"bool":                        "true or false",
 }
 
 func newPolicyProblems(file string) *problems {
-	return &problems{file: file, keys: policyKeys, typeNames: policyTypeNames,
-		newErr: func(file, path string, line int, msg string) error {
-			return &PolicyError{File: file, Path: path, Line: line, Msg: msg}
-		}}
+	return &problems{file: file, keys: policyKeys, typeNames: policyTypeNames}
 }
 
 // LoadPolicies reads and checks the policies file at path. cal is the
@@ -315,12 +350,12 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		p.addYAML(err, nil)
 		return nil, p.err()
 	}
-	lines := yamlKeyLines(&root)
+	lines := configs.NewKeyLines(&root)
 	var f policiesFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		p.addYAML(err, lines.byLine)
+		p.addYAML(err, lines.ByLine)
 		return nil, p.err()
 	}
 	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
@@ -340,6 +375,23 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 	for _, s := range out.resolveOn {
 		if slices.Contains(out.pauseOn, s) {
 			v.bad("resolve_alerts_on", "%s also pauses (pause_on); a status cannot do both", s)
+		}
+	}
+
+	dayKinds := map[string]string{}
+	tiers := make([]string, 0, len(f.DayKinds))
+	for tier := range f.DayKinds {
+		tiers = append(tiers, tier)
+	}
+	slices.Sort(tiers)
+	for _, tier := range tiers {
+		path := "day_kinds." + tier
+		if !slices.Contains(configs.Tiers, tier) {
+			v.bad(path, "%q is not a tier; tiers are %s", tier, strings.Join(configs.Tiers, ", "))
+			continue
+		}
+		if k := v.dayKind(path, f.DayKinds[tier]); k != "" {
+			dayKinds[tier] = k
 		}
 	}
 
@@ -410,6 +462,15 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		if item.RepeatEvery != "" {
 			pol.RepeatEvery = v.repeat(path+".repeat_every", item.RepeatEvery)
 		}
+		pol.DayKinds = dayKinds
+		if item.DayKind != "" {
+			pol.DayKinds = map[string]string{}
+			if k := v.dayKind(path+".day_kind", item.DayKind); k != "" {
+				for _, tier := range configs.Tiers {
+					pol.DayKinds[tier] = k
+				}
+			}
+		}
 
 		if len(item.Stages) == 0 && item.AlertAtOnce == nil {
 			v.bad(path+".stages", "at least one stage (or an alert_at_once) is required")
@@ -420,7 +481,7 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 		}
 		for j, sf := range item.Stages {
 			sp := fmt.Sprintf("%s.stages[%d]", path, j)
-			st := &Stage{Severity: SeverityBreach}
+			st := &Stage{Severity: SeverityBreach, Pausable: sf.Pausable == nil || *sf.Pausable}
 			st.Name = v.name(sp+".name", sf.Name)
 			if _, dup := pol.stages[st.Name]; dup && st.Name != "" {
 				v.bad(sp+".name", "%q is already a stage of this policy", st.Name)
@@ -435,6 +496,9 @@ func parsePolicies(data []byte, file string, cal *LiveCalendar) (*Policies, erro
 				st.StartsOn = v.statuses(sp+".starts_on", sf.StartsOn, true)
 				if len(sf.StartsOn) == 0 {
 					v.bad(sp+".starts_on", "must not be empty (leave it out for [created])")
+				}
+				if slices.Contains(st.StartsOn, EventCreated) && slices.Contains(st.StartsOn, EventReceived) {
+					v.bad(sp+".starts_on", "created and received both start the stage at creation; name one (received counts from the receipt)")
 				}
 			}
 			st.EndsOn = v.statuses(sp+".ends_on", sf.EndsOn, false)
@@ -499,28 +563,12 @@ func orAll(list, all []string) []string {
 // problem at its key path.
 type policyChecker struct {
 	p     *problems
-	lines keyLines
+	lines configs.KeyLines
 	cal   *LiveCalendar
 }
 
 func (v *policyChecker) bad(path, format string, args ...any) {
-	v.p.add(path, v.line(path), format, args...)
-}
-
-// line is the line of path in the file or, for a key left out, of the
-// nearest enclosing one.
-func (v *policyChecker) line(path string) int {
-	for path != "" {
-		if l, ok := v.lines.byPath[path]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 0
+	v.p.add(path, v.lines.Line(path), format, args...)
 }
 
 func (v *policyChecker) name(path, s string) string {
@@ -554,7 +602,7 @@ func (v *policyChecker) oneOf(path string, list, allowed []string) []string {
 func (v *policyChecker) statuses(path string, list []string, created bool) []string {
 	allowed := Statuses
 	if created {
-		allowed = append([]string{EventCreated}, Statuses...)
+		allowed = append([]string{EventCreated, EventReceived}, Statuses...)
 	}
 	out := v.oneOf(path, list, allowed)
 	if out == nil {
@@ -616,6 +664,14 @@ func (v *policyChecker) ladder(path string, rungs []rungFile) []Rung {
 		out = append(out, Rung{Level: level, After: after})
 	}
 	return out
+}
+
+func (v *policyChecker) dayKind(path, s string) string {
+	if !slices.Contains(DayKinds, s) {
+		v.bad(path, "must be working (the calendar's working days) or natural (every day, 365×8h); got %q", s)
+		return ""
+	}
+	return s
 }
 
 func (v *policyChecker) repeat(path, s string) time.Duration {

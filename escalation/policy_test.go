@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 const (
@@ -196,4 +198,45 @@ func FuzzLoadPolicies(f *testing.F) {
 			p.Reclassify(in, now)
 		}
 	})
+}
+
+func TestShippedPoliciesDayKinds(t *testing.T) {
+	p := shippedPolicies(t)
+	for _, pol := range p.List() {
+		for tier, want := range map[string]string{"province": DayKindWorking, "group": DayKindNatural, "appeal": DayKindNatural} {
+			if got := pol.DayKind(tier); got != want {
+				t.Errorf("policy %s on tier %s: day kind %s, want %s", pol.Name, tier, got, want)
+			}
+		}
+	}
+	good, err := LoadPolicies(filepath.Join(policyTestdataDir, "good_day_kinds.yaml"), FixedCalendar(shippedCalendar(t, "cn-2026.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := good.Policy("fault_report").DayKind("appeal"); k != DayKindWorking {
+		t.Errorf("a policy's day_kind beats the tier's: got %s", k)
+	}
+	if k := good.Policy("complaint").DayKind("appeal"); k != DayKindNatural {
+		t.Errorf("complaint on appeal: %s", k)
+	}
+}
+
+// The calendar and policy loaders return the config's error type, with the
+// key path and line in their fields, as the config and rules loaders do.
+func TestLoaderErrorsAreConfigErrors(t *testing.T) {
+	_, calErr := ParseCalendar([]byte("years:\n  2026:\n    holidays: [\"2026-02-30\"]\n"))
+	_, polErr := LoadPolicies(filepath.Join(policyTestdataDir, "bad_day_kind.yaml"), nil)
+	for _, tc := range []struct {
+		err        error
+		path, file string
+		line       int
+	}{
+		{calErr, "years.2026.holidays[0]", "", 3},
+		{polErr, "policies[0].day_kind", filepath.Join(policyTestdataDir, "bad_day_kind.yaml"), 6},
+	} {
+		var ce *configs.Error
+		if !errors.As(tc.err, &ce) || ce.Path != tc.path || ce.Line != tc.line || ce.File != tc.file {
+			t.Errorf("%v: %#v, want a *configs.Error at %s line %d", tc.err, ce, tc.path, tc.line)
+		}
+	}
 }

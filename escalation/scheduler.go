@@ -145,10 +145,9 @@ func (s *Scheduler) Reload(ctx context.Context) (RecomputeStats, error) {
 	if err != nil {
 		return st, err
 	}
-	now := s.p.Now()
-	if !cal.Covers(now) || !cal.Covers(now.AddDate(0, 1, 0)) {
-		s.p.Logger.Warn().Str("calendar", s.p.Policies.LiveCalendar().Path()).
-			Msg("the reloaded calendar does not hold the published holidays of this or next month: working-day deadlines ignore holidays there")
+	for _, w := range cal.Warnings(s.p.Now()) {
+		s.p.Logger.Warn().Str("calendar", s.p.Policies.LiveCalendar().Path()).Int("year", w.Year).
+			Bool("provisional", !w.Missing).Bool("missing", w.Missing).Msg(w.String())
 	}
 	s.p.Logger.Info().Str("calendar", s.p.Policies.LiveCalendar().Path()).Int("timers", st.Timers).
 		Int("moved", st.Moved).Msg("calendar reloaded; open timers recomputed")
@@ -290,8 +289,9 @@ func (s *Scheduler) done1(b *planned, n int, now time.Time) {
 			s.p.Metrics.Raised.WithLabelValues(a.Severity).Inc()
 			s.p.Metrics.FireLag.Observe(now.Sub(a.DueAt).Seconds())
 		}
+		// alert_level, not level: zerolog's own "level" key is the log line's.
 		s.p.Logger.Info().Str("work_order", a.WorkOrderID).Str("alert", a.ID).Str("stage", a.Stage).
-			Str("severity", a.Severity).Int("level", a.Level).Str("level_name", a.LevelName).Msg("alert raised")
+			Str("severity", a.Severity).Int("alert_level", a.Level).Str("level_name", a.LevelName).Msg("alert raised")
 	case fireStopped:
 		s.p.Logger.Debug().Str("timer", b.c.ID).Str("alert", b.f.alert.ID).Msg("alert acknowledged or resolved: its ladder stops")
 	}

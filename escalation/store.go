@@ -53,8 +53,11 @@ type Timer struct {
 	// Step is the position on the stage's schedule that Due is for.
 	Step int `json:"step,omitempty"`
 	// SLA is the stage's clock and policy. A timer without one (the form
-	// before policies) raises one breach alert at Due.
+	// before policies, or an alert raised at once for a flag) raises one
+	// alert at Due, to the team lead.
 	SLA *StageState `json:"sla,omitempty"`
+	// Severity of the alert of a timer without SLA: "" is a breach.
+	Severity string `json:"severity,omitempty"`
 }
 
 // TimerID names the timer of a stage of an order.

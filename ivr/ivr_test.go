@@ -90,8 +90,8 @@ func TestFeedPath(t *testing.T) {
 	if err != nil || r != Continue || !s.Collecting() {
 		t.Fatalf("FeedPath(44) = %v, %v, collecting %v", r, err, s.Collecting())
 	}
-	if !s.Leaf().EscalationTendency {
-		t.Errorf("4 4 must carry escalation tendency")
+	if !s.Leaf().PublicOpinionRisk || s.Leaf().EscalationTendency {
+		t.Errorf("4 4 must carry public-opinion risk (media), not escalation tendency")
 	}
 	if r := s.SetServiceNumber("123"); r != InvalidNumber {
 		t.Errorf("SetServiceNumber(123) = %v", r)

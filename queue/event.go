@@ -36,6 +36,9 @@ const (
 	TypeWorkOrderReclassified  = "hotline.workorder.reclassified"
 	TypeWorkOrderStatusChanged = "hotline.workorder.status_changed"
 	TypeWorkOrderEscalated     = "hotline.workorder.escalated"
+	// TypeWorkOrderUpdated: a change with no type of its own (a note, the
+	// problem code, the province set by an agent).
+	TypeWorkOrderUpdated       = "hotline.workorder.updated"
 	TypeIncidentGroupComplaint = "hotline.incident.group_complaint"
 	TypeAlertRaised            = "hotline.alert.raised"
 	TypeAlertAcked             = "hotline.alert.acked"

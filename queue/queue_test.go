@@ -34,9 +34,11 @@ func TestRouter(t *testing.T) {
 		{queue.Attrs{Tier: "province", Class: "major_complaint", Category: "complaint", Subcategory: "service", Province: "BJ"},
 			[]string{"hotline.workorders.province.BJ", "hotline.workorders.group"}},
 		{queue.Attrs{Tier: "appeal", Class: "group_complaint", Category: "complaint", Subcategory: "network", Province: "SH"},
-			[]string{"hotline.workorders.group"}},
+			[]string{"hotline.workorders.province.SH", "hotline.workorders.group"}},
 		{queue.Attrs{Tier: "group", Class: "fault_report", Category: "fault_report", Subcategory: "broadband", Province: "GD"},
-			[]string{"hotline.workorders.group", "hotline.workorders.netops"}},
+			[]string{"hotline.workorders.province.GD", "hotline.workorders.group", "hotline.workorders.netops"}},
+		{queue.Attrs{Tier: "province", Class: "complaint", Category: "complaint", Subcategory: "network", Province: "GD"},
+			[]string{"hotline.workorders.province.GD", "hotline.workorders.group"}},
 		{queue.Attrs{Tier: "province", Class: "consultation", Category: "consultation", Subcategory: "product", Province: "GD"},
 			[]string{"hotline.workorders.province.GD"}},
 	}

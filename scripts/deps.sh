@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server and
 # redis-tools, SIPp (sip-tester), Kamailio (scripts/cluster.sh), kcat,
-# chromium (the browser test in daemon/ui_test.go) and staticcheck. Does nothing when all are there.
+# chromium and a CJK font (the browser tests in daemon/ui_test.go check the
+# Chinese pages' glyphs) and staticcheck. Does nothing when all are there.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,7 @@ command -v kcat >/dev/null || missing+=(kcat)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

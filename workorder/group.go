@@ -55,6 +55,7 @@ type Incident struct {
 	ID          string     `json:"id"`
 	Rule        string     `json:"rule"`
 	Province    string     `json:"province"`
+	ProblemCode string     `json:"problem_code"`
 	Subcategory string     `json:"subcategory"`
 	Period      string     `json:"period"`
 	Members     []string   `json:"members"`
@@ -137,7 +138,7 @@ func (g *RedisGroups) ttl(w classifier.Window, now time.Time) time.Duration {
 // KEYS[3] pending (set: members counted before the incident, not yet reclassified)
 // ARGV[1] order id, ARGV[2] now (unix ms), ARGV[3] threshold, ARGV[4] ttl (ms),
 // ARGV[5] incident id, ARGV[6] rule, ARGV[7] province, ARGV[8] subcategory,
-// ARGV[9] period, ARGV[10] verified (1 or 0)
+// ARGV[9] period, ARGV[10] verified (1 or 0), ARGV[11] problem code
 // Returns {n, state, pending, trigger, raised_at, members...}: n the
 // order's place; state 0 below the threshold, 1 raised by this order, 2 a
 // member of an incident raised by trigger; pending 1 when the order waits in
@@ -164,7 +165,7 @@ elseif n >= tonumber(ARGV[3]) then
   state = 1
   trigger = id
   redis.call('HSET', KEYS[2], 'id', ARGV[5], 'rule', ARGV[6], 'province', ARGV[7], 'subcategory', ARGV[8],
-    'period', ARGV[9], 'verified', ARGV[10], 'raised_at', ARGV[2], 'trigger', id,
+    'period', ARGV[9], 'verified', ARGV[10], 'problem_code', ARGV[11], 'raised_at', ARGV[2], 'trigger', id,
     'announced', '0', 'confirm_announced', '0')
   for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if m ~= id then redis.call('SADD', KEYS[3], m) end
@@ -194,7 +195,7 @@ func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, 
 				verified = 1
 			}
 			cmds[i] = countScript.EvalSha(ctx, pipe, g.keys(w), orderID, now.UnixMilli(), w.Threshold,
-				g.ttl(w, now).Milliseconds(), w.IncidentID(), w.Rule, w.Province, w.Subcategory, w.Period, verified)
+				g.ttl(w, now).Milliseconds(), w.IncidentID(), w.Rule, w.Province, w.Subcategory, w.Period, verified, w.ProblemCode)
 		}
 		return nil
 	}
@@ -224,7 +225,7 @@ func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, 
 			continue
 		}
 		w := windows[i]
-		inc := &Incident{ID: w.IncidentID(), Rule: w.Rule, Province: w.Province, Subcategory: w.Subcategory,
+		inc := &Incident{ID: w.IncidentID(), Rule: w.Rule, Province: w.Province, ProblemCode: w.ProblemCode, Subcategory: w.Subcategory,
 			Period: w.Period, Verified: w.Verified, Members: []string{}}
 		inc.Trigger, _ = vals[3].(string)
 		for _, v := range vals[5:] {
@@ -315,7 +316,7 @@ func (g *RedisGroups) Incident(ctx context.Context, w classifier.Window) (*Incid
 	if f["trigger"] == "" {
 		return nil, nil
 	}
-	inc := &Incident{ID: f["id"], Rule: f["rule"], Province: f["province"], Subcategory: f["subcategory"],
+	inc := &Incident{ID: f["id"], Rule: f["rule"], Province: f["province"], ProblemCode: w.ProblemCode, Subcategory: f["subcategory"],
 		Period: f["period"], Members: members.Val(), Verified: f["verified"] == "1",
 		ConfirmedBy: f["confirmed_by"], Trigger: f["trigger"], Pending: pending.Val(),
 		Announced: f["announced"] == "1", ConfirmAnnounced: f["confirm_announced"] == "1"}

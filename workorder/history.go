@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 )
 
 // The complaint index of a service number: a hash in the customer's shard,
@@ -24,7 +27,9 @@ import (
 // historyEntry is what the rules need of one complaint order.
 type historyEntry struct {
 	Status      string `json:"status"`
+	Tier        string `json:"tier,omitempty"`
 	Subcategory string `json:"subcategory"`
+	ProblemCode string `json:"problem_code,omitempty"`
 	CreatedAt   int64  `json:"created_at"`          // unix ms
 	ClosedAt    int64  `json:"closed_at,omitempty"` // unix ms: when it became resolved or archived
 	// Placeholder: a contact reserved the order and is about to write it.
@@ -38,11 +43,12 @@ func (s *Store) historyKey(shard int, serviceNumber string) string {
 // entryOf is the index entry of o, or "" when o has no place in the index
 // (not a complaint class).
 func entryOf(o *Order) string {
-	if !slices.Contains(classifier.ComplaintClasses, o.Class) {
+	if !slices.Contains(configs.ComplaintClasses, o.Class) {
 		return ""
 	}
-	e := historyEntry{Status: o.Status, Subcategory: o.Subcategory, CreatedAt: o.CreatedAt.UnixMilli()}
-	if o.Status == StatusResolved || o.Status == StatusArchived {
+	e := historyEntry{Status: o.Status, Tier: o.Tier, Subcategory: o.Subcategory, ProblemCode: o.ProblemCode,
+		CreatedAt: o.CreatedAt.UnixMilli()}
+	if o.Status == configs.StatusResolved || o.Status == configs.StatusArchived {
 		e.ClosedAt = closedAt(o).UnixMilli()
 	}
 	data, _ := json.Marshal(e) // plain strings and ints: cannot fail
@@ -129,8 +135,8 @@ func decodeHistory(raw map[string]string, skip string) []classifier.PastComplain
 		if id == skip || json.Unmarshal([]byte(v), &e) != nil {
 			continue
 		}
-		p := classifier.PastComplaint{ID: id, Status: e.Status, Subcategory: e.Subcategory,
-			CreatedAt: time.UnixMilli(e.CreatedAt)}
+		p := classifier.PastComplaint{ID: id, Status: e.Status, Tier: e.Tier, Subcategory: e.Subcategory,
+			ProblemCode: e.ProblemCode, CreatedAt: time.UnixMilli(e.CreatedAt)}
 		if e.ClosedAt != 0 {
 			p.ClosedAt = time.UnixMilli(e.ClosedAt)
 		}
@@ -176,4 +182,47 @@ func (s *Store) dropGhost(ctx context.Context, serviceNumber, id string, cutoff 
 		return false, fmt.Errorf("drop index entry %s: %w", id, err)
 	}
 	return n == 1, nil
+}
+
+// The record of escalations of a customer (越级投诉记录): a sorted set in the
+// customer's shard, "order id|tier" scored by creation (unix ms), of the
+// customer's group- and appeal-tier orders, written in the order's own
+// transaction and trimmed to keepEscalations.
+
+func (s *Store) escalationsKey(shard int, customer string) string {
+	return fmt.Sprintf("%s:{%d}:svc:%s:escalations", s.prefix, shard, customer)
+}
+
+// escalationsRange is the score range of the record still kept at now.
+func (s *Store) escalationsRange(now time.Time) *redis.ZRangeBy {
+	return &redis.ZRangeBy{Min: strconv.FormatInt(now.Add(-s.keepEscalations).UnixMilli(), 10), Max: "+inf"}
+}
+
+// writeEscalation queues o's entry in its customer's record of escalations
+// on pipe, inside the caller's MULTI: only group- and appeal-tier orders
+// stored in their customer's shard (every order Service creates is).
+func (s *Store) writeEscalation(ctx context.Context, pipe redis.Pipeliner, o *Order) {
+	shard := s.Shard(o.ID)
+	if configs.TierRank(o.Tier) < 1 || s.ShardOf(o.Key()) != shard {
+		return
+	}
+	k := s.escalationsKey(shard, o.Key())
+	created := o.CreatedAt.UnixMilli()
+	pipe.ZAdd(ctx, k, redis.Z{Score: float64(created), Member: o.ID + "|" + o.Tier})
+	pipe.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(created-s.keepEscalations.Milliseconds(), 10))
+	pipe.PExpire(ctx, k, s.keepEscalations+historySlack)
+}
+
+// decodeEscalations turns the record's entries into past orders.
+func decodeEscalations(raw []redis.Z) []classifier.PastComplaint {
+	out := make([]classifier.PastComplaint, 0, len(raw))
+	for _, z := range raw {
+		m, _ := z.Member.(string)
+		id, tier, ok := strings.Cut(m, "|")
+		if !ok {
+			continue
+		}
+		out = append(out, classifier.PastComplaint{ID: id, Tier: tier, CreatedAt: time.UnixMilli(int64(z.Score))})
+	}
+	return out
 }

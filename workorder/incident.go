@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -42,9 +43,9 @@ func (s *Service) incidentEvent(inc *Incident, step string) (queue.Event, error)
 		return queue.Event{}, fmt.Errorf("encode incident: %w", err)
 	}
 	var topics []string
-	for _, tier := range classifier.Tiers {
-		for _, t := range s.router.Topics(queue.Attrs{Tier: tier, Class: classifier.ClassGroupComplaint,
-			Category: classifier.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}) {
+	for _, tier := range configs.Tiers {
+		for _, t := range s.router.Topics(queue.Attrs{Tier: tier, Class: configs.ClassGroupComplaint,
+			Category: configs.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}) {
 			if !slices.Contains(topics, t) {
 				topics = append(topics, t)
 			}
@@ -151,10 +152,10 @@ func (s *Service) joinIncident(ctx context.Context, id string, inc *Incident, w 
 		raisers := inc.Members[:min(len(inc.Members), w.Threshold)]
 		hit := []classifier.GroupHit{{Window: w, N: len(inc.Members), Members: raisers}}
 		o.Incidents = append(o.Incidents, inc.ID)
-		o.Class = classifier.ClassGroupComplaint
+		o.Class = configs.ClassGroupComplaint
 		o.Reasons = append(o.Reasons, s.rules.GroupReasons(hit)...)
 		o.Related = classifier.Union(o.Related, o.ID, hit)
-		o.Priority = s.rules.Priority(o.Class, o.Urges)
+		o.Priority = s.priority(o)
 		o.UpdatedAt = now
 		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
 			To: o.Class, Note: "member of group complaint " + inc.ID})
@@ -213,9 +214,6 @@ func (s *Service) Incident(ctx context.Context, incidentID string) (*Incident, e
 // yesterday, this month, last month) left unfinished by a crash or an
 // error: see reconcile. The IncidentSweeper runs it periodically.
 func (s *Service) ReconcileIncidents(ctx context.Context) error {
-	if !s.stateful {
-		return nil
-	}
 	var errs []error
 	for _, period := range classifier.RecentPeriods(s.now(), s.loc) {
 		ids, err := s.groups.Incidents(ctx, period)

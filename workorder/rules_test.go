@@ -42,6 +42,7 @@ type env struct {
 	cfg     *configs.Config
 	rules   *classifier.Rules
 	store   *workorder.Store
+	timers  *escalation.Store
 	svc     *workorder.Service
 	outbox  *queue.Outbox
 	clock   *clock
@@ -75,8 +76,8 @@ func newEnvWith(t *testing.T, edit func(*classifier.Rules), wrap func(*workorder
 	}
 	e := &env{t: t, redis: r, cfg: cfg, rules: rules, outbox: queue.NewOutbox("t", shards),
 		clock: &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, cfg.Location)}, schemas: testenv.LoadSchemas(t)}
-	timers := escalation.NewStore(r.Client, "t", shards, e.outbox)
-	e.store = workorder.NewStore(r.Client, "t", shards, e.outbox, timers)
+	e.timers = escalation.NewStore(r.Client, "t", shards, e.outbox)
+	e.store = workorder.NewStore(r.Client, "t", shards, e.outbox, e.timers)
 	var groups workorder.GroupCounter
 	if wrap != nil {
 		groups = wrap(workorder.NewRedisGroups(r.Client, "t", rules.GroupComplaint.KeepAfterPeriod.D()))
@@ -89,9 +90,9 @@ func newEnvWith(t *testing.T, edit func(*classifier.Rules), wrap func(*workorder
 
 // leaves of the default menu.
 var (
-	complaintBilling = configs.Leaf{Category: "complaint", Subcategory: "billing", CollectServiceNumber: true, Transfer: "sip:complaint@acd.hotline.invalid"}
-	complaintNetwork = configs.Leaf{Category: "complaint", Subcategory: "network", CollectServiceNumber: true, Transfer: "sip:complaint@acd.hotline.invalid"}
-	queryBilling     = configs.Leaf{Category: "query", Subcategory: "billing", Transfer: "sip:billing@acd.hotline.invalid"}
+	complaintBilling = configs.Leaf{Category: "complaint", Subcategory: "billing", ProblemCode: "billing.charge_dispute", CollectServiceNumber: true, Transfer: "sip:complaint@acd.hotline.invalid"}
+	complaintNetwork = configs.Leaf{Category: "complaint", Subcategory: "network", ProblemCode: "network.quality", CollectServiceNumber: true, Transfer: "sip:complaint@acd.hotline.invalid"}
+	queryBilling     = configs.Leaf{Category: "query", Subcategory: "billing", ProblemCode: "billing.bill_query", Transfer: "sip:billing@acd.hotline.invalid"}
 )
 
 var hotlineOf = map[string]string{"province": "10000", "group": "4008810000", "appeal": "12300"}
@@ -212,6 +213,9 @@ func TestUrgeOpenComplaint(t *testing.T) {
 	if n := len(e.eventsOf(queue.TypeWorkOrderCreated, "")); n != 1 {
 		t.Errorf("created events %d, want 1: no new order", n)
 	}
+	if o.ProblemCode != "billing.charge_dispute" {
+		t.Errorf("problem code %q, want the leaf's default", o.ProblemCode)
+	}
 
 	// The same call again (the SIP edge retries): no second urge.
 	again := e.submit(in)
@@ -236,10 +240,9 @@ func TestUrgeOpenComplaint(t *testing.T) {
 		t.Errorf("reclassified events %d, want 1", n)
 	}
 
-	// Another subcategory is still the open complaint by default; a query
-	// is a query.
+	// Another problem is a new order; a query is a query.
 	other := intake("province", "18912345678", complaintNetwork)
-	if r := e.submit(other); r.Outcome != workorder.OutcomeUrged || r.Order.ID != id {
+	if r := e.submit(other); r.Outcome != workorder.OutcomeCreated || r.Order.ID == id || r.Order.ProblemCode != "network.quality" {
 		t.Errorf("network complaint while billing open: %s %s", r.Outcome, r.Order.ID)
 	}
 	if r := e.submit(intake("province", "18912345678", queryBilling)); r.Outcome != workorder.OutcomeCreated || r.Order.Class != "query" {
@@ -255,15 +258,77 @@ func TestUrgeOpenComplaint(t *testing.T) {
 	}
 }
 
-func TestUrgeSameSubcategoryOnly(t *testing.T) {
-	e := newEnv(t, func(r *classifier.Rules) { r.OpenComplaint.SameSubcategoryOnly = true })
-	first := e.submit(intake("province", "18912345678", complaintBilling))
-	r := e.submit(intake("province", "18912345678", complaintNetwork))
-	if r.Outcome != workorder.OutcomeCreated || r.Order.ID == first.Order.ID {
-		t.Errorf("network complaint while billing open, same_subcategory_only: %s", r.Outcome)
+// TestEscalationIsNotAnUrge: a customer with an open province complaint
+// who calls 4008810000 and then 12300 about the same problem gets a group-
+// and an appeal-tier order, each related to the open one, which is flagged
+// escalated with a hotline.workorder.escalated event per escalation; the
+// group topic gets the new orders; the same-day group count sees them.
+func TestEscalationIsNotAnUrge(t *testing.T) {
+	e := newEnv(t, nil)
+	open := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	e.status(open.ID, "accepted")
+	e.clock.Add(time.Hour)
+
+	// Each contact escalates the latest open order of the problem: the
+	// province one, then the group one.
+	prev := open
+	for _, tier := range []string{"group", "appeal"} {
+		e.clock.Add(time.Minute)
+		r := e.submit(intake(tier, "18912345678", complaintBilling))
+		o := r.Order
+		if r.Outcome != workorder.OutcomeCreated || o.ID == prev.ID || o.Tier != tier || o.Class != "complaint" ||
+			!slices.Contains(o.Related, prev.ID) || !slices.Contains(reasonRules(o), "escalated_from_lower_tier") {
+			t.Fatalf("%s contact: %s %s tier %s class %s related %v reasons %v", tier, r.Outcome, o.ID, o.Tier, o.Class, o.Related, reasonRules(o))
+		}
+		if evs := e.eventsOf(queue.TypeWorkOrderCreated, o.ID); len(evs) != 1 || !slices.Contains(evs[0].Topics, "hotline.workorders.group") ||
+			!slices.Contains(evs[0].Topics, "hotline.workorders.province.GD") {
+			t.Errorf("%s order topics %v", tier, evs)
+		}
+		got := e.get(prev.ID)
+		if !got.HasFlag(configs.FlagEscalated) || !slices.Contains(got.Related, o.ID) || got.Urges != 0 {
+			t.Errorf("open order after the %s contact: flags %v related %v urges %d", tier, got.Flags, got.Related, got.Urges)
+		}
+		if n := len(e.eventsOf(queue.TypeWorkOrderEscalated, prev.ID)); n != 1 {
+			t.Errorf("escalated events of %s: %d, want 1", prev.ID, n)
+		}
+		prev = o
 	}
-	if r := e.submit(intake("province", "18912345678", complaintBilling)); r.Outcome != workorder.OutcomeUrged || r.Order.ID != first.Order.ID {
-		t.Errorf("billing again: %s %s", r.Outcome, r.Order.ID)
+	// The appeal-tier order is the latest of the problem: a group-tier
+	// contact now urges it (same problem, lower tier).
+	if r := e.submit(intake("group", "18912345678", complaintBilling)); r.Outcome != workorder.OutcomeUrged || r.Order.Tier != "appeal" {
+		t.Errorf("group contact after the appeal: %s tier %s", r.Outcome, r.Order.Tier)
+	}
+	// The customer now has a record of escalations: a new complaint about
+	// another problem on 10000 is flagged and high priority.
+	r := e.submit(intake("province", "18912345678", complaintNetwork))
+	if !r.Order.HasFlag(configs.FlagEscalationRecord) || r.Order.Priority != 1 {
+		t.Errorf("after escalating: flags %v priority %d", r.Order.Flags, r.Order.Priority)
+	}
+}
+
+// TestEscalationsCountForGroupComplaints: three customers escalate the same
+// problem to the group on one day while their province complaints are
+// open: three group-tier orders, the third raises the day's incident.
+func TestEscalationsCountForGroupComplaints(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, n := range []string{"18900000001", "18900000002", "18900000003"} {
+		e.submit(intake("province", n, complaintBilling))
+	}
+	e.clock.Add(time.Hour)
+	var members []string
+	for _, n := range []string{"18900000001", "18900000002", "18900000003"} {
+		r := e.submit(intake("group", n, complaintBilling))
+		if r.Outcome != workorder.OutcomeCreated {
+			t.Fatalf("%s: %s", n, r.Outcome)
+		}
+		members = append(members, r.Order.ID)
+	}
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "")
+	if len(evs) == 0 {
+		t.Fatal("no group-complaint incident from three escalations on one day")
+	}
+	if inc := incidentOf(t, evs[0]); !slices.Equal(inc.Members, members) || inc.Province != "GD" {
+		t.Errorf("incident members %v province %s, want %v GD", inc.Members, inc.Province, members)
 	}
 }
 
@@ -285,6 +350,9 @@ func TestUnsatisfiedWithResult(t *testing.T) {
 	}
 }
 
+// TestRepeatComplaintWindow: archived at 10:00 on day 0, a complaint is a
+// repeat until day 30 23:59:59 and not from day 31 00:00:00, in
+// Asia/Shanghai, through the store's complaint index.
 func TestRepeatComplaintWindow(t *testing.T) {
 	const day = 24 * time.Hour
 	tests := []struct {
@@ -294,7 +362,9 @@ func TestRepeatComplaintWindow(t *testing.T) {
 	}{
 		{"29 days 23 hours after the archive", 29*day + 23*time.Hour, "repeat_complaint"},
 		{"exactly 30 days after", 30 * day, "repeat_complaint"},
-		{"30 days and 1 second after", 30*day + time.Second, "complaint"},
+		{"30 days and 1 second after: same day 30", 30*day + time.Second, "repeat_complaint"},
+		{"day 30 at 23:59:59", 30*day + 13*time.Hour + 59*time.Minute + 59*time.Second, "repeat_complaint"},
+		{"day 31 at 00:00:00", 30*day + 14*time.Hour, "complaint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,7 +372,7 @@ func TestRepeatComplaintWindow(t *testing.T) {
 			first := e.submit(intake("province", "18912345678", complaintBilling)).Order
 			e.clock.Add(day)
 			e.status(first.ID, "resolved")
-			e.clock.Add(7 * day)
+			e.clock.Set(time.Date(2026, 12, 1, 10, 0, 0, 0, e.cfg.Location))
 			e.status(first.ID, "archived")
 			archivedAt := e.clock.Now()
 
@@ -322,34 +392,75 @@ func TestRepeatComplaintWindow(t *testing.T) {
 	}
 }
 
-func TestMajorByKeywords(t *testing.T) {
+func TestMajorAndEscalationRiskByKeywords(t *testing.T) {
 	e := newEnv(t, nil)
+	ctx := context.Background()
 	in := intake("province", "18912345678", complaintBilling)
 	in.Description = "客户说已经联系了 Lawyer，准备向工信部申诉"
 	o := e.submit(in).Order
-	if o.Class != "major_complaint" || o.Priority != 1 || o.Description != in.Description ||
+	if o.Class != "complaint" || o.Priority != 1 || o.Description != in.Description || !o.HasFlag(configs.FlagEscalationRisk) ||
 		!slices.Equal(reasonRules(o), []string{"base_category", "escalation_tendency"}) {
-		t.Errorf("description with keywords: class %s priority %d reasons %+v", o.Class, o.Priority, o.Reasons)
+		t.Errorf("regulator and lawyer: class %s priority %d flags %v reasons %+v", o.Class, o.Priority, o.Flags, o.Reasons)
 	}
-
-	// An agent's note on a status change.
-	plain := e.submit(intake("province", "18900000001", complaintNetwork)).Order
-	got, err := e.svc.ChangeStatus(context.Background(), workorder.StatusChange{WorkOrderID: plain.ID, Status: "accepted",
-		Actor: "agent-7", Note: "customer threatens to post it on Weibo"})
+	pending, err := e.timers.Pending(ctx, e.store.Shard(o.ID), escalation.TimerID(o.ID, workorder.StageReportEscalationRisk))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Class != "major_complaint" || got.Priority != 1 || got.History[len(got.History)-1].Action != "class" {
-		t.Errorf("note with a keyword: class %s priority %d history %+v", got.Class, got.Priority, got.History)
+	if len(pending) != 1 {
+		t.Errorf("no upward-report timer: %v", pending)
 	}
-	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, plain.ID)); n != 1 {
-		t.Errorf("reclassified events %d", n)
+
+	// An agent's status note never counts, whatever it says: the standard
+	// closing note names 12300.
+	plain := e.submit(intake("province", "18900000001", complaintNetwork)).Order
+	got, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: plain.ID, Status: "resolved",
+		Actor: "agent-7", Note: "已告知客户如不满意可拨打12300申诉；客户说要发微博"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A note without one changes nothing.
+	if got.Class != "complaint" || len(got.Flags) != 0 || len(e.eventsOf(queue.TypeWorkOrderReclassified, plain.ID)) != 0 {
+		t.Errorf("status note with keywords: class %s flags %v", got.Class, got.Flags)
+	}
+
+	// A customer statement recorded by an agent does count.
 	q := e.submit(intake("province", "18900000002", complaintNetwork)).Order
-	if got, _ := e.svc.ChangeStatus(context.Background(), workorder.StatusChange{WorkOrderID: q.ID, Status: "accepted",
-		Actor: "agent-7", Note: "will call back"}); got.Class != "complaint" {
-		t.Errorf("plain note: class %s", got.Class)
+	got, err = e.svc.AddNote(ctx, q.ID, workorder.NoteCustomerStatement, "我已经发到网上了", "agent-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Class != "major_complaint" || got.Exposure != "exposed" || got.Priority != 1 || len(got.Notes) != 1 ||
+		len(e.eventsOf(queue.TypeWorkOrderReclassified, q.ID)) != 1 {
+		t.Errorf("statement: class %s exposure %q priority %d notes %d", got.Class, got.Exposure, got.Priority, len(got.Notes))
+	}
+	// A holding statement is recorded, never searched.
+	got, err = e.svc.AddNote(ctx, plain.ID, workorder.NoteHoldingStatement, "已联系媒体部门", "lead-2")
+	if err != nil || got.Class != "complaint" || len(e.eventsOf(queue.TypeWorkOrderUpdated, plain.ID)) != 1 {
+		t.Errorf("holding statement: %v class %s", err, got.Class)
+	}
+	for _, tc := range []struct {
+		kind, text, actor string
+		want              error
+	}{
+		{"gossip", "x", "a", workorder.ErrUnknownNoteKind},
+		{workorder.NotePlan, "  ", "a", workorder.ErrEmptyNote},
+		{workorder.NotePlan, "x", "", workorder.ErrReasonRequired},
+	} {
+		if _, err := e.svc.AddNote(ctx, q.ID, tc.kind, tc.text, tc.actor); !errors.Is(err, tc.want) {
+			t.Errorf("AddNote(%q, %q, %q) = %v, want %v", tc.kind, tc.text, tc.actor, err, tc.want)
+		}
+	}
+}
+
+// TestKeywordFalsePositivesStayComplaints: product names and negations are
+// no public-opinion risk (issue 10's probes).
+func TestKeywordFalsePositivesStayComplaints(t *testing.T) {
+	e := newEnv(t, nil)
+	for i, text := range []string{"抖音定向流量包被重复扣费", "微博流量包没有生效", "头条定向流量", "新闻早晚报订阅扣费", "客户表示不会找媒体"} {
+		in := intake("province", fmt.Sprintf("1890000010%d", i), complaintBilling)
+		in.Description = text
+		if o := e.submit(in).Order; o.Class != "complaint" || len(o.Flags) != 0 || o.Priority != 2 {
+			t.Errorf("%s: class %s flags %v priority %d", text, o.Class, o.Flags, o.Priority)
+		}
 	}
 }
 
@@ -403,8 +514,9 @@ func TestReclassify(t *testing.T) {
 	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, o.ID)); n != 1 {
 		t.Errorf("reclassified events %d", n)
 	}
-	// Now a complaint, it is in the customer's index: the next complaint urges it.
-	if r := e.submit(intake("province", "18912345678", complaintBilling)); r.Outcome != workorder.OutcomeUrged || r.Order.ID != o.ID {
+	// Now a complaint, it is in the customer's index: the next complaint
+	// about its problem urges it.
+	if r := e.submit(intake("province", "18912345678", configs.Leaf{Category: "complaint", Subcategory: "billing", ProblemCode: "billing.bill_query"})); r.Outcome != workorder.OutcomeUrged || r.Order.ID != o.ID {
 		t.Errorf("after reclassification to complaint: %s %s", r.Outcome, r.Order.ID)
 	}
 	for _, tc := range []struct {
@@ -459,11 +571,11 @@ func TestGroupSameDay(t *testing.T) {
 		t.Fatalf("incident after 2 orders: %d events", n)
 	}
 	third := submit("group", complaintBilling)
-	if third.Class != "group_complaint" || third.Priority != 1 || !slices.Equal(third.Incidents, []string{"GC-20261123-GD-billing"}) ||
+	if third.Class != "group_complaint" || third.Priority != 1 || !slices.Equal(third.Incidents, []string{"GC-20261123-GD-billing.charge_dispute"}) ||
 		!slices.Equal(third.Related, []string{first.ID, second.ID}) {
 		t.Fatalf("3rd: class %s incidents %v related %v", third.Class, third.Incidents, third.Related)
 	}
-	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261123-GD-billing")
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261123-GD-billing.charge_dispute")
 	if len(evs) != 1 {
 		t.Fatalf("incident events %d, want 1", len(evs))
 	}
@@ -472,7 +584,8 @@ func TestGroupSameDay(t *testing.T) {
 		inc.Subcategory != "billing" || !slices.Equal(inc.Members, []string{first.ID, second.ID, third.ID}) {
 		t.Errorf("incident %+v", inc)
 	}
-	if evs[0].ID != "GC-20261123-GD-billing/raised" || evs[0].Key != "GC-20261123-GD-billing" || !slices.Contains(evs[0].Topics, "hotline.workorders.group") {
+	if evs[0].ID != "GC-20261123-GD-billing.charge_dispute/raised" || evs[0].Key != "GC-20261123-GD-billing.charge_dispute" ||
+		!slices.Equal(evs[0].Topics, []string{"hotline.workorders.province.GD", "hotline.workorders.group", "hotline.workorders.billing"}) {
 		t.Errorf("incident event %s key %s topics %v", evs[0].ID, evs[0].Key, evs[0].Topics)
 	}
 	// Earlier members are reclassified and linked.
@@ -498,7 +611,7 @@ func TestGroupSameDay(t *testing.T) {
 	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 1 {
 		t.Errorf("incident events after the 5th: %d, want still 1", n)
 	}
-	stored, err := e.svc.Incident(context.Background(), "GC-20261123-GD-billing")
+	stored, err := e.svc.Incident(context.Background(), "GC-20261123-GD-billing.charge_dispute")
 	if err != nil || !slices.Equal(stored.Members, []string{first.ID, second.ID, third.ID, fourth.ID, fifth.ID}) || len(stored.Pending) != 0 || !stored.Announced {
 		t.Errorf("stored incident %+v, %v", stored, err)
 	}
@@ -532,7 +645,7 @@ func TestGroupSameDayAcrossMidnight(t *testing.T) {
 	// Two more on the 24th make three that day.
 	d := e.submit(intake("group", "18900000004", complaintBilling)).Order
 	f := e.submit(intake("group", "18900000005", complaintBilling)).Order
-	if f.Class != "group_complaint" || !slices.Equal(f.Incidents, []string{"GC-20261124-GD-billing"}) {
+	if f.Class != "group_complaint" || !slices.Equal(f.Incidents, []string{"GC-20261124-GD-billing.charge_dispute"}) {
 		t.Errorf("3rd on the 24th: %s %v", f.Class, f.Incidents)
 	}
 	if got := e.get(d.ID); got.Class != "group_complaint" {
@@ -563,10 +676,10 @@ func TestGroupSameMonth(t *testing.T) {
 		e.clock.Set(time.Date(2026, 11, 30, 23, 59, 59, 0, e.cfg.Location))
 		twentieth := e.submit(intake("province", "18900009999", complaintNetwork)).Order
 		ids = append(ids, twentieth.ID)
-		if twentieth.Class != "group_complaint" || !slices.Equal(twentieth.Incidents, []string{"GC-202611-GD-network"}) {
+		if twentieth.Class != "group_complaint" || !slices.Equal(twentieth.Incidents, []string{"GC-202611-GD-network.quality"}) {
 			t.Fatalf("20th: %s %v", twentieth.Class, twentieth.Incidents)
 		}
-		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network")
+		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network.quality")
 		if len(evs) != 1 {
 			t.Fatalf("incident events %d", len(evs))
 		}
@@ -582,22 +695,22 @@ func TestGroupSameMonth(t *testing.T) {
 		// A supervisor confirms it: verified, and the event again.
 		e.clock.Add(time.Hour)
 		ctx := context.Background()
-		got, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network", "supervisor-1")
+		got, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network.quality", "supervisor-1")
 		if err != nil || !got.Verified || got.ConfirmedBy != "supervisor-1" || got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(e.clock.Now()) {
 			t.Fatalf("confirm: %+v, %v", got, err)
 		}
-		evs = e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network")
-		if len(evs) != 2 || evs[1].ID != "GC-202611-GD-network/confirmed" || !incidentOf(t, evs[1]).Verified {
+		evs = e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-202611-GD-network.quality")
+		if len(evs) != 2 || evs[1].ID != "GC-202611-GD-network.quality/confirmed" || !incidentOf(t, evs[1]).Verified {
 			t.Fatalf("events after confirm: %d", len(evs))
 		}
 		// Confirming again changes nothing.
-		if _, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network", "supervisor-2"); err != nil {
+		if _, err := e.svc.ConfirmGroupComplaint(ctx, "GC-202611-GD-network.quality", "supervisor-2"); err != nil {
 			t.Error(err)
 		}
 		if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "")); n != 2 {
 			t.Errorf("events after a second confirm: %d", n)
 		}
-		for _, id := range []string{"GC-202611-GD-billing", "GC-202613-GD-network", "nonsense"} {
+		for _, id := range []string{"GC-202611-GD-billing.charge_dispute", "GC-202613-GD-network.quality", "nonsense"} {
 			if _, err := e.svc.ConfirmGroupComplaint(ctx, id, "s"); !errors.Is(err, workorder.ErrIncidentNotFound) {
 				t.Errorf("confirm %s: %v", id, err)
 			}
@@ -649,7 +762,7 @@ func TestGroupConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"GC-20261123-GD-billing", "GC-202611-GD-billing"} {
+	for _, id := range []string{"GC-20261123-GD-billing.charge_dispute", "GC-202611-GD-billing.charge_dispute"} {
 		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, id)
 		if len(evs) != 1 {
 			t.Fatalf("%s: %d incident events, want 1", id, len(evs))
@@ -694,7 +807,7 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	ctx := context.Background()
 	groups := workorder.NewRedisGroups(e.redis.Client, "t", 30*24*time.Hour)
 	windows := func() []classifier.Window {
-		return e.rules.GroupWindows("group", "GD", "billing", e.clock.Now(), e.cfg.Location)[:1] // the day
+		return e.rules.GroupWindows("group", "GD", "billing.charge_dispute", "billing", e.clock.Now(), e.cfg.Location)[:1] // the day
 	}
 	// Lost before the incident: counted, never stored.
 	if _, err := groups.Count(ctx, "WO-20261123-GD-000901", e.clock.Now(), windows()); err != nil {
@@ -705,7 +818,7 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	if b.Class != "group_complaint" || e.get(a.ID).Class != "group_complaint" {
 		t.Fatalf("classes %s %s", e.get(a.ID).Class, b.Class)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing")
+	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
 	if !slices.Equal(inc.Pending, []string{"WO-20261123-GD-000901"}) {
 		t.Fatalf("pending %v: the lost member waits for the grace", inc.Pending)
 	}
@@ -713,7 +826,7 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	inc, _ = e.svc.Incident(ctx, "GC-20261123-GD-billing")
+	inc, _ = e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
 	if len(inc.Pending) != 0 || !slices.Equal(inc.Members, []string{a.ID, b.ID}) {
 		t.Errorf("after the grace: pending %v members %v", inc.Pending, inc.Members)
 	}
@@ -735,21 +848,21 @@ func TestGroupCrashBetweenSteps(t *testing.T) {
 			t.Errorf("member %s after the sweep: %s", o.ID, got.Class)
 		}
 	}
-	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing")); n != 0 {
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")); n != 0 {
 		t.Errorf("announced within the grace: %d", n)
 	}
 	e.clock.Add(2 * time.Minute)
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing")
+	evs := e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")
 	if len(evs) != 1 || !slices.Equal(incidentOf(t, evs[0]).Members, []string{c.ID, d.ID}) {
 		t.Fatalf("announcement of the lost trigger's incident: %d events", len(evs))
 	}
 	if err := e.svc.ReconcileIncidents(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing")); n != 1 {
+	if n := len(e.eventsOf(queue.TypeIncidentGroupComplaint, "GC-20261124-GD-billing.charge_dispute")); n != 1 {
 		t.Errorf("announced again: %d", n)
 	}
 }
@@ -808,7 +921,7 @@ func TestGroupMemberStoredAfterTheIncident(t *testing.T) {
 	if c.Class != "group_complaint" || e.get(b.ID).Class != "group_complaint" {
 		t.Fatalf("2nd and 3rd: %s %s", e.get(b.ID).Class, c.Class)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing")
+	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
 	if !slices.Equal(inc.Pending, []string{slow}) {
 		t.Fatalf("pending %v, want the slow order %s", inc.Pending, slow)
 	}
@@ -817,10 +930,10 @@ func TestGroupMemberStoredAfterTheIncident(t *testing.T) {
 	if a.ID != slow {
 		t.Fatalf("slow order %s, reserved %s", a.ID, slow)
 	}
-	if got := e.get(a.ID); got.Class != "group_complaint" || !slices.Equal(got.Incidents, []string{"GC-20261123-GD-billing"}) {
+	if got := e.get(a.ID); got.Class != "group_complaint" || !slices.Equal(got.Incidents, []string{"GC-20261123-GD-billing.charge_dispute"}) {
 		t.Errorf("the slow 1st member: %s %v", got.Class, got.Incidents)
 	}
-	if inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing"); len(inc.Pending) != 0 {
+	if inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute"); len(inc.Pending) != 0 {
 		t.Errorf("pending %v", inc.Pending)
 	}
 	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, a.ID)); n != 1 {
@@ -864,7 +977,7 @@ func TestGroupRetryAfterCount(t *testing.T) {
 	if a.Class != "group_complaint" || !slices.Contains(third.Related, a.ID) {
 		t.Errorf("retried call: %s %s, want a member (3rd related %v)", a.ID, a.Class, third.Related)
 	}
-	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing")
+	inc, _ := e.svc.Incident(ctx, "GC-20261123-GD-billing.charge_dispute")
 	if len(inc.Members) != 3 || len(inc.Pending) != 0 {
 		t.Errorf("incident members %v pending %v", inc.Members, inc.Pending)
 	}
@@ -894,33 +1007,6 @@ func TestGhostPlaceholder(t *testing.T) {
 	}
 }
 
-// TestStatelessWithoutRules: without rules the service keeps the behaviour
-// from before the rules file (the daemon until it loads the file).
-func TestStatelessWithoutRules(t *testing.T) {
-	r := testenv.StartRedis(t)
-	cfg, err := configs.Load("../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbox := queue.NewOutbox("t", shards)
-	store := workorder.NewStore(r.Client, "t", shards, outbox, escalation.NewStore(r.Client, "t", shards, outbox))
-	svc := workorder.NewService(workorder.ServiceParams{Store: store, Router: queue.NewRouter(cfg.Kafka.Routes),
-		Config: cfg, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
-	seen := map[string]bool{}
-	for i := 0; i < 4; i++ {
-		r, err := svc.Submit(context.Background(), intake("group", "18912345678", complaintBilling))
-		if err != nil || r.Outcome != workorder.OutcomeCreated || r.Order.Class != "complaint" || seen[r.Order.ID] {
-			t.Fatalf("contact %d: %+v, %v", i, r, err)
-		}
-		seen[r.Order.ID] = true
-	}
-	in := intake("province", "18900000000", complaintBilling)
-	in.Description = "记者"
-	if o, err := svc.Create(context.Background(), in); err != nil || o.Class != "major_complaint" {
-		t.Errorf("keywords still apply: %v %v", o, err)
-	}
-}
-
 // TestIncidentSweeper: the loop finishes an incident whose raising order
 // was lost, and stops on Shutdown.
 func TestIncidentSweeper(t *testing.T) {
@@ -929,7 +1015,7 @@ func TestIncidentSweeper(t *testing.T) {
 	groups := workorder.NewRedisGroups(e.redis.Client, "t", 30*24*time.Hour)
 	a := e.submit(intake("group", "18900000001", complaintBilling)).Order
 	b := e.submit(intake("group", "18900000002", complaintBilling)).Order
-	day := e.rules.GroupWindows("group", "GD", "billing", e.clock.Now(), e.cfg.Location)[:1]
+	day := e.rules.GroupWindows("group", "GD", "billing.charge_dispute", "billing", e.clock.Now(), e.cfg.Location)[:1]
 	if c, err := groups.Count(ctx, "WO-20261123-GD-000903", e.clock.Now(), day); err != nil || !c[0].Raised {
 		t.Fatalf("lost trigger: %+v %v", c, err)
 	}
@@ -976,10 +1062,10 @@ func TestComplaintIndexKeepsWhatTheRulesRead(t *testing.T) {
 		t.Errorf("index with an open complaint: TTL %v, want none", ttl)
 	}
 	e.status(first.ID, "resolved", "archived")
-	e.clock.Add(31 * 24 * time.Hour)
+	e.clock.Add(32 * 24 * time.Hour)
 	second := e.submit(intake("province", "18912345678", complaintBilling)).Order
 	if second.Class != "complaint" {
-		t.Errorf("31 days after the archive: %s", second.Class)
+		t.Errorf("32 days after the archive: %s", second.Class)
 	}
 	h, err := e.store.ComplaintHistory(ctx, "18912345678")
 	if err != nil || len(h) != 1 || h[0].ID != second.ID {

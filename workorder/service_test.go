@@ -28,8 +28,8 @@ func TestTransitionTable(t *testing.T) {
 		{"reopened", "accepted"}: true, {"reopened", "in_progress"}: true, {"reopened", "pending_customer"}: true,
 		{"reopened", "resolved"}: true,
 	}
-	for _, from := range workorder.Statuses {
-		for _, to := range workorder.Statuses {
+	for _, from := range configs.Statuses {
+		for _, to := range configs.Statuses {
 			if got := workorder.CanTransition(from, to); got != legal[[2]string{from, to}] {
 				t.Errorf("CanTransition(%s, %s) = %v", from, to, got)
 			}

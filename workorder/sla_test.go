@@ -18,15 +18,15 @@ import (
 
 // The status graph names exactly the statuses the SLA policies may name.
 func TestStatusesMatchEscalation(t *testing.T) {
-	if !slices.Equal(workorder.Statuses, escalation.Statuses) {
-		t.Errorf("workorder.Statuses %v, escalation.Statuses %v", workorder.Statuses, escalation.Statuses)
+	if !slices.Equal(configs.Statuses, escalation.Statuses) {
+		t.Errorf("configs.Statuses %v, escalation.Statuses %v", configs.Statuses, escalation.Statuses)
 	}
-	for _, s := range workorder.Statuses {
-		if s == workorder.StatusArchived {
+	for _, s := range configs.Statuses {
+		if s == configs.StatusArchived {
 			continue
 		}
-		reach := s == workorder.StatusNew
-		for _, from := range workorder.Statuses {
+		reach := s == configs.StatusNew
+		for _, from := range configs.Statuses {
 			reach = reach || workorder.CanTransition(from, s)
 		}
 		if !reach {
@@ -216,22 +216,25 @@ func TestServiceSLALifecycle(t *testing.T) {
 		t.Errorf("resolved alerts after accepted %+v", res)
 	}
 
-	// Waiting on the customer from Tuesday 10:00 pauses resolve and reply.
+	// Waiting on the customer from Tuesday 10:00 pauses resolve; the MIIT
+	// reply clock never pauses (pausable: false).
 	resolveDue, replyDue := o.Deadlines["resolve"], o.Deadlines["reply"]
 	paused := created.Add(24 * time.Hour)
 	e.now = paused
 	o = e.change(o.ID, "pending_customer", "waiting for the bill")
 	e.stored(o)
-	for _, stage := range []string{"resolve", "reply"} {
-		if !o.SLA[stage].Paused() || e.timer(o, stage) != nil {
-			t.Errorf("%s while pending: %+v, timer %+v", stage, o.SLA[stage], e.timer(o, stage))
-		}
+	if !o.SLA["resolve"].Paused() || e.timer(o, "resolve") != nil {
+		t.Errorf("resolve while pending: %+v, timer %+v", o.SLA["resolve"], e.timer(o, "resolve"))
 	}
-	if len(o.Deadlines) != 0 {
-		t.Errorf("deadlines while pending %v", o.Deadlines)
+	if o.SLA["reply"].Paused() || e.timer(o, "reply") == nil {
+		t.Errorf("reply while pending: %+v, timer %+v", o.SLA["reply"], e.timer(o, "reply"))
+	}
+	if len(o.Deadlines) != 1 || !o.Deadlines["reply"].Equal(replyDue) {
+		t.Errorf("deadlines while pending %v, want only the reply's, unchanged", o.Deadlines)
 	}
 
-	// Back in progress on Friday: both resume with the time they had left.
+	// Back in progress on Friday: resolve resumes with the time it had
+	// left; the reply deadline never moved.
 	resumed := paused.Add(3 * 24 * time.Hour)
 	e.now = resumed
 	o = e.change(o.ID, "in_progress", "")
@@ -241,13 +244,11 @@ func TestServiceSLALifecycle(t *testing.T) {
 	if got := o.Deadlines["resolve"]; !got.Equal(wantResolve) {
 		t.Errorf("resolve deadline after resume %v, want %v (was %v)", got, wantResolve, resolveDue)
 	}
-	if got, want := o.Deadlines["reply"], replyDue.Add(resumed.Sub(paused)); !got.Equal(want) {
-		t.Errorf("reply deadline after resume %v, want %v", got, want)
+	if got := o.Deadlines["reply"]; !got.Equal(replyDue) {
+		t.Errorf("reply deadline after resume %v, want %v unchanged", got, replyDue)
 	}
-	for _, stage := range []string{"resolve", "reply"} {
-		if tm := e.timer(o, stage); tm == nil || tm.SLA == nil || tm.SLA.Paused() || !tm.SLA.Since.Equal(resumed) {
-			t.Errorf("%s timer after resume %+v", stage, tm)
-		}
+	if tm := e.timer(o, "resolve"); tm == nil || tm.SLA == nil || tm.SLA.Paused() || !tm.SLA.Since.Equal(resumed) {
+		t.Errorf("resolve timer after resume %+v", tm)
 	}
 
 	// The next resolve step is raised, then resolving the order ends the
@@ -328,14 +329,23 @@ func TestServiceSLAReclassify(t *testing.T) {
 
 // A status change whose note makes the complaint major plans the status
 // and the new class in one transaction.
-func TestServiceSLAStatusNoteMakesMajor(t *testing.T) {
+// TestServiceSLAStatementMakesMajor: a customer statement with a media
+// keyword re-plans the order as major (the agent's status note does not).
+func TestServiceSLAStatementMakesMajor(t *testing.T) {
 	e := newSLAEnv(t)
 	o := e.complaint()
 	e.now = e.now.Add(30 * time.Minute)
 	o = e.change(o.ID, "in_progress", "客户称要找媒体曝光")
+	if o.Class != "complaint" {
+		t.Fatalf("the agent's note changed the class: %s", o.Class)
+	}
+	o, err := e.svc.AddNote(context.Background(), o.ID, workorder.NoteCustomerStatement, "我要找媒体曝光", "agent-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.stored(o)
-	if o.Class != "major_complaint" {
-		t.Fatalf("class %s", o.Class)
+	if o.Class != "major_complaint" || o.Exposure != "threatened" {
+		t.Fatalf("class %s exposure %q", o.Class, o.Exposure)
 	}
 	if o.SLA["register"].Running() || e.timer(o, "register") != nil {
 		t.Errorf("register after in_progress: %+v", o.SLA["register"])

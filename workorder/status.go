@@ -5,34 +5,20 @@ import (
 	"fmt"
 	"slices"
 	"time"
-)
 
-// Statuses of a work order.
-const (
-	StatusAccepted   = "accepted"
-	StatusInProgress = "in_progress"
-	// StatusPendingCustomer: the order waits on the customer; with SLA
-	// policies its stages pause (pause_on in configs/policies.yaml).
-	StatusPendingCustomer = "pending_customer"
-	StatusArchived        = "archived"
-	StatusReopened        = "reopened"
+	"github.com/hotlined/hotlined/configs"
 )
-
-// Statuses lists every status, in the order of escalation.Statuses (a test
-// keeps the two equal).
-var Statuses = []string{StatusNew, StatusAccepted, StatusInProgress, StatusPendingCustomer, StatusResolved,
-	StatusArchived, StatusReopened}
 
 // transitions is the legal status graph. An archived order is final: a
 // customer unhappy with the result gets a new order (DOMAIN.md).
 var transitions = map[string][]string{
-	StatusNew:             {StatusAccepted, StatusInProgress, StatusResolved},
-	StatusAccepted:        {StatusInProgress, StatusPendingCustomer, StatusResolved},
-	StatusInProgress:      {StatusPendingCustomer, StatusResolved},
-	StatusPendingCustomer: {StatusInProgress, StatusResolved},
-	StatusResolved:        {StatusArchived, StatusReopened},
-	StatusReopened:        {StatusAccepted, StatusInProgress, StatusPendingCustomer, StatusResolved},
-	StatusArchived:        {},
+	configs.StatusNew:             {configs.StatusAccepted, configs.StatusInProgress, configs.StatusResolved},
+	configs.StatusAccepted:        {configs.StatusInProgress, configs.StatusPendingCustomer, configs.StatusResolved},
+	configs.StatusInProgress:      {configs.StatusPendingCustomer, configs.StatusResolved},
+	configs.StatusPendingCustomer: {configs.StatusInProgress, configs.StatusResolved},
+	configs.StatusResolved:        {configs.StatusArchived, configs.StatusReopened},
+	configs.StatusReopened:        {configs.StatusAccepted, configs.StatusInProgress, configs.StatusPendingCustomer, configs.StatusResolved},
+	configs.StatusArchived:        {},
 }
 
 // Errors of status changes.
@@ -47,7 +33,7 @@ func CanTransition(from, to string) bool { return slices.Contains(transitions[fr
 
 // checkTransition explains why from -> to is refused, or returns nil.
 func checkTransition(from, to string) error {
-	if !slices.Contains(Statuses, to) {
+	if !slices.Contains(configs.Statuses, to) {
 		return fmt.Errorf("%w %q", ErrUnknownStatus, to)
 	}
 	if !CanTransition(from, to) {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/queue"
 )
@@ -37,6 +38,9 @@ type Store struct {
 	// keep is how long a closed complaint stays in its customer's index:
 	// the longest window of the rules that read it (NewService sets it).
 	keep time.Duration
+	// keepEscalations is how long a group- or appeal-tier order stays in
+	// its customer's record of escalations (NewService sets it).
+	keepEscalations time.Duration
 	// drawn is the highest sequence counter this process drew, by counter
 	// key (see NextID).
 	seqMu sync.Mutex
@@ -45,8 +49,8 @@ type Store struct {
 
 // NewStore returns the store.
 func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queue.Outbox, timers *escalation.Store) *Store {
-	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers, keep: 30 * 24 * time.Hour,
-		drawn: map[string]int64{}}
+	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers, keep: 31 * 24 * time.Hour,
+		keepEscalations: 181 * 24 * time.Hour, drawn: map[string]int64{}}
 }
 
 // Shard is the shard of an order, read from its id (see NextID): the
@@ -167,6 +171,7 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 			pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
 			s.outbox.Add(ctx, pipe, shard, events...)
 			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
+			s.writeEscalation(ctx, pipe, o)
 			if o.CallID != "" {
 				pipe.Set(ctx, s.callKey(shard, o.CallID), callCreated+o.ID, callTTL)
 			}
@@ -438,13 +443,19 @@ type beginParams struct {
 	Shard         int
 	CallID        string // "" when the contact has none
 	ServiceNumber string // "" when the contact reads no complaint history
-	Subcategory   string
-	Reserve       bool // reserve the id under the call: something is counted under it before the order is written
-	Now           time.Time
-	Province      string
+	// Customer is the customer's key (service number, else caller) whose
+	// record of escalations is read; "" reads none.
+	Customer    string
+	Subcategory string
+	Tier        string
+	ProblemCode string
+	Reserve     bool // reserve the id under the call: something is counted under it before the order is written
+	Now         time.Time
+	Province    string
 	// Decide classifies the contact on its service number's complaint
-	// history (newest first; nil when it reads none).
-	Decide func(history []classifier.PastComplaint) classifier.Decision
+	// history (newest first; nil when it reads none) and the customer's
+	// record of escalations.
+	Decide func(history, escalations []classifier.PastComplaint) classifier.Decision
 }
 
 // begin reads the call's key and the service number's complaint index,
@@ -464,7 +475,15 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 		watched = append(watched, s.historyKey(p.Shard, p.ServiceNumber))
 	}
 	if len(watched) == 0 {
-		d := p.Decide(nil)
+		var escalations []classifier.PastComplaint
+		if p.Customer != "" {
+			raw, err := s.rdb.ZRangeByScoreWithScores(ctx, s.escalationsKey(p.Shard, p.Customer), s.escalationsRange(p.Now)).Result()
+			if err != nil {
+				return contact{}, fmt.Errorf("take contact: %w", err)
+			}
+			escalations = decodeEscalations(raw)
+		}
+		d := p.Decide(nil, escalations)
 		id, err := s.NextID(ctx, p.Now, p.Province, p.Shard)
 		return contact{ID: id, Decision: d}, err
 	}
@@ -476,12 +495,16 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			var prior *redis.StringCmd
 			var index *redis.MapStringStringCmd
+			var esc *redis.ZSliceCmd
 			_, err := tx.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 				if p.CallID != "" {
 					prior = pipe.Get(ctx, s.callKey(p.Shard, p.CallID))
 				}
 				if p.ServiceNumber != "" {
 					index = pipe.HGetAll(ctx, s.historyKey(p.Shard, p.ServiceNumber))
+				}
+				if p.Customer != "" {
+					esc = pipe.ZRangeByScoreWithScores(ctx, s.escalationsKey(p.Shard, p.Customer), s.escalationsRange(p.Now))
 				}
 				return nil
 			})
@@ -497,11 +520,14 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 				}
 				self, _ = strings.CutPrefix(v, callReserved)
 			}
-			var history []classifier.PastComplaint
+			var history, escalations []classifier.PastComplaint
 			if index != nil {
 				history = decodeHistory(index.Val(), self)
 			}
-			d := p.Decide(history)
+			if esc != nil {
+				escalations = decodeEscalations(esc.Val())
+			}
+			d := p.Decide(history, escalations)
 			if d.Urge != "" {
 				out = contact{Decision: d}
 				return nil
@@ -523,7 +549,8 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 					pipe.Set(ctx, s.callKey(p.Shard, p.CallID), callReserved+self, callTTL)
 				}
 				if p.ServiceNumber != "" {
-					e, _ := json.Marshal(historyEntry{Status: StatusNew, Subcategory: p.Subcategory, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
+					e, _ := json.Marshal(historyEntry{Status: configs.StatusNew, Tier: p.Tier, Subcategory: p.Subcategory,
+						ProblemCode: p.ProblemCode, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
 					// Eval, not Run: a NOSCRIPT inside MULTI would only show at EXEC.
 					historyScript.Eval(ctx, pipe, []string{s.historyKey(p.Shard, p.ServiceNumber)},
 						self, string(e), p.Now.UnixMilli(), s.keep.Milliseconds(), historySlack.Milliseconds())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
 	"github.com/hotlined/hotlined/internal/testenv"
 	"github.com/hotlined/hotlined/queue"
@@ -56,7 +57,7 @@ func TestCreateWritesOrderOutboxAndTimersTogether(t *testing.T) {
 	if len(used) != 4 {
 		t.Errorf("100 customers use shards %v, want all 4", used)
 	}
-	o := &workorder.Order{ID: id, Class: "complaint", ServiceNumber: "18912345678", Status: workorder.StatusNew}
+	o := &workorder.Order{ID: id, Class: "complaint", ServiceNumber: "18912345678", Status: configs.StatusNew}
 	ev := queue.Event{ID: "e1", Type: queue.TypeWorkOrderCreated, Source: "/t", Subject: id, Time: day,
 		Key: o.Key(), Topics: []string{"a"}, Data: []byte(`{}`)}
 	timer := escalation.Timer{ID: escalation.TimerID(id, "register"), WorkOrderID: id, Stage: "register", Due: day.Add(time.Hour)}

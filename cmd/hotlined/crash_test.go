@@ -214,3 +214,22 @@ func waitCreated(t *testing.T, p *process, n int) {
 	}
 	t.Fatalf("work order %d not created", n)
 }
+
+// -check-config passes the shipped config (exit 0, "ok") and warns on
+// stderr that the calendar in use lacks a published year: 2027 is
+// provisional in cn-2027.yaml, and any year after it is missing.
+func TestCheckConfigWarnsOfUnpublishedCalendarYear(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "-config", "../../configs/hotlined.yaml", "-check-config")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("-check-config: %v\n%s", err, stderr.String())
+	}
+	if !strings.HasSuffix(strings.TrimSpace(stdout.String()), ": ok") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	if e := stderr.String(); !strings.Contains(e, "cn-2027.yaml: warning: ") || !strings.Contains(e, "in the calendar file") {
+		t.Errorf("stderr %q: want the calendar warning", e)
+	}
+}

@@ -33,9 +33,15 @@ func run() int {
 		return 2
 	}
 	if *checkOnly {
-		if _, err := daemon.LoadFiles(cfg); err != nil {
+		files, err := daemon.LoadFiles(cfg)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "hotlined: config: %v\n", err)
 			return 2
+		}
+		if files.Calendar != nil { // a warning, not an error: exit 0
+			for _, w := range files.Calendar.Current().Warnings(time.Now()) {
+				fmt.Fprintf(os.Stderr, "hotlined: %s: warning: %s\n", files.Calendar.Path(), w)
+			}
 		}
 		fmt.Printf("%s: ok\n", *configPath)
 		return 0

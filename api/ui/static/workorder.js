@@ -1,57 +1,72 @@
-// Work-order page: deadline countdowns and the status buttons.
+// Work-order page: status buttons, reclassify, acks of its alerts. The
+// countdowns tick in ui.js.
 (function () {
   "use strict";
+  var H = window.hotlined;
   var card = document.getElementById("workorder");
-  if (!card) return;
+  if (!card || !H) return;
   var id = card.dataset.id;
+  var base = "/v1/workorders/" + encodeURIComponent(id);
 
-  function fmt(ms) {
-    var s = Math.floor(Math.abs(ms) / 1000);
-    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-    s = s % 60;
-    var pad = function (n) { return n < 10 ? "0" + n : "" + n; };
-    return (d ? d + "d " : "") + h + "h " + pad(m) + "m " + pad(s) + "s";
-  }
-  function tick() {
-    var now = Date.now();
-    document.querySelectorAll("[data-due]").forEach(function (el) {
-      var left = Date.parse(el.dataset.due) - now;
-      el.textContent = left >= 0 ? fmt(left) + " left" : "overdue by " + fmt(left);
-      el.classList.toggle("overdue", left < 0);
-      el.classList.toggle("soon", left >= 0 && left < 15 * 60 * 1000);
-    });
-  }
-  tick();
-  setInterval(tick, 1000);
-
-  var errorBox = document.getElementById("action-error");
+  var actionError = document.getElementById("action-error");
   document.querySelectorAll("button[data-status]").forEach(function (b) {
     b.addEventListener("click", function () {
       var buttons = document.querySelectorAll("button[data-status]");
       buttons.forEach(function (x) { x.disabled = true; });
       var note = document.getElementById("note");
-      fetch("/v1/workorders/" + encodeURIComponent(id) + "/status", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          "X-Hotlined-CSRF": "1",
-          "Idempotency-Key": id + "-" + b.dataset.status + "-" + Date.now()
-        },
-        body: JSON.stringify({ status: b.dataset.status, note: note ? note.value : "" })
-      }).then(function (resp) {
-        return resp.json().catch(function () { return {}; }).then(function (body) {
-          if (!resp.ok) throw new Error(body.error || ("HTTP " + resp.status));
+      H.post(base + "/status", { status: b.dataset.status, note: note ? note.value : "" },
+        { "Idempotency-Key": id + "-" + b.dataset.status + "-" + Date.now() })
+        .then(function (o) {
           var st = document.getElementById("status");
-          st.textContent = body.status;
-          st.className = "status status-" + body.status;
+          st.textContent = H.word("status", o.status);
+          st.dataset.status = o.status;
+          st.className = "status status-" + o.status;
           location.reload(); // the allowed next steps and the history change too
+        })
+        .catch(function (err) {
+          H.showError(actionError, H.t("statusfailed", { err: err.message }));
+          buttons.forEach(function (x) { x.disabled = false; });
         });
-      }).catch(function (err) {
-        errorBox.textContent = "Could not change the status: " + err.message;
-        errorBox.hidden = false;
-        buttons.forEach(function (x) { x.disabled = false; });
-      });
+    });
+  });
+
+  var rb = document.getElementById("reclassify-button");
+  if (rb) {
+    rb.addEventListener("click", function () {
+      var sel = document.getElementById("new-class");
+      var reason = document.getElementById("class-reason");
+      var box = document.getElementById("class-error");
+      rb.disabled = true;
+      H.post(base + "/class", { class: sel.value, reason: reason.value })
+        .then(function () { location.reload(); })
+        .catch(function (err) {
+          H.showError(box, H.t("classfailed", { err: err.message }));
+          rb.disabled = false;
+        });
+    });
+  }
+
+  var nb = document.getElementById("note-button");
+  if (nb) {
+    nb.addEventListener("click", function () {
+      nb.disabled = true;
+      H.post(base + "/notes", { text: document.getElementById("note-text").value })
+        .then(function () { location.reload(); })
+        .catch(function (err) { nb.disabled = false; H.showError(actionError, err.message); });
+    });
+  }
+
+  var ackError = document.getElementById("ack-error");
+  document.querySelectorAll("button[data-ack]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      b.disabled = true;
+      H.post("/v1/alerts/" + encodeURIComponent(b.dataset.ack) + "/ack", {})
+        .catch(function (err) { if (err.status !== 409) throw err; })
+        .then(function () { var tr = b.closest("tr"); if (tr) tr.remove(); H.showError(ackError, ""); })
+        .catch(function (err) {
+          b.disabled = false;
+          H.showError(ackError, H.t("ackfailed", { id: b.dataset.ack, err: err.message }));
+        });
     });
   });
 })();

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/language"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
+)
+
+func TestPickLang(t *testing.T) {
+	for _, c := range []struct {
+		query, cookie, accept string
+		want                  language.Tag
+	}{
+		{"", "", "", langZH},
+		{"", "", "fr-FR,fr;q=0.9", langZH},
+		{"", "", "en-US,en;q=0.9", language.English},
+		{"", "", "zh-CN,zh;q=0.9,en;q=0.8", langZH},
+		{"", "", "zh", langZH},
+		{"en", "", "zh-CN", language.English},
+		{"zh-CN", "", "en-US", langZH},
+		{"", "en", "zh-CN", language.English},
+		{"zh", "en", "en-US", langZH},
+		{"%%%", "", "en", language.English},
+	} {
+		r := httptest.NewRequest("GET", "/ui/board?lang="+c.query, nil)
+		if c.cookie != "" {
+			r.Header.Set("Cookie", langCookie+"="+c.cookie)
+		}
+		if c.accept != "" {
+			r.Header.Set("Accept-Language", c.accept)
+		}
+		if got := pickLang(r); got != c.want {
+			t.Errorf("lang=%q cookie=%q Accept-Language=%q: %v, want %v", c.query, c.cookie, c.accept, got, c.want)
+		}
+	}
+}
+
+// policyNames collects the stage and level names of a policies file.
+func policyNames(t *testing.T, path string) (stages, levels []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any, key string)
+	walk = func(v any, key string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				switch s, _ := x.(string); {
+				case k == "level" || k == "warning_level":
+					levels = append(levels, s)
+				case k == "stage" || (k == "name" && key == "stages"):
+					stages = append(stages, s)
+				}
+				walk(x, k)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x, key)
+			}
+		}
+	}
+	walk(doc, "")
+	return stages, levels
+}
+
+// Every identifier the daemon shows has words in both languages, and the
+// Chinese words are not the identifier.
+func TestCatalogueCoversIdentifiers(t *testing.T) {
+	cfg, err := configs.Load("../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"class":    configs.Classes,
+		"category": configs.Categories,
+		"status":   configs.Statuses,
+		"tier":     configs.Tiers,
+		"severity": {escalation.SeverityWarning, escalation.SeverityBreach, escalation.SeverityMajor, escalation.SeverityGroup},
+		"flag":     {"escalation_risk", "escalation_record", "escalated", "suspected_group", "batch", "province_unknown", "transfer_failed"},
+		"rule": {classifier.RuleBaseCategory, classifier.RuleInvalidAnonymous, classifier.RuleEscalationTendencyIVR,
+			classifier.RuleOpenComplaintUrged, classifier.RuleUnsatisfied, classifier.RuleRepeatAfterArchive,
+			classifier.RuleGroupSameDay, classifier.RuleGroupSameMonth, classifier.RuleReclassified,
+			"public_opinion_risk", "escalation_tendency"},
+		"ground":   {"anonymous", "not_concrete", "unreachable", "outside_operator", "outside_telecom"},
+		"followup": {"satisfied", "basically_satisfied", "unsatisfied"},
+		"exposure": {"threatened", "exposed"},
+		"action":   {"status", "urge", "class"},
+		"role":     {"agent", "supervisor", "system"},
+		"province": {cfg.Provinces.Unknown},
+	}
+	stages, levels := policyNames(t, "../configs/policies.yaml")
+	if len(stages) < 5 || len(levels) < 4 {
+		t.Fatalf("policies.yaml gave stages %v levels %v: the walk is broken", stages, levels)
+	}
+	want["stage"] = stages
+	want["level"] = levels
+	for _, stages := range cfg.Escalation.Deadlines {
+		for st := range stages {
+			want["stage"] = append(want["stage"], st)
+		}
+	}
+	for _, p := range cfg.Provinces.Prefixes {
+		want["province"] = append(want["province"], p)
+	}
+	for _, h := range cfg.Hotlines {
+		if h.Province != "from_caller" {
+			want["province"] = append(want["province"], h.Province)
+		}
+	}
+	var leaves func(n *configs.Node)
+	leaves = func(n *configs.Node) {
+		if n.Subcategory != "" {
+			want["sub"] = append(want["sub"], n.Subcategory)
+		}
+		for _, o := range n.Options {
+			leaves(o)
+		}
+	}
+	for _, m := range cfg.Menus {
+		leaves(m)
+	}
+	zh, en := newLocale(langZH, nil), newLocale(language.English, nil)
+	for kind, ids := range want {
+		for _, id := range ids {
+			if !uiKnown[kind+"."+id] {
+				t.Errorf("the catalogue lacks %s.%s", kind, id)
+				continue
+			}
+			if z, e := zh.word(kind, id), en.word(kind, id); z == id || z == e || e == "" {
+				t.Errorf("%s.%s: zh %q en %q", kind, id, z, e)
+			}
+		}
+	}
+	if got := zh.Stage("cool_off"); got != "cool off" {
+		t.Errorf("unknown stage in words = %q", got)
+	}
+}
+
+func TestLocaleTimeInZone(t *testing.T) {
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLocale(langZH, sh)
+	at := time.Date(2026, 11, 30, 6, 5, 9, 0, time.UTC)
+	if got := l.Time(at); got != "2026-11-30 14:05:09 +08:00" {
+		t.Errorf("Time = %q", got)
+	}
+	if got := l.Zone(); got != "Asia/Shanghai (UTC+08:00)" {
+		t.Errorf("Zone = %q", got)
+	}
+	if got := l.T("Priority %d", 2); got != "优先级 2" {
+		t.Errorf("T = %q", got)
+	}
+	if got := newLocale(language.English, sh).T("Priority %d", 2); got != "Priority 2" {
+		t.Errorf("T en = %q", got)
+	}
+	js := l.JSStrings()
+	if js["overdue"] != "已超时 {t}" || js["tz"] != "Asia/Shanghai" || js["words"].(map[string]map[string]string)["class"]["major_complaint"] != "重大投诉" {
+		t.Errorf("JSStrings = %v", js)
+	}
+	for k := range js {
+		if strings.Contains(k, " ") {
+			t.Errorf("JSStrings has a sentence key %q", k)
+		}
+	}
+}
+
+func TestAgentMayReclassify(t *testing.T) {
+	for _, c := range []struct {
+		from, to string
+		want     bool
+	}{
+		{"complaint", "major_complaint", true},
+		{"query", "complaint", true},
+		{"query", "consultation", true},
+		{"major_complaint", "complaint", false},
+		{"repeat_complaint", "complaint", false},
+		{"complaint", "query", false},
+	} {
+		if got := agentMayReclassify(c.from, c.to); got != c.want {
+			t.Errorf("%s -> %s = %v", c.from, c.to, got)
+		}
+	}
+	for _, c := range configs.Classes {
+		if _, ok := classRank[c]; !ok {
+			t.Errorf("class %s has no rank", c)
+		}
+	}
+}
+
+func TestReasonDetail(t *testing.T) {
+	l := newLocale(langZH, nil)
+	for _, c := range []struct{ rule, detail, want string }{
+		{"reclassified", "complaint -> major_complaint by agent:28aec4d4: 客户称将曝光", "投诉 → 重大投诉 · 坐席 28aec4d4 · 客户称将曝光"},
+		{"base_category", "complaint/billing chosen in the IVR or given by the channel", ""},
+		{"group_same_month", "incident GC-202611-GD-billing: complaints about billing in GD during 2026-11 reached 20", "GC-202611-GD-billing"},
+		{"repeat_after_archive", "WO-20261101-GD-000042 was archived 2026-11-02, 28d ago, within the 720h window", "WO-20261101-GD-000042"},
+		{"public_opinion_risk", "keywords in the free text: 媒体, 曝光", "媒体, 曝光"},
+	} {
+		if got := l.ReasonDetail(c.rule, c.detail); got != c.want {
+			t.Errorf("%s %q = %q, want %q", c.rule, c.detail, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package api
+
+// The work-order page, the softphone's screen-pop target: what the agent
+// needs during the call, in words (i18n.go), times in the configured zone.
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/workorder"
+)
+
+// classRank orders the classes by severity for the reclassify control
+// (DESIGN, agent actions): an agent may move an order to a class of equal
+// or higher rank; only a supervisor may lower it. The API decides; the
+// page only marks what the agent's role cannot do.
+var classRank = map[string]int{
+	"query": 0, "consultation": 0, "fault_report": 1, "complaint": 2,
+	"repeat_complaint": 3, "group_complaint": 4, "major_complaint": 5,
+}
+
+// agentMayReclassify reports whether an agent may move from one class to another.
+func agentMayReclassify(from, to string) bool { return classRank[to] >= classRank[from] }
+
+type uiDeadline struct {
+	Stage string
+	Due   time.Time
+}
+
+// uiClassOption is one choice of the reclassify control.
+type uiClassOption struct {
+	Class      string
+	Current    bool
+	Supervisor bool // lowering: only a supervisor may
+}
+
+// uiExtras are the order's fields from DESIGN's additions of 2026-11-30
+// (flags, problem code, invalid ground, follow-up, exposure, appeal,
+// notes), read from its JSON so the page shows them as soon as the work
+// order carries them.
+type uiExtras struct {
+	Flags             []string `json:"flags"`
+	ProblemCode       string   `json:"problem_code"`
+	InvalidGround     string   `json:"invalid_ground"`
+	Exposure          string   `json:"exposure"`
+	UnsatisfiedReason string   `json:"unsatisfied_reason"`
+	Followup          *struct {
+		Result string    `json:"result"`
+		Reason string    `json:"reason"`
+		At     time.Time `json:"at"`
+	} `json:"followup"`
+	Appeal *struct {
+		Authority  string    `json:"authority"`
+		CaseNumber string    `json:"case_number"`
+		ReceivedAt time.Time `json:"received_at"`
+		Deadline   time.Time `json:"deadline"`
+	} `json:"appeal"`
+	Notes []struct {
+		At    time.Time `json:"at"`
+		Actor string    `json:"actor"`
+		Text  string    `json:"text"`
+	} `json:"notes"`
+}
+
+func orderExtras(o *workorder.Order) uiExtras {
+	var x uiExtras
+	if b, err := json.Marshal(o); err == nil {
+		_ = json.Unmarshal(b, &x) // a field of another shape is left out
+	}
+	return x
+}
+
+// recentLimit caps the customer's other orders on the page.
+const recentLimit = 10
+
+func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
+	ss, _ := sessionFrom(r)
+	id := r.PathValue("id")
+	if !workorder.ValidID(id) {
+		s.renderError(w, r, http.StatusBadRequest, "Bad id", "Not a work-order id like WO-20261123-GD-000123.")
+		return
+	}
+	o, err := s.p.Orders.Get(r.Context(), id)
+	if errors.Is(err, workorder.ErrNotFound) {
+		s.renderError(w, r, http.StatusNotFound, "Not found", "No work order %s.", id)
+		return
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("work_order", id).Msg("work-order page")
+		s.renderError(w, r, http.StatusInternalServerError, "Error", "Could not read the work order.")
+		return
+	}
+	var deadlines []uiDeadline
+	for stage, due := range o.Deadlines {
+		deadlines = append(deadlines, uiDeadline{stage, due})
+	}
+	sort.Slice(deadlines, func(i, j int) bool { return deadlines[i].Due.Before(deadlines[j].Due) })
+	var next []string
+	for _, st := range configs.Statuses {
+		if workorder.CanTransition(o.Status, st) {
+			next = append(next, st)
+		}
+	}
+	var classes []uiClassOption
+	for _, c := range configs.Classes {
+		classes = append(classes, uiClassOption{Class: c, Current: c == o.Class,
+			Supervisor: ss.Role != "supervisor" && !agentMayReclassify(o.Class, c)})
+	}
+	// The customer's other orders, newest first.
+	var recent []*workorder.Order
+	if number := o.Key(); s.p.Lister != nil && number != o.ID {
+		all, err := s.p.Lister.List(r.Context(), number, workorder.Filter{})
+		if err != nil {
+			s.log.Warn().Err(err).Str("work_order", id).Msg("work-order page: the customer's orders")
+		}
+		for _, x := range all {
+			if x.ID != o.ID && len(recent) < recentLimit {
+				recent = append(recent, x)
+			}
+		}
+	}
+	// Its open alerts.
+	var alerts []escalation.Alert
+	if s.p.Alerts.Store != nil {
+		open, err := s.p.Alerts.Store.Alerts(r.Context(), escalation.StateOpen, maxAlertLimit)
+		if err != nil {
+			s.log.Warn().Err(err).Str("work_order", id).Msg("work-order page: alerts")
+		}
+		alerts = slices.DeleteFunc(open, func(a escalation.Alert) bool { return a.WorkOrderID != o.ID })
+	}
+	s.render(w, r, http.StatusOK, "workorder.html", map[string]any{
+		"Title": o.ID, "Session": ss, "O": o, "X": orderExtras(o), "Deadlines": deadlines, "Next": next,
+		"CanChange": s.p.Changes != nil, "Classes": classes, "Recent": recent, "HasLister": s.p.Lister != nil,
+		"Alerts": alerts, "CanAck": ss.Role == "supervisor" && s.p.Alerts.Store != nil,
+		"HasNotes": s.hasRoute(http.MethodPost, "/v1/workorders/"+o.ID+"/notes"),
+	})
+}

@@ -1,0 +1,153 @@
+package workorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hotlined/hotlined/classifier"
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/queue"
+)
+
+// Stages of the alerts raised at once for a flag, outside the SLA
+// policies' stages.
+const (
+	// StageReportEscalationRisk: an escalation-risk order is reported
+	// upward at once (DOMAIN.md "Escalation tendency"); apart from the
+	// policies' report_upward stage of major complaints.
+	StageReportEscalationRisk = "report_escalation_risk"
+	// StageSetProvince: the province of the company complained about is
+	// unknown; an agent must set it before it is counted.
+	StageSetProvince = "set_province"
+)
+
+// priority is o's priority: its class's, raised by its urges, and at least
+// the escalation risk's and record's when flagged.
+func (s *Service) priority(o *Order) int {
+	p := s.rules.Priority(o.Class, o.Urges)
+	if o.HasFlag(configs.FlagEscalationRisk) {
+		p = min(p, s.rules.EscalationRisk.Priority)
+	}
+	if o.HasFlag(configs.FlagEscalationRecord) && slices.Contains(configs.ComplaintClasses, o.Class) {
+		p = min(p, s.rules.EscalationRecord.Priority)
+	}
+	return p
+}
+
+// raiseRisks applies what a later text or contact brings to o:
+// public-opinion reasons make a complaint major (unless it is a group
+// complaint, which ranks above), with the exposure; escalation-risk
+// reasons flag it. who says where they came from, for the history. It
+// reports whether the class changed.
+func (s *Service) raiseRisks(o *Order, major []classifier.Reason, exposure string, risk []classifier.Reason, who string, now time.Time) bool {
+	changed := false
+	if len(major) > 0 && slices.Contains(configs.ComplaintClasses, o.Class) {
+		if o.Class != configs.ClassMajorComplaint && o.Class != configs.ClassGroupComplaint {
+			from := o.Class
+			o.Class = configs.ClassMajorComplaint
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
+				To: o.Class, Note: who + " gives a public-opinion reason: " + major[0].Rule})
+			changed = true
+		}
+		if exposure == configs.ExposureExposed || o.Exposure == "" {
+			o.Exposure = exposure
+		}
+		o.Reasons = append(o.Reasons, major...)
+	}
+	if len(risk) > 0 && slices.Contains(configs.ComplaintClasses, o.Class) {
+		if o.SetFlag(configs.FlagEscalationRisk) {
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "flag", To: configs.FlagEscalationRisk,
+				Note: who + " gives an escalation-risk reason: " + risk[0].Rule})
+		}
+		o.Reasons = append(o.Reasons, risk...)
+	}
+	return changed
+}
+
+// attentionTimers are the timers of the alerts o's flags raise at once: the
+// upward report of an escalation risk, and the call to set an unknown
+// province. Their ids name the order and the stage, so adding one again
+// changes nothing the supervisor sees.
+func (s *Service) attentionTimers(o *Order, now time.Time) []escalation.Timer {
+	var out []escalation.Timer
+	if o.HasFlag(configs.FlagEscalationRisk) {
+		t := s.timer(o, StageReportEscalationRisk, now)
+		t.Severity = escalation.SeverityEscalationRisk
+		out = append(out, t)
+	}
+	if o.HasFlag(configs.FlagProvinceUnknown) {
+		t := s.timer(o, StageSetProvince, now)
+		t.Severity = escalation.SeverityWarning
+		out = append(out, t)
+	}
+	return out
+}
+
+// Errors of agents' actions.
+var (
+	ErrUnknownNoteKind    = errors.New("unknown note kind")
+	ErrEmptyNote          = errors.New("the note is empty")
+	ErrUnknownProblemCode = errors.New("unknown problem code")
+	ErrBadProvince        = errors.New("not a province code")
+)
+
+// MaxNoteRunes caps one note.
+const MaxNoteRunes = 4000
+
+// AddNote records a note on an order by actor: a customer statement (the
+// customer's words: searched for the keywords like the description, so it
+// may make a complaint major or flag its escalation risk, with
+// hotline.workorder.reclassified), a holding statement or a plan. One
+// transaction with the order's event. Errors: ErrUnknownNoteKind,
+// ErrEmptyNote, ErrReasonRequired (no actor), ErrNotFound.
+func (s *Service) AddNote(ctx context.Context, id, kind, text, actor string) (*Order, error) {
+	if !slices.Contains(NoteKinds, kind) {
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownNoteKind, kind, strings.Join(NoteKinds, ", "))
+	}
+	text, actor = strings.TrimSpace(text), strings.TrimSpace(actor)
+	if text == "" || len([]rune(text)) > MaxNoteRunes {
+		return nil, fmt.Errorf("%w (1 to %d characters)", ErrEmptyNote, MaxNoteRunes)
+	}
+	if actor == "" {
+		return nil, ErrReasonRequired
+	}
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		o.Notes = append(o.Notes, Note{At: now, Actor: actor, Kind: kind, Text: text})
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: actor, Action: "note", To: kind})
+		var m Mutation
+		typ := queue.TypeWorkOrderUpdated
+		if kind == NoteCustomerStatement {
+			major, exposure, risk := s.rules.KeywordReasons(text)
+			hadRisk := o.HasFlag(configs.FlagEscalationRisk)
+			reclassified := s.raiseRisks(o, major, exposure, risk, "the customer's statement recorded by "+actor, now)
+			if reclassified {
+				typ = queue.TypeWorkOrderReclassified
+			}
+			from := o.Priority
+			if o.Priority = s.priority(o); reclassified || o.Priority != from {
+				m.Plan = s.replan(o, now) // timers carry class and priority
+			}
+			if !hadRisk && o.HasFlag(configs.FlagEscalationRisk) {
+				m.AddTimers = append(m.AddTimers, s.attentionTimers(o, now)...)
+			}
+		}
+		ev, err := s.event(typ, o, now)
+		if err != nil {
+			return Mutation{}, err
+		}
+		m.Events = append(m.Events, ev)
+		return m, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.log.Info().Str("work_order", o.ID).Str("kind", kind).Str("actor", actor).Str("class", o.Class).Msg("note recorded")
+	return o, nil
+}
