@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,9 +39,9 @@ func TestSentinelFailsOver(t *testing.T) {
 // The cluster has three masters serving all slots.
 func TestClusterHasThreeMasters(t *testing.T) {
 	rc := StartRedisCluster(t)
-	n := 0
-	_ = rc.Client.ForEachMaster(context.Background(), func(context.Context, *redis.Client) error { n++; return nil })
-	if n != 3 {
+	var n atomic.Int32 // ForEachMaster calls in parallel
+	_ = rc.Client.ForEachMaster(context.Background(), func(context.Context, *redis.Client) error { n.Add(1); return nil })
+	if n := n.Load(); n != 3 {
 		t.Errorf("%d masters, want 3", n)
 	}
 }
