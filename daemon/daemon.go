@@ -129,20 +129,25 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	}
 	dialer := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: kafkaTLS, SASLMechanism: mechanism}
 	writer := &kafka.Writer{
-		Addr:                   kafka.TCP(d.brokers...),
-		Transport:              &kafka.Transport{TLS: kafkaTLS, SASL: mechanism, DialTimeout: 5 * time.Second},
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           cfg.Kafka.BatchTimeout.D(),
-		BatchSize:              1000,
-		MaxAttempts:            3,
+		Addr:         kafka.TCP(d.brokers...),
+		Transport:    &kafka.Transport{TLS: kafkaTLS, SASL: mechanism, DialTimeout: 5 * time.Second},
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: cfg.Kafka.BatchTimeout.D(),
+		BatchSize:    1000,
+		// One attempt per WriteMessages: the relay retries itself, and
+		// kafka-go's own retry of a batch whose first request timed out
+		// races with that request's encoding (seen under -race).
+		MaxAttempts:            1,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        500 * time.Millisecond,
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: cfg.Kafka.AutoCreateTopics,
-		// A write must end well inside the relay's lease (fencing).
-		WriteTimeout: cfg.Kafka.OutboxClaimIdle.D() / 4,
-		ReadTimeout:  cfg.Kafka.OutboxClaimIdle.D() / 4,
+		// A write must end well inside the relay's lease (fencing): the
+		// relay starts one only while the lease is safe for longer than
+		// this plus the batch wait.
+		WriteTimeout: cfg.Kafka.OutboxClaimIdle.D() / 2,
+		ReadTimeout:  cfg.Kafka.OutboxClaimIdle.D() / 2,
 	}
 	// Close flushes what the writer holds; with Kafka hung that is bounded
 	// by the shutdown step, and the events stay in the outbox.

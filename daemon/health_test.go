@@ -72,6 +72,14 @@ func TestReadyzAsksKafkaForMetadata(t *testing.T) {
 		t.Errorf("readyz with a hung broker = %d %s; want 200 with kafka unreachable", status, body)
 	}
 
+	// Leaving the consumer group on the mute broker is cut short (2 s): an
+	// error of the grace kind, expected here.
+	stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.d.Shutdown(stop); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("shutdown with a mute broker: %v", err)
+	}
+
 	ok := boot(t, nil) // the embedded broker answers
 	if status, body := readyz(t, ok); status != 200 || !strings.Contains(body, `"kafka":"ok"`) {
 		t.Errorf("readyz with a live broker = %d %s", status, body)

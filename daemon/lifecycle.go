@@ -36,8 +36,9 @@ func (d *Daemon) run(ctx context.Context, name string, c component) error {
 	return nil
 }
 
-// stepSlack is how long a step may still take once the grace period is
-// over before Shutdown moves on without it (the process is exiting).
+// stepSlack is how long the steps still running may take, all together,
+// once the grace period is over, before Shutdown returns without them (the
+// process is exiting).
 const stepSlack = 200 * time.Millisecond
 
 // Shutdown stops the daemon within ctx: /readyz and SIP OPTIONS answer
@@ -54,11 +55,28 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.sip != nil {
 		d.sip.Drain()
 	}
+	// hard ends stepSlack after ctx: the last moment Shutdown waits.
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-hard.Done():
+			return
+		}
+		t := time.NewTimer(stepSlack)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-hard.Done():
+		}
+	}()
 	var errs []error
 	for i := len(d.steps) - 1; i >= 0; i-- {
 		s := d.steps[i]
 		start := time.Now()
-		if err := runStep(ctx, s.fn); err != nil {
+		if err := runStep(ctx, hard, s.fn); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown %s: %w", s.name, err))
 		}
 		d.log.Debug().Str("step", s.name).Dur("took", time.Since(start)).Msg("shutdown step done")
@@ -66,22 +84,23 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// runStep runs fn and waits for it until ctx ends, then stepSlack more.
-func runStep(ctx context.Context, fn func(context.Context) error) error {
+// runStep runs fn with ctx and waits for it until hard ends (and 10 ms
+// more).
+func runStep(ctx, hard context.Context, fn func(context.Context) error) error {
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
 	select {
 	case err := <-done:
 		return err
-	case <-ctx.Done():
+	case <-hard.Done():
 	}
-	t := time.NewTimer(stepSlack)
+	t := time.NewTimer(10 * time.Millisecond) // a closer that needs no wait still gets to finish
 	defer t.Stop()
 	select {
 	case err := <-done:
 		return err
 	case <-t.C:
-		return fmt.Errorf("left running: %w", ctx.Err())
+		return fmt.Errorf("left running: %w", context.DeadlineExceeded)
 	}
 }
 
@@ -91,6 +110,6 @@ func capped(d time.Duration, fn func(context.Context) error) func(context.Contex
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
-		return runStep(ctx, fn)
+		return runStep(ctx, ctx, fn)
 	}
 }

@@ -122,7 +122,7 @@ func NewRelay(p RelayParams) (*Relay, error) {
 	if p.ClaimIdle <= 0 {
 		p.ClaimIdle = 2 * time.Second
 	}
-	if p.WriteBound <= 0 || p.WriteBound >= p.ClaimIdle*2/3 {
+	if p.WriteBound <= 0 || p.WriteBound > p.ClaimIdle*2/3 {
 		p.WriteBound = p.ClaimIdle / 3
 	}
 	if p.Now == nil {
@@ -634,7 +634,9 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, shard int, held
 	backoff := 100 * time.Millisecond
 	kafkaDown := false
 	for attempt := 1; len(msgs) > 0; attempt++ {
-		if time.Since(held.renewed) > r.p.ClaimIdle/3 || time.Until(held.safe) <= r.p.WriteBound {
+		// Renew first unless that was just done, so each attempt has at
+		// least a quarter of ClaimIdle before its deadline.
+		if time.Since(held.renewed) > r.p.ClaimIdle/4 || time.Until(held.safe) <= r.p.WriteBound {
 			if err := r.renew(ctx, held); err != nil {
 				log.Warn().Err(err).Msg("lease not renewed before publishing; the next holder publishes these entries")
 				return false
