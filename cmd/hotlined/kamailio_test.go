@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,11 +143,14 @@ func startKamailio(t *testing.T, daemons ...string) string {
 	}
 	cmd := exec.Command(bin, "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, "-P", filepath.Join(dir, "pid"))
 	cmd.Stdout, cmd.Stderr = log, log
+	// Its own process group: kamailio forks its workers, and all of them
+	// must go when the test ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_, _ = cmd.Process.Wait()
 		if t.Failed() {
 			data, _ := os.ReadFile(log.Name())
