@@ -43,7 +43,11 @@ type Config struct {
 	Escalation Escalation       `yaml:"escalation"`
 	Classifier Classifier       `yaml:"classifier"`
 	OTel       OTel             `yaml:"otel"`
-	Location   *time.Location   `yaml:"-"`
+	// ShutdownGrace bounds SIGTERM: calls in progress, the outbox flush
+	// and the rest must end within it (default 30s); what the relay did
+	// not publish by then stays in the outbox for the next daemon.
+	ShutdownGrace Duration       `yaml:"shutdown_grace"`
+	Location      *time.Location `yaml:"-"`
 	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
 	// Load; nil when no file is configured (or after Parse alone).
 	ProblemCodes *ProblemCodes       `yaml:"-"`
@@ -369,6 +373,7 @@ var Roles = []string{"agent", "supervisor", "system"}
 // Default returns the built-in defaults, the base the file is laid over.
 func Default() *Config {
 	return &Config{
+		ShutdownGrace: Duration(30 * time.Second),
 		SIP: SIP{
 			Listen:          []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
 			MaxMessageBytes: 16384,
@@ -837,6 +842,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Redis.Servers()) > 1 && c.Redis.MasterName == "" && c.Redis.DB != 0 {
 		bad("redis.db", "must be 0 on a Redis Cluster (several redis.addrs)")
+	}
+	if c.ShutdownGrace.D() < time.Second {
+		bad("shutdown_grace", "must be >= 1s")
 	}
 	if c.Redis.Shards < 1 || c.Redis.Shards > 1024 {
 		bad("redis.shards", "must be between 1 and 1024, got %d", c.Redis.Shards)

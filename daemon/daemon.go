@@ -93,10 +93,6 @@ func (d *Daemon) startTracing(ctx context.Context) error {
 	return nil
 }
 
-// ShutdownGrace bounds how long Shutdown waits for calls in progress and for
-// the outbox to drain.
-const ShutdownGrace = 30 * time.Second
-
 // Start brings every component up, in dependency order; on error, what was
 // started is stopped again.
 func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ...Option) (_ *Daemon, err error) {
@@ -381,7 +377,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 
 // Run starts the daemon, reloads the calendar on each value from reload
 // (main sends SIGHUP there), and stops it when ctx ends, within
-// ShutdownGrace. A shutdown that ran out of grace (Kafka hung, calls still
+// shutdown_grace. A shutdown that ran out of grace (Kafka hung, calls still
 // up) is not a failure: it is logged, what is not published stays in the
 // outbox for the next daemon, and Run returns nil.
 func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger, reload <-chan os.Signal) error {
@@ -400,11 +396,12 @@ func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger, reload <-
 		}
 	}
 	log.Info().Msg("shutting down: new calls get 503, calls in progress may finish, the outbox is flushed")
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownGrace)
+	grace := cfg.ShutdownGrace.D()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	err = d.Shutdown(stopCtx)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		log.Warn().Err(err).Dur("grace", ShutdownGrace).
+		log.Warn().Err(err).Dur("grace", grace).
 			Msg("grace period over: stopped anyway; unpublished events stay in the outbox for the next daemon")
 		return nil
 	}
