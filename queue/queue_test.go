@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -520,4 +521,155 @@ func stop(r *queue.Relay) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.Shutdown(ctx)
+}
+
+// stallProxy forwards TCP to target; while stalled it holds every byte, as
+// a network partition or a paused process does.
+type stallProxy struct {
+	ln      net.Listener
+	stalled atomic.Bool
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go p.pipe(c, u)
+			go p.pipe(u, c)
+		}
+	}()
+	return p
+}
+
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.stalled.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Fencing: relay a is cut off from Redis (a partition, a long pause) in
+// the middle of a Kafka write that would outlast its lease; relay b takes
+// the shards once a's leases expire. a is never writing a shard after b
+// has begun writing it: each of a's writes is cut at its deadline, before
+// its lease can expire.
+func TestFencedRelayStopsBeforeTheNextHolderStarts(t *testing.T) {
+	const shards = 2
+	f := newFixture(t, shards)
+	var (
+		mu    sync.Mutex
+		spans []span
+	)
+	shardOf := func(key string) int {
+		var i int
+		fmt.Sscanf(key, "k%d", &i)
+		return i % shards
+	}
+	proxy := newStallProxy(t, f.rdb.Options().Addr)
+	newRelay := func(name, addr string, pub queue.Publisher) *queue.Relay {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 5 * time.Second})
+		t.Cleanup(func() { rdb.Close() })
+		r, err := queue.NewRelay(queue.RelayParams{Redis: rdb, Outbox: f.outbox,
+			Publisher: recorder{name: name, inner: pub, shardOf: shardOf, mu: &mu, spans: &spans},
+			Logger:    zerolog.Nop(), Consumer: name, Block: 50 * time.Millisecond, ClaimIdle: time.Second,
+			BatchSize: 2, WriteBound: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { stop(r) })
+		return r
+	}
+	// a's broker is much slower than a lease (3 s a write, lease 1 s):
+	// only the write deadline stops a write that would outlive a's lease.
+	a := newRelay("a", proxy.ln.Addr().String(), slowPublisher{f.writer, 3 * time.Second})
+	if !waitFor(20*time.Second, func() bool { return len(a.Holding()) == shards }) {
+		t.Fatalf("a holds %v", a.Holding())
+	}
+	f.commit(t, 40)
+	time.Sleep(300 * time.Millisecond) // a is in a write
+	proxy.stalled.Store(true)          // and loses Redis
+	cut := time.Now()
+	b := newRelay("b", f.rdb.Options().Addr, f.writer)
+	if !waitFor(20*time.Second, func() bool { return len(b.Holding()) == shards }) {
+		t.Fatalf("b holds %v", b.Holding())
+	}
+	f.waitDrained(t)
+	proxy.stalled.Store(false)
+	stop(a) // a's write in flight, if any, ends and is recorded
+
+	mu.Lock()
+	defer mu.Unlock()
+	firstB := map[int]time.Time{}
+	for _, s := range spans {
+		if s.relay != "b" {
+			continue
+		}
+		for sh := range s.shards {
+			if at, ok := firstB[sh]; !ok || s.start.Before(at) {
+				firstB[sh] = s.start
+			}
+		}
+	}
+	if len(firstB) == 0 {
+		t.Fatal("b never wrote")
+	}
+	for _, s := range spans {
+		if s.relay != "a" {
+			continue
+		}
+		for sh := range s.shards {
+			if at, ok := firstB[sh]; ok && s.end.After(at) {
+				t.Errorf("a wrote shard %d until %v, after b began at %v (cut at %v)", sh,
+					s.end.Format("15:04:05.000"), at.Format("15:04:05.000"), cut.Format("15:04:05.000"))
+			}
+		}
+	}
+}
+
+// slowPublisher takes d per write (a slow broker), or less if ctx ends.
+type slowPublisher struct {
+	inner queue.Publisher
+	d     time.Duration
+}
+
+func (p slowPublisher) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	t := time.NewTimer(p.d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return p.inner.WriteMessages(ctx, msgs...)
 }
