@@ -360,7 +360,11 @@ func TestTwoDaemonsBehindKamailio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) < answered {
+	// An order is written just after the answer; a call b had answered but
+	// not yet stored when it died has no order (nothing was accepted), at
+	// most the 4 calls of the last round.
+	t.Logf("%d orders stored for %d answered calls", len(stored), answered)
+	if len(stored) < answered-4 {
 		t.Errorf("%d orders stored for %d answered calls", len(stored), answered)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: broker.ListenAddrs(), Topic: "hotline.workorders.province.GD",
