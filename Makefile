@@ -5,9 +5,9 @@
 GO ?= go
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test deps lint unit e2e build run clean bench-queue bench-sip
+.PHONY: test deps lint unit e2e test-cluster build run clean bench-queue bench-sip
 
-test: deps lint unit e2e
+test: deps lint unit e2e test-cluster
 
 deps:
 	scripts/deps.sh
@@ -15,13 +15,20 @@ deps:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags cluster ./cmd/hotlined
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags cluster ./cmd/hotlined
 
 unit:
 	$(GO) test -race -count=1 ./...
 
 e2e: build
 	scripts/e2e.sh
+
+# Two daemons behind Kamailio on a Redis Cluster, one SIGKILLed mid-load
+# (scripts/cluster.sh).
+test-cluster:
+	scripts/cluster.sh
 
 build:
 	$(GO) build -o bin/hotlined ./cmd/hotlined

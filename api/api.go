@@ -40,6 +40,13 @@ type Params struct {
 	// (Kafka: while it is down, events wait in the outbox).
 	Ready    map[string]Check
 	Degraded map[string]Check
+	// SessionKey signs the pages' session cookies; share it between the
+	// daemons behind one load balancer. Empty: a key drawn per process.
+	SessionKey []byte
+	// Draining, when set and true, makes /readyz answer 503 with
+	// {"status": "shutting down"} (the daemon is stopping: send new work
+	// elsewhere) without running the checks.
+	Draining func() bool
 	Logger   zerolog.Logger
 	// Alerts serves /v1/alerts and the SSE feed /v1/stream/alerts (alerts.go).
 	Alerts AlertParams
@@ -60,16 +67,20 @@ type Params struct {
 }
 
 type server struct {
-	p      Params
-	hashes [][]byte
-	log    zerolog.Logger
+	p          Params
+	hashes     [][]byte
+	log        zerolog.Logger
+	sessionKey []byte
 	// mux is the router, asked by the pages which optional endpoints exist.
 	mux *http.ServeMux
 }
 
 // New returns the HTTP handler.
 func New(p Params) http.Handler {
-	s := &server{p: p, log: p.Logger.With().Str("component", "api").Logger()}
+	s := &server{p: p, log: p.Logger.With().Str("component", "api").Logger(), sessionKey: p.SessionKey}
+	if len(s.sessionKey) == 0 {
+		s.sessionKey = processKey
+	}
 	for _, t := range p.Tokens {
 		h, _ := hex.DecodeString(t.SHA256) // validated by configs
 		s.hashes = append(s.hashes, h)
@@ -125,6 +136,10 @@ func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 // readyz reports each dependency as ok or unreachable. The endpoint needs
 // no token, so the error detail (addresses, dial errors) goes to the log only.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.p.Draining != nil && s.p.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
 	status, body := http.StatusOK, map[string]string{}
 	run := func(name string, check Check) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -5,8 +5,10 @@ package api
 // from embedded templates, one stylesheet and a little JavaScript; no CDN.
 //
 // A login trades the token for a cookie hotlined_session: HMAC-signed
-// "role|expiry|who" with a key drawn at process start (a restart logs
-// everyone out), never the token itself. s.auth takes the cookie when a
+// "role|expiry|who" with Params.SessionKey (the same on every daemon behind
+// one load balancer, from http.session_key_env) or, without one, a key
+// drawn at process start (a restart logs everyone out); never the token
+// itself. s.auth takes the cookie when a
 // request carries no Authorization header, so the pages' JavaScript calls
 // the JSON API with it; cookie-authenticated unsafe requests must carry
 // X-Hotlined-CSRF: 1 and come from the same origin.
@@ -43,8 +45,8 @@ const (
 var uiFiles embed.FS
 
 var (
-	// sessionKey signs the session cookies of this process.
-	sessionKey = func() []byte {
+	// processKey signs the session cookies when no SessionKey is given.
+	processKey = func() []byte {
 		k := make([]byte, 32)
 		_, _ = rand.Read(k) // never fails (crypto/rand)
 		return k
@@ -99,15 +101,15 @@ func hasSession(r *http.Request) bool {
 	return err == nil
 }
 
-func signSession(ss session) string {
+func (s *server) signSession(ss session) string {
 	payload := base64.RawURLEncoding.EncodeToString([]byte(ss.Role + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + ss.Who))
-	m := hmac.New(sha256.New, sessionKey)
+	m := hmac.New(sha256.New, s.sessionKey)
 	m.Write([]byte(payload))
 	return payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // readSession checks the cookie's signature and expiry.
-func readSession(r *http.Request, now time.Time) (session, bool) {
+func (s *server) readSession(r *http.Request, now time.Time) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false
@@ -120,7 +122,7 @@ func readSession(r *http.Request, now time.Time) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	m := hmac.New(sha256.New, sessionKey)
+	m := hmac.New(sha256.New, s.sessionKey)
 	m.Write([]byte(payload))
 	if !hmac.Equal(got, m.Sum(nil)) {
 		return session{}, false
@@ -149,7 +151,7 @@ func sessionFrom(r *http.Request) (session, bool) {
 // sessionAuth is s.auth for a request with the cookie and no bearer token.
 func (s *server) sessionAuth(h http.HandlerFunc, roles []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ss, ok := readSession(r, time.Now())
+		ss, ok := s.readSession(r, time.Now())
 		if !ok {
 			writeError(w, http.StatusUnauthorized, "the session expired or is not valid: log in again at /ui/login", "Cookie")
 			return
@@ -181,7 +183,7 @@ func isSafe(method string) bool {
 func (s *server) page(h http.HandlerFunc, roles ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		pageHeaders(w)
-		ss, ok := readSession(r, time.Now())
+		ss, ok := s.readSession(r, time.Now())
 		if !ok {
 			next := r.URL.Path
 			if r.Method != http.MethodGet {
@@ -299,7 +301,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256([]byte(token))
 	ss := session{Role: role, Who: role + ":" + hex.EncodeToString(sum[:4]), Expires: time.Now().Add(sessionTTL)}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: signSession(ss), Path: "/", Expires: ss.Expires, MaxAge: int(sessionTTL / time.Second),
+		Name: sessionCookie, Value: s.signSession(ss), Path: "/", Expires: ss.Expires, MaxAge: int(sessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 	s.log.Info().Str("by", ss.Who).Msg("logged in to the pages")

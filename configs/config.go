@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,7 +45,11 @@ type Config struct {
 	Classifier Classifier       `yaml:"classifier"`
 	Retention  Retention        `yaml:"retention"`
 	OTel       OTel             `yaml:"otel"`
-	Location   *time.Location   `yaml:"-"`
+	// ShutdownGrace bounds SIGTERM: calls in progress, the outbox flush
+	// and the rest must end within it (default 30s); what the relay did
+	// not publish by then stays in the outbox for the next daemon.
+	ShutdownGrace Duration       `yaml:"shutdown_grace"`
+	Location      *time.Location `yaml:"-"`
 	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
 	// Load; nil when no file is configured (or after Parse alone).
 	ProblemCodes *ProblemCodes       `yaml:"-"`
@@ -128,6 +133,14 @@ type HTTP struct {
 	// PublicURL is how agents' softphones reach the pages (the Call-Info
 	// screen-pop link); empty means http:// plus the listen address.
 	PublicURL string `yaml:"public_url"`
+	// SessionKeyEnv names the environment variable holding the key that
+	// signs the pages' session cookies (at least 32 bytes). Give every
+	// daemon behind one load balancer the same key, so a login on one is
+	// valid on the others; empty draws a key per process (a restart logs
+	// everyone out).
+	SessionKeyEnv string `yaml:"session_key_env"`
+	// SessionKey is read from SessionKeyEnv at load time.
+	SessionKey string `yaml:"-"`
 }
 
 // Log settings.
@@ -136,8 +149,14 @@ type Log struct {
 	Format string `yaml:"format"` // json or console
 }
 
-// Redis connection. An empty Addr means an embedded in-memory Redis.
+// Redis connection. No address at all means an embedded in-memory Redis.
 type Redis struct {
+	// Addrs are host:port: one is a single server; several are the seed
+	// nodes of a Redis Cluster; with MasterName set they are the Sentinels.
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master set's name; empty means no Sentinel.
+	MasterName string `yaml:"master_name"`
+	// Addr is the older single-server spelling of Addrs (one of the two).
 	Addr   string `yaml:"addr"`
 	DB     int    `yaml:"db"`
 	Shards int    `yaml:"shards"`
@@ -150,6 +169,34 @@ type Redis struct {
 	// Password is read from PasswordEnv at load time.
 	Password string `yaml:"-"`
 }
+
+// Servers are the Redis addresses in use (Addrs, or Addr alone); none
+// means embedded.
+func (r Redis) Servers() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	if r.Addr != "" {
+		return []string{r.Addr}
+	}
+	return nil
+}
+
+// Mode names the Redis deployment: "embedded", "single", "cluster" (several
+// addresses) or "sentinel" (MasterName set).
+func (r Redis) Mode() string {
+	switch n := len(r.Servers()); {
+	case n == 0:
+		return "embedded"
+	case r.MasterName != "":
+		return "sentinel"
+	case n > 1:
+		return "cluster"
+	}
+	return "single"
+}
+
+var redisNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // TLS settings of a client connection.
 type TLS struct {
@@ -209,8 +256,10 @@ type Kafka struct {
 	UpdatesTopic     string   `yaml:"updates_topic"`
 	DeadLetterTopic  string   `yaml:"deadletter_topic"`
 	ConsumerGroup    string   `yaml:"consumer_group"`
-	// OutboxClaimIdle is how long an outbox entry read by another daemon
-	// may stay unacknowledged before this one publishes it (a crashed peer).
+	// OutboxClaimIdle is the TTL of a relay's lease on an outbox shard,
+	// renewed every third of it: how long a dead daemon's shards, and the
+	// entries it read but never acknowledged, wait before another daemon
+	// publishes them (default 2s).
 	OutboxClaimIdle Duration `yaml:"outbox_claim_idle"`
 	TLS             TLS      `yaml:"tls"`
 	SASL            SASL     `yaml:"sasl"`
@@ -378,6 +427,7 @@ var Roles = []string{"agent", "supervisor", "system"}
 // Default returns the built-in defaults, the base the file is laid over.
 func Default() *Config {
 	return &Config{
+		ShutdownGrace: Duration(30 * time.Second),
 		SIP: SIP{
 			Listen:          []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
 			MaxMessageBytes: 16384,
@@ -411,7 +461,7 @@ func Default() *Config {
 			UpdatesTopic:         "hotline.workorders.updates",
 			DeadLetterTopic:      "hotline.deadletter",
 			ConsumerGroup:        "hotlined",
-			OutboxClaimIdle:      Duration(30 * time.Second),
+			OutboxClaimIdle:      Duration(2 * time.Second),
 			OutboxAlertThreshold: 1000,
 		},
 		Provinces: Provinces{Unknown: "XX"},
@@ -732,9 +782,15 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	if v, ok := get("HOTLINED_HTTP_LISTEN"); ok {
 		c.HTTP.Listen = v
 	}
+	if v, ok := get("HOTLINED_PUBLIC_URL"); ok {
+		c.HTTP.PublicURL = v
+	}
 	// Set but empty means embedded, even when the file names a server.
 	if v, ok := get("HOTLINED_REDIS_ADDR"); ok {
-		c.Redis.Addr = v
+		c.Redis.Addr, c.Redis.Addrs = "", splitList(v)
+	}
+	if v, ok := get("HOTLINED_REDIS_MASTER"); ok {
+		c.Redis.MasterName = v
 	}
 	if v, ok := get("HOTLINED_KAFKA_BROKERS"); ok {
 		c.Kafka.Brokers = splitList(v)
@@ -752,6 +808,7 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 		dst  *string
 	}{
 		{"redis.password_env", c.Redis.PasswordEnv, &c.Redis.Password},
+		{"http.session_key_env", c.HTTP.SessionKeyEnv, &c.HTTP.SessionKey},
 		{"kafka.sasl.password_env", c.Kafka.SASL.PasswordEnv, &c.Kafka.SASL.Password},
 	} {
 		if sec.env == "" {
@@ -878,6 +935,10 @@ func (c *Config) Validate() error {
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		bad("http.public_url", "must start with http:// or https://; got %q", c.HTTP.PublicURL)
 	}
+	if u, err := url.Parse(c.HTTP.PublicURL); c.HTTP.PublicURL != "" && (err != nil || strings.Trim(u.Path, "/") != "" || u.Host == "") {
+		// The pages link root-relative (/ui/...): a path prefix would break them.
+		bad("http.public_url", "must be scheme://host[:port] with no path; got %q", c.HTTP.PublicURL)
+	}
 	if c.SIP.MaxMessageBytes < 1024 || c.SIP.MaxMessageBytes > 65535 {
 		bad("sip.max_message_bytes", "must be between 1024 and 65535, got %d", c.SIP.MaxMessageBytes)
 	}
@@ -898,6 +959,26 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
 			bad("redis.addr", "%q is not host:port", c.Redis.Addr)
 		}
+		if len(c.Redis.Addrs) > 0 {
+			bad("redis.addr", "set redis.addrs or redis.addr, not both")
+		}
+	}
+	for i, a := range c.Redis.Addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad(fmt.Sprintf("redis.addrs[%d]", i), "%q is not host:port", a)
+		}
+	}
+	if c.Redis.MasterName != "" && len(c.Redis.Servers()) == 0 {
+		bad("redis.master_name", "needs the Sentinels' addresses in redis.addrs")
+	}
+	if c.Redis.MasterName != "" && !redisNameRe.MatchString(c.Redis.MasterName) {
+		bad("redis.master_name", "%q is not a Sentinel master name (letters, digits, . _ -)", c.Redis.MasterName)
+	}
+	if len(c.Redis.Servers()) > 1 && c.Redis.MasterName == "" && c.Redis.DB != 0 {
+		bad("redis.db", "must be 0 on a Redis Cluster (several redis.addrs)")
+	}
+	if c.ShutdownGrace.D() < time.Second {
+		bad("shutdown_grace", "must be >= 1s")
 	}
 	if c.Redis.Shards < 1 || c.Redis.Shards > 1024 {
 		bad("redis.shards", "must be between 1 and 1024, got %d", c.Redis.Shards)
@@ -944,6 +1025,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("kafka.sasl.mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; got %q", c.Kafka.SASL.Mechanism)
+	}
+	if c.HTTP.SessionKeyEnv != "" && !envNameRe.MatchString(c.HTTP.SessionKeyEnv) {
+		bad("http.session_key_env", "%q is not an environment variable name", c.HTTP.SessionKeyEnv)
+	}
+	if c.HTTP.SessionKeyEnv != "" && len(c.HTTP.SessionKey) < 32 {
+		bad("http.session_key_env", "the key in %s must be at least 32 bytes, got %d", c.HTTP.SessionKeyEnv, len(c.HTTP.SessionKey))
 	}
 	if c.Redis.PasswordEnv != "" && !envNameRe.MatchString(c.Redis.PasswordEnv) {
 		bad("redis.password_env", "%q is not an environment variable name", c.Redis.PasswordEnv)

@@ -96,7 +96,7 @@ func TestEnvOverrides(t *testing.T) {
 	env := map[string]string{
 		"HOTLINED_SIP_LISTEN":    "udp:127.0.0.1:15060, tcp:127.0.0.1:15061",
 		"HOTLINED_HTTP_LISTEN":   "127.0.0.1:18080",
-		"HOTLINED_REDIS_ADDR":    "127.0.0.1:6390",
+		"HOTLINED_REDIS_ADDR":    "127.0.0.1:6390, 127.0.0.1:6391,127.0.0.1:6392",
 		"HOTLINED_KAFKA_BROKERS": "127.0.0.1:9093,127.0.0.1:9094",
 		"HOTLINED_LOG_LEVEL":     "debug",
 		"HOTLINED_API_TOKENS":    "agent:a1,system:s1",
@@ -110,8 +110,11 @@ func TestEnvOverrides(t *testing.T) {
 	if len(cfg.SIP.Listen) != 2 || cfg.SIP.Listen[1] != "tcp:127.0.0.1:15061" {
 		t.Errorf("sip.listen = %v", cfg.SIP.Listen)
 	}
-	if cfg.HTTP.Listen != "127.0.0.1:18080" || cfg.Redis.Addr != "127.0.0.1:6390" || cfg.Log.Level != "debug" {
-		t.Errorf("http/redis/log = %s %s %s", cfg.HTTP.Listen, cfg.Redis.Addr, cfg.Log.Level)
+	if cfg.HTTP.Listen != "127.0.0.1:18080" || cfg.Log.Level != "debug" {
+		t.Errorf("http/log = %s %s", cfg.HTTP.Listen, cfg.Log.Level)
+	}
+	if got := cfg.Redis.Servers(); len(got) != 3 || got[1] != "127.0.0.1:6391" || cfg.Redis.Mode() != "cluster" {
+		t.Errorf("redis servers = %q, mode %s", got, cfg.Redis.Mode())
 	}
 	if len(cfg.Kafka.Brokers) != 2 {
 		t.Errorf("kafka.brokers = %v", cfg.Kafka.Brokers)
@@ -133,8 +136,21 @@ func TestEnvOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Redis.Addr != "" || len(cfg.Kafka.Brokers) != 1 {
-		t.Errorf("redis.addr = %q, brokers = %v", cfg.Redis.Addr, cfg.Kafka.Brokers)
+	if cfg.Redis.Mode() != "embedded" || len(cfg.Kafka.Brokers) != 1 {
+		t.Errorf("redis = %q, brokers = %v", cfg.Redis.Servers(), cfg.Kafka.Brokers)
+	}
+
+	// Sentinel: the list is the Sentinels, the master name from its variable.
+	cfg, err = Load("hotlined.yaml", func(k string) (string, bool) {
+		v, ok := map[string]string{"HOTLINED_REDIS_ADDR": "127.0.0.1:26379,127.0.0.1:26380",
+			"HOTLINED_REDIS_MASTER": "hotlined"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Mode() != "sentinel" || cfg.Redis.MasterName != "hotlined" || len(cfg.Redis.Servers()) != 2 {
+		t.Errorf("sentinel: mode %s master %q servers %q", cfg.Redis.Mode(), cfg.Redis.MasterName, cfg.Redis.Servers())
 	}
 
 	_, err = Load("hotlined.yaml", func(k string) (string, bool) {
@@ -179,6 +195,29 @@ func TestSecretsComeFromTheEnvironment(t *testing.T) {
 	}
 	if cfg.Kafka.SASL.Password != "k-secret" || cfg.Redis.Password != "r-secret" || cfg.Redis.Username != "hot" {
 		t.Errorf("kafka %+v redis user %q", cfg.Kafka.SASL, cfg.Redis.Username)
+	}
+}
+
+func TestSessionKeyFromEnv(t *testing.T) {
+	load := func(key string) (*Config, error) {
+		data, err := os.ReadFile("hotlined.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(data), `session_key_env: ""`, "session_key_env: HOTLINED_TEST_SK", 1)
+		return Parse([]byte(text), func(k string) (string, bool) {
+			if k == "HOTLINED_TEST_SK" {
+				return key, true
+			}
+			return "", false
+		})
+	}
+	cfg, err := load("0123456789abcdef0123456789abcdef")
+	if err != nil || cfg.HTTP.SessionKey != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("32-byte key: %v", err)
+	}
+	if _, err := load("short"); err == nil || !strings.Contains(err.Error(), "http.session_key_env: the key in HOTLINED_TEST_SK must be at least 32 bytes") {
+		t.Errorf("short key: %v", err)
 	}
 }
 

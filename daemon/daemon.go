@@ -13,11 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -50,15 +48,18 @@ type Daemon struct {
 	log      zerolog.Logger
 	registry *prometheus.Registry
 
-	tracing      *sdktrace.TracerProvider
-	rdb          *redis.Client
-	files        *Files
-	scheduler    *escalation.Scheduler
-	brokers      []string
-	sip          *sip.Server
-	httpAddr     string
-	shutdownFns  []func(context.Context) error
-	shutdownDone bool
+	tracing   *sdktrace.TracerProvider
+	rdb       redis.UniversalClient
+	health    *redisHealth
+	files     *Files
+	scheduler *escalation.Scheduler
+	brokers   []string
+	sip       *sip.Server
+	httpAddr  string
+	steps     []step
+	// draining is set when Shutdown begins: /readyz, OPTIONS and INVITE
+	// answer 503 from then on.
+	draining atomic.Bool
 }
 
 // Option adjusts a Daemon before it starts.
@@ -88,13 +89,9 @@ func (d *Daemon) startTracing(ctx context.Context) error {
 		d.log.Info().Str("endpoint", d.cfg.OTel.Endpoint).Msg("exporting traces over OTLP/HTTP")
 	}
 	d.tracing = sdktrace.NewTracerProvider(opts...)
-	d.onShutdown(d.tracing.Shutdown)
+	d.onShutdown("tracing", d.tracing.Shutdown)
 	return nil
 }
-
-// ShutdownGrace bounds how long Shutdown waits for calls in progress and for
-// the outbox to drain.
-const ShutdownGrace = 30 * time.Second
 
 // Start brings every component up, in dependency order; on error, what was
 // started is stopped again.
@@ -126,20 +123,35 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
+	dialer := &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: kafkaTLS, SASLMechanism: mechanism}
 	writer := &kafka.Writer{
-		Addr:                   kafka.TCP(d.brokers...),
-		Transport:              &kafka.Transport{TLS: kafkaTLS, SASL: mechanism, DialTimeout: 5 * time.Second},
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchTimeout:           cfg.Kafka.BatchTimeout.D(),
-		BatchSize:              1000,
-		MaxAttempts:            3,
+		Addr:         kafka.TCP(d.brokers...),
+		Transport:    &kafka.Transport{TLS: kafkaTLS, SASL: mechanism, DialTimeout: 5 * time.Second},
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: cfg.Kafka.BatchTimeout.D(),
+		BatchSize:    1000,
+		// One attempt per WriteMessages: the relay retries itself, and
+		// kafka-go's own retry of a batch whose first request timed out
+		// races with that request's encoding (seen under -race).
+		MaxAttempts:            1,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        500 * time.Millisecond,
 		Compression:            kafka.Lz4,
 		AllowAutoTopicCreation: cfg.Kafka.AutoCreateTopics,
+		// A write must end well inside the relay's lease (fencing): the
+		// relay starts one only while the lease is safe for longer than
+		// this plus the batch wait.
+		WriteTimeout: cfg.Kafka.OutboxClaimIdle.D() / 2,
+		ReadTimeout:  cfg.Kafka.OutboxClaimIdle.D() / 2,
 	}
-	d.onShutdown(func(context.Context) error { return writer.Close() })
+	// Close flushes what the writer holds; with Kafka hung that is bounded
+	// by the shutdown step, and the events stay in the outbox.
+	d.onShutdown("kafka writer", func(context.Context) error { return writer.Close() })
+	// The HTTP server stops after the relay's flush, so /readyz answers
+	// 503 throughout the shutdown instead of refusing connections.
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	d.onShutdown("http", srv.Shutdown)
 
 	files, err := LoadFiles(cfg)
 	if err != nil {
@@ -148,8 +160,9 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	d.files = files
 	if files.Calendar != nil { // warn now and daily while this or next year is not published
 		watch := escalation.NewCalendarWatcher(escalation.CalendarWatchParams{Calendar: files.Calendar, Logger: log})
-		watch.Start(ctx)
-		d.onShutdown(watch.Shutdown)
+		if err := d.run(ctx, "calendar watcher", watch); err != nil {
+			return nil, err
+		}
 	}
 	outbox := queue.NewOutbox(cfg.Redis.Prefix, cfg.Redis.Shards)
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -168,14 +181,14 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		Redis: d.rdb, Outbox: outbox, Publisher: writer, Logger: log,
 		Consumer: consumerName(), Metrics: queue.NewRelayMetrics(d.registry),
 		ClaimIdle: cfg.Kafka.OutboxClaimIdle.D(), Tracer: tracer,
+		WriteBound: writer.WriteTimeout + writer.BatchTimeout,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := relay.Start(ctx); err != nil {
+	if err := d.run(ctx, "relay", relay); err != nil {
 		return nil, err
 	}
-	d.onShutdown(relay.Shutdown)
 
 	timers := escalation.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox,
 		escalation.WithAlertEvents(cfg.Kafka.Source, cfg.Kafka.AlertsTopic))
@@ -187,8 +200,9 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	d.scheduler.Start(ctx)
-	d.onShutdown(d.scheduler.Shutdown)
+	if err := d.run(ctx, "escalation scheduler", d.scheduler); err != nil {
+		return nil, err
+	}
 	d.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hotlined_alerts_open",
 		Help: "Supervisor alerts open (not acknowledged, not resolved).",
@@ -205,8 +219,11 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	feed.Start(ctx)
-	d.onShutdown(feed.Shutdown)
+	if err := d.run(ctx, "alert feed", feed); err != nil {
+		return nil, err
+	}
+	// Open SSE streams end when the server shuts down, not at its deadline.
+	srv.RegisterOnShutdown(func() { _ = feed.Shutdown(context.Background()) })
 
 	backlog, err := escalation.NewBacklogMonitor(escalation.BacklogParams{
 		Store: timers, Redis: d.rdb, Outbox: outbox, Threshold: cfg.Kafka.OutboxAlertThreshold,
@@ -215,8 +232,9 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	backlog.Start(ctx)
-	d.onShutdown(backlog.Shutdown)
+	if err := d.run(ctx, "backlog monitor", backlog); err != nil {
+		return nil, err
+	}
 
 	orders := workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox, timers),
@@ -231,15 +249,16 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	sweeper.Start(ctx)
-	d.onShutdown(sweeper.Shutdown)
+	if err := d.run(ctx, "incident sweeper", sweeper); err != nil {
+		return nil, err
+	}
 
 	updates, err := queue.NewUpdatesConsumer(queue.UpdatesParams{
 		Reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers: d.brokers, GroupID: cfg.Kafka.ConsumerGroup, Topic: cfg.Kafka.UpdatesTopic,
 			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond,
 			StartOffset: kafka.FirstOffset, CommitInterval: 0, // commit each message once handled
-			Dialer: &kafka.Dialer{Timeout: 5 * time.Second, DualStack: true, TLS: kafkaTLS, SASLMechanism: mechanism},
+			Dialer: dialer,
 		}),
 		DeadLetter: writer, DeadLetterTopic: cfg.Kafka.DeadLetterTopic, Applier: orders,
 		Logger: log, Registerer: d.registry,
@@ -247,11 +266,14 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err != nil {
 		return nil, err
 	}
-	updates.Start(ctx)
-	d.onShutdown(updates.Shutdown)
+	if err := updates.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start updates consumer: %w", err)
+	}
+	// Leaving the group on a hung broker must not eat the relay's flush.
+	d.onShutdown("updates consumer", capped(2*time.Second, updates.Shutdown))
 
 	d.sip, err = sip.New(sip.Params{Config: cfg, Orders: orders, Logger: log, Registerer: d.registry,
-		Ready: d.watchRedis(ctx), Tracer: tracer})
+		Ready: d.ready, Tracer: tracer})
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +282,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	}
 	// Calls get two thirds of the shutdown time; the outbox flush and the
 	// rest need what is left.
-	d.onShutdown(func(ctx context.Context) error {
+	d.onShutdown("sip calls", func(ctx context.Context) error {
 		sipCtx := ctx
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
@@ -270,34 +292,42 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		return d.sip.Shutdown(sipCtx)
 	})
 
+	if cfg.HTTP.SessionKey == "" {
+		log.Warn().Msg("no http.session_key_env: page logins are valid on this process only; give every daemon behind one load balancer the same key")
+	}
+	if cfg.HTTP.PublicURL == "" {
+		log.Warn().Str("fallback", "http://"+cfg.HTTP.Listen).Msg("no http.public_url: screen-pop links name this daemon's listen address; set it to the load balancer's URL")
+	}
 	if len(cfg.API.Tokens) == 0 {
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
-	handler := api.New(api.Params{
+	srv.Handler = api.New(api.Params{
 		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Indicators: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log, Location: cfg.Location, ProblemCodes: cfg.ProblemCodes,
-		Ready: map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() },
-			"sip": d.sip.Check},
-		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},
+		Ready:      map[string]api.Check{"redis": d.health.Check, "sip": d.sip.Check},
+		Degraded:   map[string]api.Check{"kafka": kafkaCheck(dialer, d.brokers)},
+		Draining:   d.draining.Load,
+		SessionKey: []byte(cfg.HTTP.SessionKey),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
 	d.httpAddr = ln.Addr().String()
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
-	// Open SSE streams end when the server shuts down, not at its deadline.
-	srv.RegisterOnShutdown(func() { _ = feed.Shutdown(context.Background()) })
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
-	d.onShutdown(srv.Shutdown)
 	log.Info().Str("http", d.httpAddr).Strs("sip", d.sip.Addrs()).Strs("kafka", d.brokers).
 		Msg("hotlined started")
 	return d, nil
 }
+
+// ready reports whether new calls can be taken: not shutting down, and
+// Redis up by the tolerant health check. SIP asks it for every INVITE and
+// OPTIONS, so a proxy's OPTIONS probe agrees with /readyz.
+func (d *Daemon) ready() bool { return !d.draining.Load() && d.health.Up() }
 
 // Files are the data files the config points at.
 type Files struct {
@@ -349,53 +379,37 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	return nil
 }
 
-// onShutdown registers a teardown; Shutdown runs them in reverse order.
-func (d *Daemon) onShutdown(fn func(context.Context) error) {
-	d.shutdownFns = append(d.shutdownFns, fn)
-}
-
-// Shutdown stops taking calls, lets calls in progress finish, flushes the
-// outbox and closes everything, within ctx.
-func (d *Daemon) Shutdown(ctx context.Context) error {
-	if d.shutdownDone {
-		return nil
-	}
-	d.shutdownDone = true
-	if d.sip != nil {
-		d.sip.Drain()
-	}
-	var errs []error
-	for i := len(d.shutdownFns) - 1; i >= 0; i-- {
-		if err := d.shutdownFns[i](ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Run starts the daemon and stops it when ctx ends.
-func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger) error {
+// Run starts the daemon, reloads the calendar on each value from reload
+// (main sends SIGHUP there), and stops it when ctx ends, within
+// shutdown_grace. A shutdown that ran out of grace (Kafka hung, calls still
+// up) is not a failure: it is logged, what is not published stays in the
+// outbox for the next daemon, and Run returns nil.
+func Run(ctx context.Context, cfg *configs.Config, log zerolog.Logger, reload <-chan os.Signal) error {
 	d, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
-		case <-hup:
+		case <-reload:
 			if err := d.Reload(ctx); err != nil {
 				log.Error().Err(err).Msg("SIGHUP: reload failed; the old calendar stays")
 			}
 		}
 	}
 	log.Info().Msg("shutting down: new calls get 503, calls in progress may finish, the outbox is flushed")
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownGrace)
+	grace := cfg.ShutdownGrace.D()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
-	return d.Shutdown(stopCtx)
+	err = d.Shutdown(stopCtx)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		log.Warn().Err(err).Dur("grace", grace).
+			Msg("grace period over: stopped anyway; unpublished events stay in the outbox for the next daemon")
+		return nil
+	}
+	return err
 }
 
 // SIPAddrs are the SIP listeners as transport:host:port.
@@ -410,68 +424,50 @@ func (d *Daemon) KafkaBrokers() []string { return d.brokers }
 // Registry is the daemon's metrics registry.
 func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
+// startRedis connects to Redis as redis.addrs and redis.master_name say:
+// one address is a single server, several a Redis Cluster, and with a
+// master name they are Sentinels (DESIGN "Redis deployments"); none starts
+// an embedded in-memory Redis.
 func (d *Daemon) startRedis(ctx context.Context) error {
-	addr := d.cfg.Redis.Addr
-	if addr == "" {
+	addrs := d.cfg.Redis.Servers()
+	if len(addrs) == 0 {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
-		d.onShutdown(func(context.Context) error { mr.Close(); return nil })
-		addr = mr.Addr()
-		d.log.Warn().Str("addr", addr).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
+		d.onShutdown("embedded redis", func(context.Context) error { mr.Close(); return nil })
+		addrs = []string{mr.Addr()}
+		d.log.Warn().Str("addr", mr.Addr()).Msg("NO REDIS CONFIGURED: using an embedded in-memory Redis. " +
 			"ALL STATE (work orders, timers, the outbox) IS LOST WHEN THIS PROCESS EXITS. Set HOTLINED_REDIS_ADDR for production.")
 	}
 	redisTLS, err := d.cfg.Redis.TLS.Config()
 	if err != nil {
 		return fmt.Errorf("redis tls: %w", err)
 	}
-	d.rdb = redis.NewClient(&redis.Options{
-		Addr: addr, DB: d.cfg.Redis.DB, TLSConfig: redisTLS,
+	opts := &redis.UniversalOptions{
+		Addrs: addrs, MasterName: d.cfg.Redis.MasterName, DB: d.cfg.Redis.DB, TLSConfig: redisTLS,
 		Username: d.cfg.Redis.Username, Password: d.cfg.Redis.Password,
-		// Each outbox shard holds a connection in a blocking read.
+		// Each outbox shard holds a connection in a blocking read (per node
+		// on a cluster).
 		PoolSize: d.cfg.Redis.Shards + 32,
-	})
-	d.onShutdown(func(context.Context) error { return d.rdb.Close() })
+	}
+	switch mode := d.cfg.Redis.Mode(); mode {
+	case "cluster":
+		d.rdb = redis.NewClusterClient(opts.Cluster())
+	case "sentinel":
+		d.rdb = redis.NewFailoverClient(opts.Failover())
+	default:
+		d.rdb = redis.NewClient(opts.Simple())
+	}
+	d.onShutdown("redis client", func(context.Context) error { return d.rdb.Close() })
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.rdb.Ping(pingCtx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", addr, err)
+		return fmt.Errorf("redis %s (%s): %w", strings.Join(addrs, ","), d.cfg.Redis.Mode(), err)
 	}
-	return nil
-}
-
-// watchRedis pings Redis every second; the result lets SIP refuse new
-// calls with 503 while Redis is unreachable, without a round trip per call.
-func (d *Daemon) watchRedis(ctx context.Context) func() bool {
-	var up atomic.Bool
-	up.Store(true) // Start has just pinged it
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			err := d.rdb.Ping(pctx).Err()
-			pcancel()
-			if was := up.Swap(err == nil); was != (err == nil) {
-				if err != nil {
-					d.log.Error().Err(err).Msg("redis unreachable: new calls get 503")
-				} else {
-					d.log.Info().Msg("redis reachable again: taking calls")
-				}
-			}
-		}
-	}()
-	d.onShutdown(func(context.Context) error { cancel(); <-done; return nil })
-	return up.Load
+	d.log.Info().Strs("addrs", addrs).Str("mode", d.cfg.Redis.Mode()).Msg("redis connected")
+	d.health = newRedisHealth(d.rdb, d.log.With().Str("component", "redis_health").Logger())
+	return d.run(ctx, "redis health", d.health)
 }
 
 func (d *Daemon) startKafka() error {
@@ -486,7 +482,7 @@ func (d *Daemon) startKafka() error {
 	if err != nil {
 		return fmt.Errorf("start embedded kafka on %s: %w", d.cfg.Kafka.EmbeddedListen, err)
 	}
-	d.onShutdown(func(context.Context) error { cluster.Close(); return nil })
+	d.onShutdown("embedded kafka", func(context.Context) error { cluster.Close(); return nil })
 	d.brokers = cluster.ListenAddrs()
 	d.log.Warn().Strs("brokers", d.brokers).Msg("NO KAFKA BROKERS CONFIGURED: using an embedded in-memory Kafka broker. " +
 		"PUBLISHED EVENTS ARE LOST WHEN THIS PROCESS EXITS. Set HOTLINED_KAFKA_BROKERS for production.")
@@ -514,19 +510,6 @@ func kafkaSecurity(c configs.Kafka) (*tls.Config, sasl.Mechanism, error) {
 		}
 	}
 	return tlsCfg, mechanism, nil
-}
-
-func (d *Daemon) kafkaReachable(ctx context.Context) error {
-	var errs []error
-	for _, b := range d.brokers {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", b)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // consumerName names this process in the outbox consumer group.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -58,12 +59,24 @@ type harness struct {
 func boot(t *testing.T, edit func(*configs.Config), opts ...daemon.Option) *harness {
 	t.Helper()
 	r := testenv.StartRedis(t)
+	h := bootOn(t, map[string]string{"HOTLINED_REDIS_ADDR": r.Addr}, edit, opts...)
+	h.redis = r
+	return h
+}
+
+// bootOn starts the whole daemon in-process on port 0 with the Redis named
+// by redisEnv (HOTLINED_REDIS_ADDR, HOTLINED_REDIS_MASTER) and the daemon's
+// embedded kfake broker.
+func bootOn(t *testing.T, redisEnv map[string]string, edit func(*configs.Config), opts ...daemon.Option) *harness {
+	t.Helper()
 	env := map[string]string{
 		"HOTLINED_SIP_LISTEN":    "udp:127.0.0.1:0,tcp:127.0.0.1:0",
 		"HOTLINED_HTTP_LISTEN":   "127.0.0.1:0",
-		"HOTLINED_REDIS_ADDR":    r.Addr,
 		"HOTLINED_KAFKA_BROKERS": "",
 		"HOTLINED_API_TOKENS":    "supervisor:" + testToken + ",agent:" + agentToken,
+	}
+	for k, v := range redisEnv {
+		env[k] = v
 	}
 	cfg, err := configs.Load("../configs/hotlined.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -90,7 +103,7 @@ func boot(t *testing.T, edit func(*configs.Config), opts ...daemon.Option) *harn
 			t.Logf("daemon log:\n%s", logs.String())
 		}
 	})
-	h := &harness{d: d, logs: logs, redis: r}
+	h := &harness{d: d, logs: logs}
 	for _, a := range d.SIPAddrs() {
 		if rest, ok := strings.CutPrefix(a, "udp:"); ok {
 			h.udp = rest
@@ -99,11 +112,57 @@ func boot(t *testing.T, edit func(*configs.Config), opts ...daemon.Option) *harn
 	return h
 }
 
+// TestCallBecomesWorkOrderOnKafkaWithAlert runs the whole path, call to
+// order to Kafka to alert to acknowledgement, on each Redis deployment an
+// operator may run: one server, a 3-master Redis Cluster (every MULTI and
+// script must stay in one slot there, or Redis and go-redis refuse it), and
+// a master watched by a Sentinel.
 func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
-	h := boot(t, func(cfg *configs.Config) {
-		// The register deadline comes due a second after the call.
-		cfg.Escalation.PoliciesFile = "testdata/policies-fast.yaml"
+	// The register deadline comes due a second after the call.
+	fast := func(cfg *configs.Config) { cfg.Escalation.PoliciesFile = "testdata/policies-fast.yaml" }
+	t.Run("single", func(t *testing.T) {
+		h := boot(t, fast)
+		callToAlert(t, h)
 	})
+	t.Run("cluster", func(t *testing.T) {
+		rc := testenv.StartRedisCluster(t)
+		h := bootOn(t, map[string]string{"HOTLINED_REDIS_ADDR": strings.Join(rc.Addrs, ",")}, fast)
+		callToAlert(t, h)
+		if !strings.Contains(h.logs.String(), `"mode":"cluster"`) {
+			t.Error("the daemon did not use a cluster client")
+		}
+		// The orders, timers and outbox keys spread over the masters.
+		var mu sync.Mutex
+		per := map[string]int64{}
+		_ = rc.Client.ForEachMaster(t.Context(), func(ctx context.Context, c *redis.Client) error {
+			n, err := c.DBSize(ctx).Result()
+			mu.Lock()
+			defer mu.Unlock()
+			per[c.Options().Addr] = n
+			return err
+		})
+		used := 0
+		for _, n := range per {
+			if n > 0 {
+				used++
+			}
+		}
+		if used < 2 {
+			t.Errorf("keys per master = %v, want them on several masters", per)
+		}
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		rs := testenv.StartRedisSentinel(t)
+		h := bootOn(t, map[string]string{"HOTLINED_REDIS_ADDR": strings.Join(rs.Sentinels, ","),
+			"HOTLINED_REDIS_MASTER": rs.MasterName}, fast)
+		callToAlert(t, h)
+		if !strings.Contains(h.logs.String(), `"mode":"sentinel"`) {
+			t.Error("the daemon did not use a failover client")
+		}
+	})
+}
+
+func callToAlert(t *testing.T, h *harness) {
 	c := testenv.NewCaller(t)
 	sess, err := c.Call(t, h.udp, "10000", "18912345678",
 		sipmsg.NewHeader("X-IVR-Path", "41"),
@@ -141,7 +200,7 @@ func TestCallBecomesWorkOrderOnKafkaWithAlert(t *testing.T) {
 		t.Fatalf("value: %v", err)
 	}
 	id, _ := order["id"].(string)
-	if !regexp.MustCompile(`^WO-\d{8}-GD-\d{6}$`).MatchString(id) || hdr["ce_subject"] != id {
+	if !regexp.MustCompile(`^WO-\d{8}-GD-\d{10}$`).MatchString(id) || hdr["ce_subject"] != id {
 		t.Errorf("id %q, ce_subject %q", id, hdr["ce_subject"])
 	}
 	for k, want := range map[string]any{

@@ -54,7 +54,10 @@ func TestRedisDownRefusesCalls(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(1500 * time.Millisecond) // the SIP side's watcher pings once a second
+	// SIP shares the readiness: OPTIONS (a proxy's probe) and INVITE get 503.
+	if code := options(t, h); code != 503 {
+		t.Errorf("OPTIONS with Redis down = %d, want 503", code)
+	}
 	c := testenv.NewCaller(t)
 	sess, err := c.Call(t, h.udp, "10000", "18912345678", sipmsg.NewHeader("X-IVR-Path", "1"))
 	if testenv.Status(err) != 503 {

@@ -84,14 +84,3 @@ func TestEscalationIsNotAnUrgeThroughTheDaemon(t *testing.T) {
 		t.Errorf("validated %d events", n)
 	}
 }
-
-// grepLines returns the lines of s containing sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}

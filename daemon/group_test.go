@@ -20,8 +20,18 @@ import (
 // all three and the API shows it; a supervisor rejects it. Seventeen more
 // in the province make 20 within 30 days: a
 // monthly incident, unverified until a supervisor (not an agent) confirms.
+//
+// It runs on one server and on a 3-master Redis Cluster, where the group
+// windows' scripts and transactions must each stay in one slot.
 func TestGroupComplaintThroughCallsAndAPI(t *testing.T) {
-	h := boot(t, nil)
+	t.Run("single", func(t *testing.T) { groupComplaints(t, boot(t, nil)) })
+	t.Run("cluster", func(t *testing.T) {
+		rc := testenv.StartRedisCluster(t)
+		groupComplaints(t, bootOn(t, map[string]string{"HOTLINED_REDIS_ADDR": strings.Join(rc.Addrs, ",")}, nil))
+	})
+}
+
+func groupComplaints(t *testing.T, h *harness) {
 	c := testenv.NewCaller(t)
 	for i := 0; i < 3; i++ {
 		sess, err := c.Call(t, h.udp, "4008810000", fmt.Sprintf("1890200%04d", i),

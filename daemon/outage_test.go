@@ -77,22 +77,28 @@ func waitCreated(t *testing.T, h *harness, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		total := 0.0
-		mfs, err := h.d.Registry().Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "hotlined_workorders_created_total" {
-				for _, m := range mf.GetMetric() {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-		if int(total) >= n {
+		if created(t, h) >= n {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	t.Fatalf("work order %d not created", n)
+}
+
+// created is the daemon's count of work orders created.
+func created(t *testing.T, h *harness) int {
+	t.Helper()
+	total := 0.0
+	mfs, err := h.d.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "hotlined_workorders_created_total" {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(total)
 }

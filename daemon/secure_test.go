@@ -26,7 +26,7 @@ func TestTLSAndAuthToKafkaAndRedis(t *testing.T) {
 		kfake.SeedTopics(3, "hotline.workorders.province.GD", "hotline.workorders.billing"))
 
 	h := boot(t, func(cfg *configs.Config) {
-		cfg.Redis.Addr = secureRedis.Addr
+		cfg.Redis.Addrs = []string{secureRedis.Addr}
 		cfg.Redis.Username, cfg.Redis.Password = "hotlined", redisPassword
 		cfg.Redis.TLS = configs.TLS{Enabled: true, CAFile: files.CA}
 		cfg.Kafka.Brokers = cluster.ListenAddrs()

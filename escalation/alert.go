@@ -44,6 +44,10 @@ type Alert struct {
 	AckedBy    string    `json:"acked_by,omitempty"`
 	AckNote    string    `json:"ack_note,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Cause and Detail say why a system alert was raised (the outbox
+	// backlog: kafka_unreachable, no_relay, relay_stalled).
+	Cause  string `json:"cause,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // SeverityEscalationRisk is the severity of the upward report of an order

@@ -105,7 +105,7 @@ func NewBacklogMonitor(p BacklogParams) (*BacklogMonitor, error) {
 }
 
 // Start checks the depth every Interval until Shutdown.
-func (m *BacklogMonitor) Start(ctx context.Context) {
+func (m *BacklogMonitor) Start(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(m.done)
@@ -122,6 +122,7 @@ func (m *BacklogMonitor) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops the monitor.
@@ -146,8 +147,13 @@ func (m *BacklogMonitor) Check(ctx context.Context) error {
 	now := m.p.Now()
 	switch {
 	case depth > m.p.Threshold:
+		cause, detail, err := m.cause(ctx)
+		if err != nil {
+			return err
+		}
 		a := Alert{ID: BacklogAlertID, Stage: "outbox_backlog", Level: 1, LevelName: "operations",
-			Severity: SeverityWarning, State: StateOpen, Priority: 1, DueAt: now, RaisedAt: now}
+			Severity: SeverityWarning, State: StateOpen, Priority: 1, DueAt: now, RaisedAt: now,
+			Cause: cause, Detail: detail}
 		ev, data, err := m.event(a, queue.TypeAlertRaised, now)
 		if err != nil {
 			return err
@@ -159,8 +165,8 @@ func (m *BacklogMonitor) Check(ctx context.Context) error {
 			return fmt.Errorf("raise backlog alert: %w", err)
 		}
 		if n == 1 {
-			m.p.Logger.Error().Int64("depth", depth).Int64("threshold", m.p.Threshold).
-				Msg("outbox backlog past the threshold: Kafka is down or slow; events are kept and wait in Redis")
+			m.p.Logger.Error().Int64("depth", depth).Int64("threshold", m.p.Threshold).Str("cause", cause).
+				Msg("outbox backlog past the threshold: " + detail + "; events are kept and wait in Redis")
 		}
 	case depth < m.p.Threshold/2:
 		raw, err := m.p.Redis.HGet(ctx, s.alertsKey(systemShard), BacklogAlertID).Result()
@@ -191,6 +197,63 @@ func (m *BacklogMonitor) Check(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Backlog causes, in the alert's cause field.
+const (
+	// CauseKafkaUnreachable: a relay holds the shard and Kafka refuses or
+	// does not answer its writes.
+	CauseKafkaUnreachable = "kafka_unreachable"
+	// CauseNoRelay: no live daemon holds the lease of a backed-up shard.
+	CauseNoRelay = "no_relay"
+	// CauseRelayStalled: a daemon holds the lease but publishes nothing and
+	// reports no Kafka error (a stuck lease holder).
+	CauseRelayStalled = "relay_stalled"
+)
+
+// cause tells why the outbox backs up, from what the relays leave in Redis:
+// each shard's lease and the last Kafka error its holder recorded.
+func (m *BacklogMonitor) cause(ctx context.Context) (cause, detail string, err error) {
+	type shardState struct{ depth, lease, kafkaErr *redis.Cmd }
+	o := m.p.Outbox
+	states := make([]shardState, o.Len())
+	_, err = m.p.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i := range states {
+			states[i] = shardState{
+				depth:    pipe.Do(ctx, "XLEN", o.Key(i)),
+				lease:    pipe.Do(ctx, "GET", o.LeaseKey(i)),
+				kafkaErr: pipe.Do(ctx, "GET", o.KafkaErrorKey(i)),
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", "", fmt.Errorf("read outbox shard state: %w", err)
+	}
+	var kafkaShards, freeShards, stalled []int
+	var kafkaErr, holders string
+	for i, st := range states {
+		if n, _ := st.depth.Int64(); n == 0 {
+			continue
+		}
+		lease, _ := st.lease.Text()
+		switch e, _ := st.kafkaErr.Text(); {
+		case e != "":
+			kafkaShards, kafkaErr = append(kafkaShards, i), e
+		case lease == "":
+			freeShards = append(freeShards, i)
+		default:
+			stalled, holders = append(stalled, i), holders+" "+lease
+		}
+	}
+	switch {
+	case len(kafkaShards) > 0:
+		return CauseKafkaUnreachable, fmt.Sprintf("Kafka is unreachable or refuses the events of shards %v: %s", kafkaShards, kafkaErr), nil
+	case len(freeShards) > 0:
+		return CauseNoRelay, fmt.Sprintf("no live daemon holds the outbox lease of shards %v", freeShards), nil
+	default:
+		return CauseRelayStalled, fmt.Sprintf("the daemons holding the outbox lease of shards %v publish nothing and report no Kafka error (stuck lease:%s)", stalled, holders), nil
+	}
 }
 
 func (m *BacklogMonitor) event(a Alert, typ string, now time.Time) (queue.Event, []byte, error) {

@@ -3,6 +3,7 @@ package escalation
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,47 @@ func TestBacklogAlertRaisedOnceAndResolved(t *testing.T) {
 		if err := schemas.Validate(ev.Type, ev.Data); err != nil {
 			t.Errorf("%s: %v", ev.Type, err)
 		}
+	}
+}
+
+// The backlog alert names its cause from what the relays leave in Redis: a
+// Kafka error recorded by the lease holder, no lease at all, or a lease
+// whose holder publishes nothing.
+func TestBacklogCause(t *testing.T) {
+	s, rdb, outbox := newTestStore(t, 2)
+	ctx := context.Background()
+	m, err := NewBacklogMonitor(BacklogParams{Store: s, Redis: rdb, Outbox: outbox, Threshold: 1,
+		Interval: time.Second, Source: "/t", AlertsTopic: "hotline.alerts", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: outbox.Key(1), Values: event("x").Values()})
+	}
+	for _, tc := range []struct {
+		lease, kafkaErr, want string
+	}{
+		{"", "", CauseNoRelay},
+		{"daemon-b#7", "", CauseRelayStalled},
+		{"daemon-b#7", "dial tcp 10.0.0.9:9092: i/o timeout", CauseKafkaUnreachable},
+	} {
+		rdb.Del(ctx, outbox.LeaseKey(1), outbox.KafkaErrorKey(1))
+		if tc.lease != "" {
+			rdb.Set(ctx, outbox.LeaseKey(1), tc.lease, time.Minute)
+		}
+		if tc.kafkaErr != "" {
+			rdb.Set(ctx, outbox.KafkaErrorKey(1), tc.kafkaErr, time.Minute)
+		}
+		got, detail, err := m.cause(ctx)
+		if err != nil || got != tc.want {
+			t.Errorf("lease %q, kafka error %q: cause %q (%s), %v; want %q", tc.lease, tc.kafkaErr, got, detail, err, tc.want)
+		}
+	}
+	if err := m.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Alert(ctx, systemShard, BacklogAlertID)
+	if err != nil || a.Cause != CauseKafkaUnreachable || !strings.Contains(a.Detail, "i/o timeout") {
+		t.Errorf("alert = %+v, %v", a, err)
 	}
 }

@@ -119,7 +119,7 @@ func (w *CalendarWatcher) Check() []CalendarWarning {
 
 // Start checks at once, before it returns, then every Every until
 // Shutdown.
-func (w *CalendarWatcher) Start(ctx context.Context) {
+func (w *CalendarWatcher) Start(ctx context.Context) error {
 	w.Check()
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w.done = make(chan struct{})
@@ -136,6 +136,7 @@ func (w *CalendarWatcher) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops the loop.

@@ -151,7 +151,7 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 // until the earliest due time it knows of, a wake-up, or the safety poll
 // (Interval), whichever comes first. When the subscription fails the loop
 // still runs, on the earliest due times and the safety poll alone.
-func (s *Scheduler) Start(ctx context.Context) {
+func (s *Scheduler) Start(ctx context.Context) error {
 	// Load the scripts once, so that the first batches run as pipelines of
 	// EVALSHA; if this fails they are loaded on their first NOSCRIPT.
 	for _, sc := range []*redis.Script{claimScript, fireScript} {
@@ -169,6 +169,7 @@ func (s *Scheduler) Start(ctx context.Context) {
 		}
 		s.loop(ctx)
 	}()
+	return nil
 }
 
 // subscribe listens on every shard's wake channel until ctx ends; the

@@ -23,6 +23,21 @@ func NewOutbox(prefix string, shards int) *Outbox { return &Outbox{prefix: prefi
 // Key is the stream of shard.
 func (o *Outbox) Key(shard int) string { return fmt.Sprintf("%s:{%d}:outbox", o.prefix, shard) }
 
+// LeaseKey is the key of shard's relay lease (holder#fencing token), in the
+// shard's slot so the acknowledging MULTI can WATCH it.
+func (o *Outbox) LeaseKey(shard int) string { return o.Key(shard) + ":lease" }
+
+// FenceKey counts shard's lease acquisitions: the fencing tokens.
+func (o *Outbox) FenceKey(shard int) string { return o.Key(shard) + ":fence" }
+
+// KafkaErrorKey holds the last Kafka error of shard's relay while Kafka
+// refuses its events (deleted once they go through).
+func (o *Outbox) KafkaErrorKey(shard int) string { return o.Key(shard) + ":kafka_error" }
+
+// MembersKey is the sorted set of live relays, scored by last heartbeat
+// (unix ms); it is in no shard's slot and never in a transaction.
+func (o *Outbox) MembersKey() string { return o.prefix + ":relays" }
+
 // Keys are all shard streams.
 func (o *Outbox) Keys() []string {
 	keys := make([]string, o.shards)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,10 +43,16 @@ type RelayParams struct {
 	BatchSize int
 	// Block is how long a read waits for new entries (default 1s).
 	Block time.Duration
-	// ClaimIdle is the TTL of a relay's lease on a shard (default 30s): how
-	// long a crashed daemon's shards, and the entries it read but never
-	// acknowledged, wait before another relay takes them over.
+	// ClaimIdle is the TTL of a relay's lease on a shard (default 2s),
+	// renewed every third of it: how long a crashed daemon's shards, and
+	// the entries it read but never acknowledged, wait before another
+	// relay takes them over. It also bounds each Kafka write.
 	ClaimIdle time.Duration
+	// WriteBound is the longest a Kafka write may still reach the broker
+	// after WriteMessages returned on its deadline (the writer's batch wait
+	// plus its write timeout); a relay starts a write only while its lease
+	// is safe for longer than this (default ClaimIdle/3).
+	WriteBound time.Duration
 	// Metrics may be nil.
 	Metrics *RelayMetrics
 	// Now is the clock (default time.Now).
@@ -87,11 +96,16 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 // Relay publishes outbox entries to Kafka, in stream order per shard, and
 // deletes each only after Kafka acknowledged it.
 type Relay struct {
-	p       RelayParams
-	stop    chan struct{}
-	done    chan struct{}
-	stopped sync.Once
-	abort   context.CancelFunc
+	p RelayParams
+	// owned counts the leases held; target is the most to hold,
+	// ceil(shards / live relays).
+	owned, target atomic.Int64
+	mu            sync.Mutex
+	holding       map[int]bool
+	stop          chan struct{}
+	done          chan struct{}
+	stopped       sync.Once
+	abort         context.CancelFunc
 }
 
 // NewRelay checks params and fills defaults.
@@ -106,7 +120,10 @@ func NewRelay(p RelayParams) (*Relay, error) {
 		p.Block = time.Second
 	}
 	if p.ClaimIdle <= 0 {
-		p.ClaimIdle = 30 * time.Second
+		p.ClaimIdle = 2 * time.Second
+	}
+	if p.WriteBound <= 0 || p.WriteBound > p.ClaimIdle*2/3 {
+		p.WriteBound = p.ClaimIdle / 3
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -115,24 +132,27 @@ func NewRelay(p RelayParams) (*Relay, error) {
 		p.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	p.Logger = p.Logger.With().Str("component", "relay").Logger()
-	return &Relay{p: p, stop: make(chan struct{}), done: make(chan struct{})}, nil
+	rl := &Relay{p: p, stop: make(chan struct{}), done: make(chan struct{}), holding: map[int]bool{}}
+	rl.target.Store(int64(p.Outbox.Len())) // alone until the first heartbeat says otherwise
+	return rl, nil
 }
 
-// Start runs one loop per outbox shard until Shutdown.
+// Start runs one loop per outbox shard until Shutdown. Each loop creates
+// its shard's consumer group itself, and again whenever Redis lost it, so
+// Start does not fail on a Redis that is down or restarting.
 func (r *Relay) Start(ctx context.Context) error {
-	for _, key := range r.p.Outbox.Keys() {
-		err := r.p.Redis.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return fmt.Errorf("relay: create group on %s: %w", key, err)
-		}
-	}
 	ctx, r.abort = context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	for _, key := range r.p.Outbox.Keys() {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.heartbeat(ctx)
+	}()
+	for shard := range r.p.Outbox.Len() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.loop(ctx, key)
+			r.loop(ctx, shard)
 		}()
 	}
 	go func() {
@@ -167,13 +187,43 @@ func (r *Relay) stopping() bool {
 }
 
 // Each shard's stream has one relay at a time: the holder of the shard's
-// lease (a key with a TTL of ClaimIdle, renewed while the relay works). A
-// relay that takes a shard over first adopts every entry the consumer group
-// still has pending, so a crashed peer's unacknowledged events go out
-// before anything newer and one customer's events keep their order.
+// lease, a key with a TTL of ClaimIdle (2 s by default) renewed on every
+// pass of the loop, at most ClaimIdle/3 apart. A relay that takes a shard
+// over first adopts every entry the consumer group still has pending, so a
+// crashed peer's unacknowledged events go out before anything newer and one
+// customer's events keep their order.
+//
+// Fencing: each acquisition draws a fencing token (INCR of the shard's
+// fence key) and the lease holds consumer#token. A relay publishes only
+// while its lease is surely alive by its own clock (the moment it sent the
+// last successful renewal plus ClaimIdle, which is before Redis expires
+// it), each Kafka write bounded by that moment; and it acknowledges entries
+// only under WATCH of the lease, so a relay that lost its lease can neither
+// publish after the next holder starts nor delete what the next holder
+// must publish.
+//
+// Spreading: every relay registers in a sorted set of live relays
+// (heartbeat every ClaimIdle/3, dropped after ClaimIdle without one) and
+// holds at most ceil(shards/live) leases, giving back the excess, so N
+// daemons hold about shards/N each, and a dead daemon's shards move to the
+// others once its leases and heartbeat expire.
+
+// acquireScript takes a free lease with a new fencing token.
+// KEYS[1] lease key, KEYS[2] fence counter; ARGV[1] holder; ARGV[2] TTL in
+// ms. Returns the lease value (holder#token), or false if the lease is
+// held.
+var acquireScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local v = ARGV[1] .. '#' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+return v
+`)
 
 // renewScript extends a lease its holder still has.
-// KEYS[1] lease key; ARGV[1] holder; ARGV[2] TTL in ms. Returns 1 if renewed.
+// KEYS[1] lease key; ARGV[1] lease value; ARGV[2] TTL in ms. Returns 1 if
+// renewed.
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -182,7 +232,7 @@ return 0
 `)
 
 // releaseScript deletes a lease its holder still has.
-// KEYS[1] lease key; ARGV[1] holder. Returns 1 if released.
+// KEYS[1] lease key; ARGV[1] lease value. Returns 1 if released.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -190,46 +240,223 @@ end
 return 0
 `)
 
-func (r *Relay) loop(ctx context.Context, key string) {
-	log := r.p.Logger.With().Str("stream", key).Logger()
-	lease := key + ":lease"
-	owned, ownPending := false, false
+// lease is a relay's hold on one shard.
+type lease struct {
+	key   string // the lease key
+	value string // holder#token, the fencing token
+	// safe is when the lease may have expired in Redis, by this process's
+	// clock: the send time of the last renewal plus ClaimIdle.
+	safe    time.Time
+	renewed time.Time
+}
+
+// errLeaseLost: the lease expired or another relay holds it.
+var errLeaseLost = errors.New("outbox shard lease lost")
+
+// acquire tries to take shard's lease; nil when another relay holds it.
+func (r *Relay) acquire(ctx context.Context, shard int) (*lease, error) {
+	sent := time.Now()
+	v, err := acquireScript.Run(ctx, r.p.Redis, []string{r.p.Outbox.LeaseKey(shard), r.p.Outbox.FenceKey(shard)},
+		r.p.Consumer, r.p.ClaimIdle.Milliseconds()).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acquire lease of outbox shard %d: %w", shard, err)
+	}
+	return &lease{key: r.p.Outbox.LeaseKey(shard), value: v, safe: sent.Add(r.p.ClaimIdle), renewed: sent}, nil
+}
+
+// renew extends l; errLeaseLost when another relay has it or it expired.
+func (r *Relay) renew(ctx context.Context, l *lease) error {
+	sent := time.Now()
+	n, err := renewScript.Run(ctx, r.p.Redis, []string{l.key}, l.value, r.p.ClaimIdle.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("renew lease: %w", err)
+	}
+	if n != 1 || sent.After(l.safe) {
+		return errLeaseLost // renewed too late: another relay may have published meanwhile
+	}
+	l.safe, l.renewed = sent.Add(r.p.ClaimIdle), sent
+	return nil
+}
+
+// release gives l back so another relay can take the shard at once.
+func (r *Relay) release(ctx context.Context, l *lease) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = releaseScript.Run(rctx, r.p.Redis, []string{l.key}, l.value).Err()
+}
+
+// heartbeat keeps this relay in the set of live relays and sets the target
+// number of leases, ceil(shards/live), every ClaimIdle/3 until ctx ends;
+// then it leaves the set so the others take its shards at once.
+func (r *Relay) heartbeat(ctx context.Context) {
+	key := r.p.Outbox.MembersKey()
 	defer func() {
-		if owned {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			_ = releaseScript.Run(rctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = r.p.Redis.ZRem(rctx, key, r.p.Consumer).Err()
+	}()
+	t := time.NewTicker(r.p.ClaimIdle / 3)
+	defer t.Stop()
+	for {
+		if target, ok := r.balance(ctx, key); ok {
+			if old := r.target.Swap(target); old != target {
+				r.p.Logger.Info().Int64("leases", target).Msg("outbox shards this relay may hold changed")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// balance renews this relay's heartbeat and returns how many leases it may
+// hold: ceil(shards/live), or floor(shards/live) while a live relay holds
+// fewer than floor, so 4 shards over 3 relays settle as 2, 1, 1. It reads
+// every shard's lease holder (holder#token); false when Redis did not
+// answer.
+func (r *Relay) balance(ctx context.Context, key string) (int64, bool) {
+	now := time.Now()
+	var (
+		members *redis.StringSliceCmd
+		leases  = make([]*redis.StringCmd, r.p.Outbox.Len())
+	)
+	_, err := r.p.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: r.p.Consumer})
+		pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.Add(-r.p.ClaimIdle).UnixMilli(), 10))
+		members = pipe.ZRange(ctx, key, 0, -1)
+		pipe.PExpire(ctx, key, 10*r.p.ClaimIdle)
+		for s := range leases {
+			leases[s] = pipe.Get(ctx, r.p.Outbox.LeaseKey(s))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, false
+	}
+	live := members.Val()
+	if len(live) == 0 {
+		return 0, false
+	}
+	held := map[string]int64{}
+	for _, l := range leases {
+		if v := l.Val(); v != "" {
+			if i := strings.LastIndexByte(v, '#'); i > 0 {
+				held[v[:i]]++
+			}
+		}
+	}
+	n, m := int64(r.p.Outbox.Len()), int64(len(live))
+	floor, ceil := n/m, (n+m-1)/m
+	for _, c := range live {
+		if held[c] < floor {
+			return floor, true // a relay is short: the others give back down to floor
+		}
+	}
+	return ceil, true
+}
+
+// claimSlot counts one more held lease if this relay is under its target.
+func (r *Relay) claimSlot() bool {
+	for {
+		n := r.owned.Load()
+		if n >= r.target.Load() {
+			return false
+		}
+		if r.owned.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// excess uncounts one held lease if this relay holds more than its target.
+func (r *Relay) excess() bool {
+	for {
+		n := r.owned.Load()
+		if n <= r.target.Load() {
+			return false
+		}
+		if r.owned.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+func (r *Relay) loop(ctx context.Context, shard int) {
+	key := r.p.Outbox.Key(shard)
+	log := r.p.Logger.With().Str("stream", key).Logger()
+	// needGroup: the consumer group must be (re)created and the pending
+	// entries adopted before the next read: after taking the lease, and
+	// after any Redis error (Redis may have restarted empty or failed over
+	// to a replica that never had the group).
+	var held *lease
+	ownPending, needGroup := false, true
+	drop := func(release bool) {
+		if release {
+			r.release(ctx, held)
+		}
+		held = nil
+		r.owned.Add(-1)
+		r.setHolding(shard, false)
+	}
+	defer func() {
+		if held != nil {
+			drop(true)
 		}
 	}()
 	tick := r.p.ClaimIdle / 3
 	for ctx.Err() == nil {
-		if !owned {
+		if held == nil {
 			if r.stopping() {
 				return // another relay has this shard
 			}
-			ok, err := r.p.Redis.SetNX(ctx, lease, r.p.Consumer, r.p.ClaimIdle).Result()
-			if err != nil || !ok {
+			if !r.claimSlot() {
 				r.pause(ctx, tick)
 				continue
 			}
-			owned = true
-			if err := r.adopt(ctx, log, key); err != nil {
-				log.Error().Err(err).Msg("adopt pending outbox entries")
-				owned = false
-				_ = releaseScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer).Err()
-				r.pause(ctx, tick)
+			l, err := r.acquire(ctx, shard)
+			if err != nil || l == nil {
+				r.owned.Add(-1)
+				r.pause(ctx, tick/2+time.Duration(rand.Int64N(int64(tick/2)+1)))
 				continue
 			}
-			ownPending = true
-		} else if !r.renew(ctx, lease) {
+			held, needGroup = l, true
+			r.setHolding(shard, true)
+			log.Debug().Str("lease", l.value).Msg("took the outbox shard's lease")
+		} else if !r.stopping() && r.excess() {
+			r.owned.Add(1) // drop counts it off again
+			drop(true)
+			log.Debug().Msg("gave the outbox shard's lease back: more relays are live")
+			continue
+		} else if err := r.renew(ctx, held); err != nil {
+			// Release: a late renewal may have reached Redis; the script
+			// leaves another holder's lease alone.
 			if r.stopping() {
+				drop(true)
 				return
 			}
-			log.Warn().Msg("lost the lease on this outbox shard; another relay takes it")
-			owned = false
+			log.Warn().Err(err).Msg("lost the lease on this outbox shard; another relay takes it")
+			drop(true)
+			needGroup = true
 			continue
 		}
-
+		if needGroup {
+			if err := r.ensureGroup(ctx, log, key); err != nil {
+				if ctx.Err() != nil || r.stopping() {
+					return
+				}
+				log.Error().Err(err).Msg("outbox consumer group")
+				r.pause(ctx, min(time.Second, tick))
+				continue
+			}
+			needGroup, ownPending = false, true
+		}
 		var (
 			entries []redis.XMessage
 			err     error
@@ -254,14 +481,40 @@ func (r *Relay) loop(ctx context.Context, key string) {
 			if ctx.Err() != nil || r.stopping() {
 				return // Redis is unreachable: nothing can be drained now; it stays for the next start
 			}
+			needGroup = true
+			if isNoGroup(err) {
+				log.Warn().Err(err).Msg("the outbox consumer group is gone (Redis lost its data?): recreating it")
+				continue
+			}
 			log.Error().Err(err).Msg("read outbox")
-			r.pause(ctx, time.Second)
+			r.pause(ctx, min(time.Second, tick))
 			continue
 		}
-		if len(entries) > 0 && !r.publish(ctx, log, key, entries, func() bool { return r.renew(ctx, lease) }) {
-			owned = false // the entries stay pending for the relay that took the shard
+		if len(entries) > 0 && !r.publish(ctx, log, shard, held, entries) {
+			drop(true) // the entries stay pending for the relay that takes the shard
+			needGroup = true
 		}
 	}
+}
+
+// setHolding records whether this relay holds shard's lease (Holding).
+func (r *Relay) setHolding(shard int, v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.holding[shard] = v
+}
+
+// Holding returns the shards whose lease this relay holds now, in order.
+func (r *Relay) Holding() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for s := range r.p.Outbox.Len() {
+		if r.holding[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // pause waits d, or less if ctx ends or Shutdown begins.
@@ -275,11 +528,26 @@ func (r *Relay) pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-// renew extends this relay's lease on a shard; false if it is gone.
-func (r *Relay) renew(ctx context.Context, lease string) bool {
-	n, err := renewScript.Run(ctx, r.p.Redis, []string{lease}, r.p.Consumer, r.p.ClaimIdle.Milliseconds()).Int()
-	return err == nil && n == 1
+// ensureGroup creates the shard's consumer group if it is missing (a
+// stream that Redis lost starts again empty, read from its beginning), then
+// adopts every pending entry.
+func (r *Relay) ensureGroup(ctx context.Context, log zerolog.Logger, key string) error {
+	err := r.p.Redis.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
+	switch {
+	case err == nil:
+		log.Info().Msg("created the outbox consumer group")
+	case !strings.HasPrefix(err.Error(), "BUSYGROUP"):
+		return fmt.Errorf("create group on %s: %w", key, err)
+	}
+	if err := r.adopt(ctx, log, key); err != nil {
+		return fmt.Errorf("adopt pending entries of %s: %w", key, err)
+	}
+	return nil
 }
+
+// isNoGroup reports Redis's answer for a stream or group that does not
+// exist.
+func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
 
 // adopt moves every pending entry of the stream, whoever read it, to this
 // consumer, so reading pending entries with id 0 returns them in order.
@@ -325,9 +593,12 @@ func (r *Relay) read(ctx context.Context, key, id string, block time.Duration) (
 }
 
 // publish sends entries to Kafka in order, retrying until Kafka takes them
-// all, then acknowledges and deletes them. It returns false when it gave up:
-// ctx ended, or stillOwner reported the shard's lease lost during retries.
-func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, entries []redis.XMessage, stillOwner func() bool) bool {
+// all, then acknowledges and deletes them under the lease's fence. Each
+// Kafka write ends by the lease's safe time; the lease is renewed between
+// attempts. It returns false when it gave up: ctx ended, or the lease was
+// lost (the entries stay pending for the next holder).
+func (r *Relay) publish(ctx context.Context, log zerolog.Logger, shard int, held *lease, entries []redis.XMessage) bool {
+	key := r.p.Outbox.Key(shard)
 	var (
 		msgs   []kafka.Message
 		events []Event
@@ -361,8 +632,19 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 		}
 	}()
 	backoff := 100 * time.Millisecond
+	kafkaDown := false
 	for attempt := 1; len(msgs) > 0; attempt++ {
-		err := r.p.Publisher.WriteMessages(ctx, msgs...)
+		// Renew first unless that was just done, so each attempt has at
+		// least a quarter of ClaimIdle before its deadline.
+		if time.Since(held.renewed) > r.p.ClaimIdle/4 || time.Until(held.safe) <= r.p.WriteBound {
+			if err := r.renew(ctx, held); err != nil {
+				log.Warn().Err(err).Msg("lease not renewed before publishing; the next holder publishes these entries")
+				return false
+			}
+		}
+		wctx, cancel := context.WithDeadline(ctx, held.safe.Add(-r.p.WriteBound))
+		err := r.p.Publisher.WriteMessages(wctx, msgs...)
+		cancel()
 		if err == nil {
 			break
 		}
@@ -376,11 +658,12 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 			log.Warn().Err(err).Int("attempt", attempt).Int("events", len(events)).
 				Msg("kafka publish failed; events stay in the outbox and are retried")
 		}
+		// Tell the backlog monitor, whichever daemon runs it, that Kafka
+		// refuses this shard's events (not a stuck lease).
+		_ = r.p.Redis.Set(ctx, r.p.Outbox.KafkaErrorKey(shard), err.Error(), 10*r.p.ClaimIdle).Err()
+		kafkaDown = true
 		sleep(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second, r.p.ClaimIdle/3)
-		if !stillOwner() {
-			return false
-		}
 	}
 	now := r.p.Now()
 	if r.p.OnPublished != nil {
@@ -395,15 +678,34 @@ func (r *Relay) publish(ctx context.Context, log zerolog.Logger, key string, ent
 	for _, b := range bad {
 		ids = append(ids, b.ID)
 	}
-	_, err := r.p.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, b := range bad {
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: key + ":dead", Values: b.Values})
+	// Acknowledge only while the lease is still ours: WATCH it, so a
+	// relay that lost it cannot delete entries the next holder must send.
+	err := r.p.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		v, err := tx.Get(ctx, held.key).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
 		}
-		pipe.XAck(ctx, key, relayGroup, ids...)
-		pipe.XDel(ctx, key, ids...)
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
+		if v != held.value {
+			return errLeaseLost
+		}
+		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, b := range bad {
+				pipe.XAdd(ctx, &redis.XAddArgs{Stream: key + ":dead", Values: b.Values})
+			}
+			pipe.XAck(ctx, key, relayGroup, ids...)
+			pipe.XDel(ctx, key, ids...)
+			if kafkaDown {
+				pipe.Del(ctx, r.p.Outbox.KafkaErrorKey(shard))
+			}
+			return nil
+		})
+		return err
+	}, held.key)
+	switch {
+	case errors.Is(err, errLeaseLost) || errors.Is(err, redis.TxFailedErr):
+		log.Warn().Int("events", len(ids)).Msg("lease lost before acknowledging: the next holder publishes these events again")
+		return false
+	case err != nil && ctx.Err() == nil:
 		// Published but not acknowledged: they will be published again
 		// (delivery is at least once; ce_id lets consumers drop the copy).
 		log.Error().Err(err).Int("events", len(ids)).Msg("acknowledge published outbox entries")

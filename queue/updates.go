@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,9 @@ type Update struct {
 	EventID string `json:"-"`
 }
 
-// Applier applies an update. It returns a *RejectError for an update that
+// Applier applies an update. It returns an error wrapping
+// ErrAlreadyApplied for an update whose ce_id was applied before (a
+// redelivery: acknowledged and skipped), a *RejectError for an update that
 // can never apply (the message goes to the dead-letter topic); any other
 // error is taken as passing (Redis unreachable) and the update is retried.
 type Applier interface {
@@ -40,8 +43,11 @@ const (
 	RejectInvalid           = "invalid"
 	RejectUnknownOrder      = "unknown_order"
 	RejectIllegalTransition = "illegal_transition"
-	RejectDuplicate         = "duplicate"
 )
+
+// ErrAlreadyApplied: the update's ce_id was applied before. Delivery is at
+// least once, so this is normal: the message is acknowledged silently.
+var ErrAlreadyApplied = errors.New("update already applied")
 
 // RejectError is an update refused for good.
 type RejectError struct {
@@ -105,12 +111,13 @@ func NewUpdatesConsumer(p UpdatesParams) (*UpdatesConsumer, error) {
 }
 
 // Start consumes until Shutdown.
-func (c *UpdatesConsumer) Start(ctx context.Context) {
+func (c *UpdatesConsumer) Start(ctx context.Context) error {
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(c.done)
 		c.loop(ctx)
 	}()
+	return nil
 }
 
 // Shutdown stops after the message in hand and closes the reader.
@@ -165,6 +172,10 @@ func (c *UpdatesConsumer) handle(ctx context.Context, m kafka.Message) bool {
 			c.handled.WithLabelValues("applied").Inc()
 			log.Info().Str("work_order", u.WorkOrderID).Str("status", u.Status).Str("ce_id", u.EventID).Msg("update applied")
 			return true
+		case errors.Is(err, ErrAlreadyApplied):
+			c.handled.WithLabelValues("duplicate").Inc()
+			log.Debug().Str("work_order", u.WorkOrderID).Str("ce_id", u.EventID).Msg("update redelivered; applied before, skipped")
+			return true
 		case errors.As(err, &rej):
 			return c.deadLetter(ctx, log, m, rej)
 		case ctx.Err() != nil:
@@ -176,7 +187,26 @@ func (c *UpdatesConsumer) handle(ctx context.Context, m kafka.Message) bool {
 	}
 }
 
-// decode checks the envelope and the JSON of an update.
+// ContentTypeStructured is the content type of a structured-mode
+// CloudEvent: the whole event, attributes and data, is the JSON value.
+const ContentTypeStructured = "application/cloudevents+json"
+
+// structuredEvent is a structured-mode CloudEvent (CloudEvents 1.0 JSON
+// format, section 3); attributes other than these are ignored.
+type structuredEvent struct {
+	SpecVersion string          `json:"specversion"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Source      string          `json:"source"`
+	Data        json.RawMessage `json:"data"`
+	DataBase64  []byte          `json:"data_base64"`
+}
+
+// decode checks the envelope and the JSON of an update, in either
+// CloudEvents Kafka mode (CloudEvents Kafka protocol binding, section 3):
+// binary (ce_ headers, the value is the data) or structured (content-type
+// application/cloudevents+json, the value is the whole event). JSON
+// fields the update does not know are ignored.
 func (c *UpdatesConsumer) decode(m kafka.Message) (Update, error) {
 	var u Update
 	if len(m.Value) > c.p.MaxMessageBytes {
@@ -184,16 +214,29 @@ func (c *UpdatesConsumer) decode(m kafka.Message) (Update, error) {
 	}
 	h := map[string]string{}
 	for _, x := range m.Headers {
-		h[x.Key] = string(x.Value)
+		h[strings.ToLower(x.Key)] = string(x.Value)
 	}
-	if h["ce_type"] != TypeStatusUpdate {
-		return u, Reject(RejectBadType, "ce_type %q, want %s", h["ce_type"], TypeStatusUpdate)
+	ceType, ceID, data := h["ce_type"], h["ce_id"], m.Value
+	if ct, _, _ := strings.Cut(h["content-type"], ";"); strings.TrimSpace(strings.ToLower(ct)) == ContentTypeStructured {
+		var ev structuredEvent
+		if err := json.Unmarshal(m.Value, &ev); err != nil {
+			return u, Reject(RejectBadJSON, "structured cloudevent: %v", err)
+		}
+		ceType, ceID, data = ev.Type, ev.ID, ev.Data
+		if len(ev.DataBase64) > 0 {
+			data = ev.DataBase64
+		}
+		if len(data) == 0 {
+			return u, Reject(RejectInvalid, "structured cloudevent without data")
+		}
 	}
-	if h["ce_id"] == "" || len(h["ce_id"]) > 200 {
-		return u, Reject(RejectMissingID, "a ce_id header of 1 to 200 bytes is required")
+	if ceType != TypeStatusUpdate {
+		return u, Reject(RejectBadType, "ce_type %q, want %s", ceType, TypeStatusUpdate)
 	}
-	dec := json.NewDecoder(bytes.NewReader(m.Value))
-	dec.DisallowUnknownFields()
+	if ceID == "" || len(ceID) > 200 {
+		return u, Reject(RejectMissingID, "a ce_id of 1 to 200 bytes is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&u); err != nil {
 		return u, Reject(RejectBadJSON, "%v", err)
 	}
@@ -208,7 +251,7 @@ func (c *UpdatesConsumer) decode(m kafka.Message) (Update, error) {
 	case u.Actor == "":
 		return u, Reject(RejectInvalid, "actor is required")
 	}
-	u.EventID = h["ce_id"]
+	u.EventID = ceID
 	return u, nil
 }
 

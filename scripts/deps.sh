@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: redis-server,
-# SIPp (sip-tester), kcat, chromium and a CJK font (the browser tests in
-# daemon/ui_test.go check the Chinese pages' glyphs) and staticcheck. Does
-# nothing when all are there.
+# Installs what the tests need on a fresh Debian machine: redis-server and
+# redis-tools, SIPp (sip-tester), Kamailio (scripts/cluster.sh), kcat,
+# chromium and a CJK font (the browser tests in daemon/ui_test.go check the
+# Chinese pages' glyphs) and staticcheck. Does nothing when all are there.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools) # redis-cli --cluster create (testenv)
 command -v sipp >/dev/null || missing+=(sip-tester)
+command -v kamailio >/dev/null || missing+=(kamailio) # scripts/cluster.sh
 command -v kcat >/dev/null || missing+=(kcat)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)

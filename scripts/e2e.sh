@@ -126,7 +126,7 @@ while IFS=$'\t' read -r key headers value; do
   [[ ",$headers," == *",ce_subject=$id,"* ]] || fail "ce_subject is not the order id $id"
   jq -e --arg key "$key" '(.class == "complaint" or .class == "consultation") and .tier == "province" and .province == "GD"
          and .hotline == "10000" and .caller == $key and .status == "new" and .valid == true
-         and (.id | test("^WO-[0-9]{8}-GD-[0-9]{6}$")) and (.deadlines | length > 0)
+         and (.id | test("^WO-[0-9]{8}-GD-[0-9]{10,15}$")) and (.deadlines | length > 0)
          and (.ivr_path != "41" or (.subcategory == "billing" and .service_number == $key))' \
     <<<"$value" >/dev/null || fail "order fields: $value"
   code=$(curl -s -o "$work/order.json" -w '%{http_code}' -H "Authorization: Bearer e2e-agent-token" \

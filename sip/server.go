@@ -486,6 +486,9 @@ func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code 
 	}
 }
 
+// onOptions answers 200, or 503 while shutting down or while Redis is
+// down (as /readyz does), so a proxy probing with OPTIONS (Kamailio's
+// dispatcher) stops sending calls here.
 func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if _, reason := s.unavailable(); reason != "" {
 		s.respond(tx, req, sipmsg.StatusServiceUnavailable, reason, retryAfter)

@@ -163,7 +163,7 @@ func (s *Service) ApplyUpdate(ctx context.Context, u queue.Update) error {
 	case errors.Is(err, ErrIllegalTransition), errors.Is(err, ErrUnknownStatus), errors.Is(err, ErrFollowupRequired):
 		return queue.Reject(queue.RejectIllegalTransition, "%v", err)
 	case errors.Is(err, ErrDuplicate):
-		return queue.Reject(queue.RejectDuplicate, "ce_id %q was applied before", u.EventID)
+		return fmt.Errorf("ce_id %q: %w", u.EventID, queue.ErrAlreadyApplied)
 	}
 	return err
 }

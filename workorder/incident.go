@@ -400,7 +400,7 @@ func NewIncidentSweeper(svc *Service, interval time.Duration) (*IncidentSweeper,
 }
 
 // Start runs the loop until Shutdown.
-func (w *IncidentSweeper) Start(ctx context.Context) {
+func (w *IncidentSweeper) Start(ctx context.Context) error {
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(w.done)
@@ -423,6 +423,7 @@ func (w *IncidentSweeper) Start(ctx context.Context) {
 			}
 		}
 	}()
+	return nil
 }
 
 // Shutdown stops the loop.

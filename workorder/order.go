@@ -165,8 +165,9 @@ func (o *Order) Key() string {
 // is phone.Mask, kept here for the package's callers.
 func Mask(number string) string { return phone.Mask(number) }
 
-var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,9}$`)
+var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,15}$`)
 
 // ValidID reports whether id has the form of a work order id,
-// WO-20261123-GD-000123.
+// WO-20261123-GD-5025600013 (second of the day, then the counter; see
+// Store.NextID), or the older WO-20261123-GD-000123.
 func ValidID(id string) bool { return idRe.MatchString(id) }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,20 +47,29 @@ type Store struct {
 	// retain is how long an archived order is kept; 0 forever
 	// (NewService sets it).
 	retain time.Duration
+	// drawn is the highest sequence counter this process drew, by counter
+	// key (see NextID).
+	seqMu sync.Mutex
+	drawn map[string]int64
 }
 
 // NewStore returns the store.
 func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queue.Outbox, timers *escalation.Store) *Store {
 	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers, keep: 31 * 24 * time.Hour,
-		keepEscalations: 181 * 24 * time.Hour}
+		keepEscalations: 181 * 24 * time.Hour, drawn: map[string]int64{}}
 }
 
-// Shard is the shard of an order, read from its id: the sequence number
-// modulo the shard count (see NextID). The shard count therefore must not
-// change while orders are stored.
+// Shard is the shard of an order, read from its id (see NextID): the
+// counter part of the tail modulo the shard count; for ids of the older
+// form (6 to 9 digits) the whole tail modulo the shard count. The shard
+// count therefore must not change while orders are stored.
 func (s *Store) Shard(id string) int {
 	if i := strings.LastIndexByte(id, '-'); i >= 0 {
-		if seq, err := strconv.ParseUint(id[i+1:], 10, 64); err == nil {
+		tail := id[i+1:]
+		if len(tail) >= 10 { // SSSSS + counter
+			tail = tail[5:]
+		}
+		if seq, err := strconv.ParseUint(tail, 10, 64); err == nil {
 			return int(seq % uint64(s.shards))
 		}
 	}
@@ -81,26 +91,58 @@ func (s *Store) orderKey(id string) string {
 	return fmt.Sprintf("%s:{%d}:wo:%s", s.prefix, s.Shard(id), id)
 }
 
-// seqTTL keeps a day's sequence counter past the day in every time zone.
-const seqTTL = 72 * time.Hour
+// seqTTL keeps a second's sequence counter long past its second (clock
+// skew between daemons, a slow failover).
+const seqTTL = time.Hour
 
-// NextID returns a new id WO-YYYYMMDD-PROV-NNNNNN in shard; day is the date
-// in the operator's time zone. Each day, province and shard has a counter
-// n, and the sequence number is n*shards+shard, so the id names its shard.
-func (s *Store) NextID(ctx context.Context, day time.Time, province string, shard int) (string, error) {
-	date := day.Format("20060102")
-	key := fmt.Sprintf("%s:{%d}:seq:%s:%s", s.prefix, shard, date, province)
-	var incr *redis.IntCmd
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		incr = pipe.Incr(ctx, key)
-		pipe.Expire(ctx, key, seqTTL)
-		return nil
-	})
+// nextSeqScript draws the next counter of one second, never at or below
+// the highest this process already drew there (a Redis that lost writes
+// would hand them out again).
+//
+// KEYS[1] the second's counter; ARGV[1] this process's highest draw (0:
+// none); ARGV[2] TTL in ms. Returns the counter drawn.
+var nextSeqScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if n <= floor then
+  n = floor + 1
+  redis.call('SET', KEYS[1], n)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return n
+`)
+
+// NextID returns a new id WO-YYYYMMDD-PROV-SSSSSCCCCC in shard, at now in
+// the operator's time zone: SSSSS is the second of the day, CCCCC (five
+// digits or more) is n*shards+shard for the n-th id that second, province
+// and shard, so the id names its shard.
+//
+// Ids never repeat, even after Redis loses writes (a failover to a
+// lagging replica, a restore), as long as the daemons' clocks agree
+// within the time Redis takes to lose and regain a master (seconds): an id
+// lost with Redis's data was drawn in an earlier second than any id drawn
+// after the loss, and within one process a draw is never at or below one
+// it already made.
+func (s *Store) NextID(ctx context.Context, now time.Time, province string, shard int) (string, error) {
+	date := now.Format("20060102")
+	sec := now.Hour()*3600 + now.Minute()*60 + now.Second()
+	key := fmt.Sprintf("%s:{%d}:seq:%s:%s:%05d", s.prefix, shard, date, province, sec)
+	s.seqMu.Lock()
+	floor := s.drawn[key]
+	s.seqMu.Unlock()
+	n, err := nextSeqScript.Run(ctx, s.rdb, []string{key}, floor, seqTTL.Milliseconds()).Int64()
 	if err != nil {
 		return "", fmt.Errorf("next work order id: %w", err)
 	}
-	seq := incr.Val()*int64(s.shards) + int64(shard)
-	return fmt.Sprintf("WO-%s-%s-%06d", date, province, seq), nil
+	s.seqMu.Lock()
+	if n > s.drawn[key] {
+		if len(s.drawn) > 4096 { // only the last seconds matter
+			clear(s.drawn)
+		}
+		s.drawn[key] = n
+	}
+	s.seqMu.Unlock()
+	return fmt.Sprintf("WO-%s-%s-%05d%05d", date, province, sec, n*int64(s.shards)+int64(shard)), nil
 }
 
 // Create writes the order, its events to the outbox and its timers in one

@@ -28,18 +28,26 @@ func TestCreateWritesOrderOutboxAndTimersTogether(t *testing.T) {
 	s, rdb, outbox := newStore(t)
 	ctx := context.Background()
 	day := time.Date(2026, 11, 23, 23, 59, 0, 0, time.FixedZone("CST", 8*3600))
+	// 23:59:00 is second 86340 of the day; the counter part is n*4+shard.
 	id, err := s.NextID(ctx, day, "GD", 1)
-	if err != nil || id != "WO-20261123-GD-000005" || s.Shard(id) != 1 {
+	if err != nil || id != "WO-20261123-GD-8634000005" || s.Shard(id) != 1 || !workorder.ValidID(id) {
 		t.Fatalf("NextID = %q (shard %d), %v", id, s.Shard(id), err)
 	}
-	if id2, _ := s.NextID(ctx, day, "GD", 1); id2 != "WO-20261123-GD-000009" || s.Shard(id2) != 1 {
+	if id2, _ := s.NextID(ctx, day, "GD", 1); id2 != "WO-20261123-GD-8634000009" || s.Shard(id2) != 1 {
 		t.Fatalf("second NextID = %q", id2)
 	}
-	if id3, _ := s.NextID(ctx, day, "GD", 3); id3 != "WO-20261123-GD-000007" || s.Shard(id3) != 3 {
+	if id3, _ := s.NextID(ctx, day, "GD", 3); id3 != "WO-20261123-GD-8634000007" || s.Shard(id3) != 3 {
 		t.Fatalf("other shard NextID = %q", id3)
 	}
-	if id4, _ := s.NextID(ctx, day, "BJ", 1); id4 != "WO-20261123-BJ-000005" {
+	if id4, _ := s.NextID(ctx, day, "BJ", 1); id4 != "WO-20261123-BJ-8634000005" {
 		t.Fatalf("other province NextID = %q", id4)
+	}
+	if id5, _ := s.NextID(ctx, day.Add(time.Second), "GD", 1); id5 != "WO-20261123-GD-8634100005" {
+		t.Fatalf("next second's NextID = %q", id5)
+	}
+	// Ids of the older form keep their shard.
+	if got := s.Shard("WO-20261123-GD-000009"); got != 1 {
+		t.Errorf("Shard(old form) = %d, want 1", got)
 	}
 	// Customers spread over the shards.
 	used := map[int]bool{}
@@ -103,5 +111,42 @@ func TestMask(t *testing.T) {
 		if got := workorder.Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Redis loses its writes (FLUSHALL: a failover to a lagging replica, a
+// restore): no id drawn after it repeats one drawn before, whether in the
+// same second (this process remembers its draws) or later (the second is
+// in the id).
+func TestIDsNeverRepeatAfterRedisLosesWrites(t *testing.T) {
+	s, rdb, _ := newStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	draw := func(at time.Time, n int) {
+		for i := 0; i < n; i++ {
+			id, err := s.NextID(ctx, at, "GD", i%4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[id] {
+				t.Fatalf("id %s drawn twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	draw(now, 40)
+	rdb.FlushAll(ctx)
+	draw(now, 40)                  // the same second: the process's own floor
+	draw(now.Add(time.Second), 40) // later: a new second
+	// Another process (a new Store) after the loss, a second later.
+	other := workorder.NewStore(rdb, "t", 4, queue.NewOutbox("t", 4), escalation.NewStore(rdb, "t", 4, queue.NewOutbox("t", 4)))
+	rdb.FlushAll(ctx)
+	for i := 0; i < 40; i++ {
+		id, err := other.NextID(ctx, now.Add(2*time.Second), "GD", i%4)
+		if err != nil || seen[id] {
+			t.Fatalf("other process drew %s (seen before: %v), %v", id, seen[id], err)
+		}
+		seen[id] = true
 	}
 }

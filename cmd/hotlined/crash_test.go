@@ -112,7 +112,7 @@ func TestSIGKILLLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(data), "outbox_claim_idle: 30s", "outbox_claim_idle: 1s", 1)
+	text := strings.Replace(string(data), "outbox_claim_idle: 2s", "outbox_claim_idle: 1s", 1)
 	// Beside the shipped config, so its relative paths (prompts, rules,
 	// policies, calendar) resolve the same way.
 	f, err := os.CreateTemp("../../configs", ".crash-*.yaml")
@@ -231,5 +231,66 @@ func TestCheckConfigWarnsOfUnpublishedCalendarYear(t *testing.T) {
 	}
 	if e := stderr.String(); !strings.Contains(e, "cn-2027.yaml: warning: ") || !strings.Contains(e, "in the calendar file") {
 		t.Errorf("stderr %q: want the calendar warning", e)
+	}
+}
+
+// SIGTERM while Kafka hangs (every produce held unanswered): the process
+// exits 0 within shutdown_grace (3 s here), and the order it could not
+// publish stays in the outbox for the next daemon.
+func TestSIGTERMWithKafkaHungExitsZeroInGrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	r := testenv.StartRedis(t)
+	cluster := testenv.StartKafka(t, kfake.SeedTopics(3, "hotline.workorders.province.GD"))
+	release := make(chan struct{})
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		<-release // the broker hangs
+		return nil, fmt.Errorf("hung"), true
+	})
+	defer close(release)
+
+	data, err := os.ReadFile("../../configs/hotlined.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "shutdown_grace: 30s", "shutdown_grace: 3s", 1)
+	f, err := os.CreateTemp("../../configs", ".grace-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := f.Name()
+	t.Cleanup(func() { os.Remove(config) })
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	p := start(t, bin, config, r.Addr, cluster.ListenAddrs())
+	caller := testenv.NewCaller(t)
+	sess, err := caller.Call(t, p.sip, "10000", "18900000001", sipmsg.NewHeader("X-IVR-Path", "2"))
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	testenv.Hangup(t, sess)
+	waitCreated(t, p, 1)
+
+	begin := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = p.cmd.Wait()
+	took := time.Since(begin)
+	t.Logf("SIGTERM with Kafka hung: exit %v after %v (grace 3 s)", err, took.Round(time.Millisecond))
+	if err != nil {
+		t.Errorf("exit: %v, want 0", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("stopping took %v, grace is 3 s", took)
+	}
+	if n, err := queue.NewOutbox("hotlined", 8).Depth(context.Background(), r.Client); err != nil || n == 0 {
+		t.Errorf("outbox depth after the stop = %d, %v; want the unpublished order kept", n, err)
 	}
 }

@@ -17,7 +17,12 @@ import (
 	"github.com/hotlined/hotlined/daemon"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is main with an exit code, so every deferred stop runs before the
+// process exits: 0 after a clean (or grace-bounded) shutdown, 1 on a
+// start-up or runtime failure, 2 on a bad config.
+func run() int {
 	configPath := flag.String("config", "configs/hotlined.yaml", "path to the YAML config")
 	checkOnly := flag.Bool("check-config", false, "validate the config and exit")
 	flag.Parse()
@@ -25,13 +30,13 @@ func main() {
 	cfg, err := configs.Load(*configPath, nil)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hotlined: config: %v\n", err)
-		os.Exit(2)
+		return 2
 	}
 	if *checkOnly {
 		files, err := daemon.LoadFiles(cfg)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hotlined: config: %v\n", err)
-			os.Exit(2)
+			return 2
 		}
 		if files.Calendar != nil { // a warning, not an error: exit 0
 			for _, w := range files.Calendar.Current().Warnings(time.Now()) {
@@ -39,16 +44,20 @@ func main() {
 			}
 		}
 		fmt.Printf("%s: ok\n", *configPath)
-		return
+		return 0
 	}
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := daemon.Run(ctx, cfg, log); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := daemon.Run(ctx, cfg, log, hup); err != nil {
 		log.Error().Err(err).Msg("hotlined stopped with an error")
-		os.Exit(1)
+		return 1
 	}
 	log.Info().Msg("hotlined stopped")
+	return 0
 }
 
 func newLogger(c configs.Log) zerolog.Logger {

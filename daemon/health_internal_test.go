@@ -1,0 +1,50 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// One slow ping, or two failures between answers, never mark Redis down;
+// three consecutive failures do, a refused connection at once; any answer
+// (even an error reply or redis.Nil) brings it back.
+func TestRedisHealthIsTolerant(t *testing.T) {
+	h := &redisHealth{log: zerolog.Nop(), downAfter: 3}
+	h.up.Store(true)
+	timeout := &net.OpError{Op: "read", Err: context.DeadlineExceeded}
+	steps := []struct {
+		err  error
+		want bool
+	}{
+		{timeout, true},
+		{timeout, true},
+		{nil, true}, // a real command answered: the count starts again
+		{timeout, true},
+		{redis.Nil, true},
+		{timeout, true},
+		{timeout, true},
+		{errors.New("redis: connection pool timeout"), false},
+		{timeout, false},
+		{redis.Nil, true},
+		{timeout, true},
+		// Nothing listens: down at once.
+		{&net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, false},
+		{nil, true},
+	}
+	for i, s := range steps {
+		h.observe(s.err)
+		if h.Up() != s.want {
+			t.Fatalf("step %d (%v): up = %v, want %v", i, s.err, h.Up(), s.want)
+		}
+	}
+	if err := h.Check(context.Background()); err != nil {
+		t.Errorf("Check while up: %v", err)
+	}
+}
