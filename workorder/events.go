@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -21,7 +19,7 @@ func (s *Service) event(typ string, o *Order, now time.Time) (queue.Event, error
 		return queue.Event{}, fmt.Errorf("work order %s: no kafka route matches tier %s class %s", o.ID, o.Tier, o.Class)
 	}
 	return queue.Event{
-		ID: uuid.NewString(), Type: typ, Source: s.source, Subject: o.ID, Time: now,
+		ID: s.eventID(), Type: typ, Source: s.source, Subject: o.ID, Time: now,
 		Key: o.Key(), Topics: topics, Data: data,
 	}, nil
 }
