@@ -18,6 +18,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "replay" {
+		os.Exit(runReplay(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	configPath := flag.String("config", "configs/hotlined.yaml", "path to the YAML config")
 	checkOnly := flag.Bool("check-config", false, "validate the config and exit")
 	flag.Parse()
