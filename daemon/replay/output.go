@@ -69,7 +69,7 @@ func (r *run) event(e queue.Event) error {
 			return fmt.Errorf("event %s: %w", e.ID, err)
 		}
 	}
-	if err := r.sum.add(e); err != nil {
+	if err := r.sum.add(e, data); err != nil {
 		return err
 	}
 	return r.out.event(e, name, data)
@@ -99,33 +99,55 @@ type summary struct {
 	incidents                        map[string]string          // id -> state
 	alerts                           map[string]map[string]int  // stage -> level name -> raises
 	breaches                         map[string]map[string]bool // stage -> breach alert ids
+	// open are the alerts neither acknowledged nor resolved, by order and
+	// stage: what an ack line acknowledges.
+	open map[[2]string]map[string]bool
 }
 
 // add counts one event.
-func (s *summary) add(e queue.Event) error {
+func (s *summary) add(e queue.Event, data []byte) error {
 	if s.orders == nil {
 		s.orders, s.incidents = map[string][2]string{}, map[string]string{}
 		s.alerts, s.breaches = map[string]map[string]int{}, map[string]map[string]bool{}
+		s.open = map[[2]string]map[string]bool{}
 	}
 	s.events++
 	switch {
 	case strings.HasPrefix(e.Type, "hotline.workorder."):
 		var o struct{ ID, Class, Status string }
-		if err := json.Unmarshal(e.Data, &o); err != nil {
+		if err := json.Unmarshal(data, &o); err != nil {
 			return fmt.Errorf("event %s: decode work order: %w", e.ID, err)
 		}
 		s.orders[o.ID] = [2]string{o.Class, o.Status}
 	case e.Type == queue.TypeIncidentGroupComplaint:
 		var inc struct{ ID, State string }
-		if err := json.Unmarshal(e.Data, &inc); err != nil {
+		if err := json.Unmarshal(data, &inc); err != nil {
 			return fmt.Errorf("event %s: decode incident: %w", e.ID, err)
 		}
 		s.incidents[inc.ID] = inc.State
-	case e.Type == queue.TypeAlertRaised:
-		var a escalation.Alert
-		if err := json.Unmarshal(e.Data, &a); err != nil {
+	case strings.HasPrefix(e.Type, "hotline.alert."):
+		var a struct {
+			ID          string `json:"id"`
+			WorkOrderID string `json:"work_order_id"`
+			Stage       string `json:"stage"`
+			LevelName   string `json:"level_name"`
+			Severity    string `json:"severity"`
+		}
+		if err := json.Unmarshal(data, &a); err != nil {
 			return fmt.Errorf("event %s: decode alert: %w", e.ID, err)
 		}
+		key := [2]string{a.WorkOrderID, a.Stage}
+		if e.Type != queue.TypeAlertRaised {
+			delete(s.open[key], a.ID)
+			if len(s.open[key]) == 0 {
+				delete(s.open, key)
+			}
+			return nil
+		}
+		if s.open[key] == nil {
+			s.open[key] = map[string]bool{}
+		}
+		s.open[key][a.ID] = true
 		if s.alerts[a.Stage] == nil {
 			s.alerts[a.Stage] = map[string]int{}
 		}
@@ -138,6 +160,11 @@ func (s *summary) add(e queue.Event) error {
 		}
 	}
 	return nil
+}
+
+// openAlerts are the ids of the open alerts of an order's stage, sorted.
+func (s *summary) openAlerts(order, stage string) []string {
+	return slices.Sorted(maps.Keys(s.open[[2]string{order, stage}]))
 }
 
 // Report is the summary line of a replay.
@@ -188,7 +215,7 @@ func newWriter(format string, out io.Writer, loc *time.Location) (writer, error)
 	case "", "json":
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
-		return &jsonWriter{enc: enc, loc: loc}, nil
+		return &jsonWriter{out: out, enc: enc, loc: loc}, nil
 	case "table":
 		return &tableWriter{out: bufio.NewWriter(out), loc: loc}, nil
 	}
@@ -198,23 +225,35 @@ func newWriter(format string, out io.Writer, loc *time.Location) (writer, error)
 // jsonWriter writes JSON Lines: one per event, per skipped line, per
 // label's final order, and the summary last.
 type jsonWriter struct {
+	out io.Writer
 	enc *json.Encoder
 	loc *time.Location
+	buf bytes.Buffer
 }
 
-type eventLine struct {
-	At      string          `json:"at"`
-	Type    string          `json:"type"`
-	Subject string          `json:"subject"`
-	Label   string          `json:"label,omitempty"`
-	ID      string          `json:"id"`
-	Topics  []string        `json:"topics"`
-	Data    json.RawMessage `json:"data"`
+// eventHead is an event line without its data, which follows as written:
+// JSON that Go encoded, or made canonical (see event).
+type eventHead struct {
+	At      string   `json:"at"`
+	Type    string   `json:"type"`
+	Subject string   `json:"subject"`
+	Label   string   `json:"label,omitempty"`
+	ID      string   `json:"id"`
+	Topics  []string `json:"topics"`
 }
 
 func (w *jsonWriter) event(e queue.Event, label string, data []byte) error {
-	return w.enc.Encode(eventLine{At: e.Time.In(w.loc).Format(time.RFC3339Nano), Type: e.Type, Subject: e.Subject,
-		Label: label, ID: e.ID, Topics: e.Topics, Data: data})
+	w.buf.Reset()
+	enc := json.NewEncoder(&w.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(eventHead{At: e.Time.In(w.loc).Format(time.RFC3339Nano), Type: e.Type, Subject: e.Subject,
+		Label: label, ID: e.ID, Topics: e.Topics}); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	line := bytes.TrimSuffix(w.buf.Bytes(), []byte("}\n"))
+	line = append(append(append(line, `,"data":`...), data...), "}\n"...)
+	_, err := w.out.Write(line)
+	return err
 }
 
 func (w *jsonWriter) skipped(at time.Time, line int, why string) error {

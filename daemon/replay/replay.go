@@ -46,8 +46,8 @@ type Params struct {
 	// Rules, Policies: the data files of the config (daemon.LoadFiles).
 	Rules    *classifier.Rules
 	Policies *escalation.Policies
-	// RedisAddr names a Redis (host:port) to replay into; empty starts an
-	// embedded one in this process. A Redis holding keys under the
+	// RedisAddr names a Redis (host:port, or the path of a unix socket) to
+	// replay into; empty starts an embedded one in this process. A Redis holding keys under the
 	// config's prefix is refused unless Force.
 	RedisAddr string
 	Force     bool
@@ -196,7 +196,11 @@ func openRedis(ctx context.Context, cfg *configs.Config, p Params) (redis.Univer
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis tls: %w", err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: p.RedisAddr, DB: cfg.Redis.DB, TLSConfig: tlsCfg,
+	network := "tcp"
+	if strings.HasPrefix(p.RedisAddr, "/") {
+		network = "unix"
+	}
+	rdb := redis.NewClient(&redis.Options{Network: network, Addr: p.RedisAddr, DB: cfg.Redis.DB, TLSConfig: tlsCfg,
 		Username: cfg.Redis.Username, Password: cfg.Redis.Password})
 	stop := func() { _ = rdb.Close() }
 	if p.Force {
@@ -537,17 +541,18 @@ func (r *run) ack(ctx context.Context, s step) error {
 	if c.Stage == "" {
 		return errors.New("ack: stage: required")
 	}
-	open, err := r.timers.Alerts(ctx, escalation.StateOpen, 0)
-	if err != nil {
-		return fmt.Errorf("ack: %w", err)
+	// The open alerts are known from the events: read the outbox first.
+	if err := r.drain(ctx); err != nil {
+		return err
 	}
 	n := 0
-	for _, a := range open {
-		if a.WorkOrderID != id || a.Stage != c.Stage {
+	for _, alert := range r.sum.openAlerts(id, c.Stage) {
+		_, err := r.timers.Ack(ctx, alert, actor(c.By, supervisorActor), c.Note, r.now)
+		if errors.Is(err, escalation.ErrAlertResolved) || errors.Is(err, escalation.ErrNotFound) {
 			continue
 		}
-		if _, err := r.timers.Ack(ctx, a.ID, actor(c.By, supervisorActor), c.Note, r.now); err != nil {
-			return fmt.Errorf("ack %s: %w", a.ID, err)
+		if err != nil {
+			return fmt.Errorf("ack %s: %w", alert, err)
 		}
 		n++
 	}
