@@ -52,6 +52,8 @@ type Params struct {
 	// Location is the configured time_zone: the pages show every time in
 	// it, with its offset (nil: UTC).
 	Location *time.Location
+	// Indicators serves GET /v1/indicators (indicators.go).
+	Indicators Indicators
 	// ProblemCodes is the unified complaint code table the API accepts
 	// codes from; nil accepts any well-formed code.
 	ProblemCodes *configs.ProblemCodes
@@ -83,6 +85,7 @@ func New(p Params) http.Handler {
 	s.alertRoutes(mux)
 	s.workOrderRoutes(mux)
 	s.incidentRoutes(mux)
+	s.indicatorRoutes(mux)
 	s.uiRoutes(mux)
 	return jsonMuxErrors(mux)
 }

@@ -20,11 +20,12 @@ type Incidents interface {
 	RejectGroupComplaint(ctx context.Context, id, actor, note string) (*workorder.Incident, error)
 }
 
-// incidentIDRe: GC-<day, R+day (rolling 30 days) or month>-<province>-<problem code>.
-var incidentIDRe = regexp.MustCompile(`^GC-(R?[0-9]{8}|[0-9]{6})-[A-Z]{2,3}-[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39}$`)
+// incidentIDRe: GC-<day, R+day (rolling 30 days) or month>-<province>-<problem code>,
+// or a batch: BC-H<hour>-<province>-<problem code>.
+var incidentIDRe = regexp.MustCompile(`^(GC-(R?[0-9]{8}|[0-9]{6})|BC-H[0-9]{10})-[A-Z]{2,3}-[a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39}$`)
 
 // incidentStates are the states GET /v1/incidents?state= filters on.
-var incidentStates = []string{"suspected", "confirmed", "rejected"}
+var incidentStates = []string{"suspected", "confirmed", "rejected", "open"}
 
 func (s *server) incidentRoutes(mux *http.ServeMux) {
 	if s.p.Incidents == nil {

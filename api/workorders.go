@@ -9,9 +9,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/phone"
 	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/workorder"
 )
@@ -25,6 +27,9 @@ type Changes interface {
 	AddNote(ctx context.Context, id, kind, text, actor string) (*workorder.Order, error)
 	SetProblemCode(ctx context.Context, id, code, actor string) (*workorder.Order, error)
 	SetProvince(ctx context.Context, id, province, actor string) (*workorder.Order, error)
+	RecordFollowup(ctx context.Context, id, result, reason, actor string) (*workorder.Order, error)
+	MarkInvalid(ctx context.Context, id, ground, note, actor string) (*workorder.Order, error)
+	UndoInvalid(ctx context.Context, id, note, actor string) (*workorder.Order, error)
 }
 
 // maxBody caps a request body.
@@ -52,6 +57,10 @@ func (s *server) workOrderRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/workorders/{id}/notes", s.auth(s.addNote, "agent", "supervisor", "system"))
 	mux.HandleFunc("POST /v1/workorders/{id}/problem", s.auth(s.setProblemCode, "agent", "supervisor"))
 	mux.HandleFunc("POST /v1/workorders/{id}/province", s.auth(s.setProvince, "agent", "supervisor"))
+	mux.HandleFunc("POST /v1/workorders/{id}/followup", s.auth(s.recordFollowup, "agent", "supervisor"))
+	mux.HandleFunc("POST /v1/workorders/{id}/invalid", s.auth(s.markInvalid, "agent", "supervisor"))
+	// Undoing an invalid mark is a supervisor's (DESIGN, agent actions).
+	mux.HandleFunc("POST /v1/workorders/{id}/valid", s.auth(s.undoInvalid, "supervisor"))
 }
 
 // decodeBody reads one JSON object with only known fields into v.
@@ -140,8 +149,12 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// channels an order may come from through the API (calls come by SIP).
-var channels = []string{"web", "app", "letter", "wechat", "email"}
+// channels an order may come from through the API (calls come by SIP);
+// regulator_transfer is an appeal a regulator's or consumer body's centre
+// transferred to the operator (tier appeal, with the appeal fields).
+var channels = []string{"web", "app", "letter", "wechat", "email", channelRegulatorTransfer}
+
+const channelRegulatorTransfer = "regulator_transfer"
 
 var (
 	subcategoryRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
@@ -168,14 +181,68 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		Description        string `json:"description"`
 		EscalationTendency bool   `json:"escalation_tendency"`
 		PublicOpinionRisk  bool   `json:"public_opinion_risk"`
+		// ReceivedAt is when the operator received the contact (RFC 3339);
+		// empty: now.
+		ReceivedAt string `json:"received_at"`
+		Appeal     *struct {
+			Authority  string `json:"authority"`
+			CaseNumber string `json:"case_number"`
+			ReceivedAt string `json:"received_at"`
+			Deadline   string `json:"deadline"`
+		} `json:"appeal"`
 	}
 	if !decodeBody(w, r, &b) {
 		return
 	}
+	// Numbers in any form (+86…, 0086…, separators) to national form
+	// (DESIGN "Numbers"); what is no number stays as sent and is refused.
+	for _, n := range []*string{&b.ServiceNumber, &b.Caller} {
+		if v := phone.National(*n); v != "" {
+			*n = v
+		}
+	}
 	bad := func(field, msg string) { writeError(w, http.StatusBadRequest, msg, field) }
+	now := time.Now()
+	var received time.Time
+	if b.ReceivedAt != "" {
+		t, err := time.Parse(time.RFC3339, b.ReceivedAt)
+		if err != nil || t.After(now.Add(time.Minute)) {
+			bad("received_at", "must be an RFC 3339 time, not in the future")
+			return
+		}
+		received = t
+	}
+	var appeal *workorder.Appeal
+	if a := b.Appeal; a != nil {
+		appeal = &workorder.Appeal{Authority: strings.TrimSpace(a.Authority), CaseNumber: strings.TrimSpace(a.CaseNumber)}
+		var errA, errD error
+		appeal.ReceivedAt, errA = time.Parse(time.RFC3339, a.ReceivedAt)
+		appeal.Deadline, errD = time.Parse(time.RFC3339, a.Deadline)
+		switch {
+		case appeal.Authority == "" || utf8.RuneCountInString(appeal.Authority) > 100:
+			bad("appeal.authority", "required: the centre that transferred the appeal (at most 100 characters)")
+			return
+		case appeal.CaseNumber == "" || utf8.RuneCountInString(appeal.CaseNumber) > 64:
+			bad("appeal.case_number", "required: the centre's case number (at most 64 characters)")
+			return
+		case errA != nil:
+			bad("appeal.received_at", "must be an RFC 3339 time")
+			return
+		case errD != nil || !appeal.Deadline.After(appeal.ReceivedAt):
+			bad("appeal.deadline", "must be an RFC 3339 time after appeal.received_at")
+			return
+		}
+		if received.IsZero() {
+			received = appeal.ReceivedAt
+		}
+	}
 	switch {
 	case !slices.Contains(channels, b.Channel):
 		bad("channel", "must be one of "+strings.Join(channels, ", "))
+	case b.Channel == channelRegulatorTransfer && (b.Tier != configs.TierAppeal || appeal == nil):
+		bad("appeal", "a regulator_transfer is an appeal-tier order with the appeal fields (authority, case_number, received_at, deadline)")
+	case b.Channel != channelRegulatorTransfer && appeal != nil:
+		bad("appeal", "appeal fields come only with channel regulator_transfer")
 	case !slices.Contains(configs.Tiers, b.Tier):
 		bad("tier", "must be one of "+strings.Join(configs.Tiers, ", "))
 	case b.Tier == configs.TierProvince && !configs.ValidProvince(b.Province),
@@ -197,7 +264,7 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		res, err := s.p.Changes.Submit(r.Context(), workorder.Intake{
 			Channel: b.Channel, Tier: b.Tier, Province: b.Province, Caller: b.Caller,
 			ServiceNumber: b.ServiceNumber, Description: b.Description,
-			ProblemCode: b.ProblemCode,
+			ProblemCode: b.ProblemCode, ReceivedAt: received, Appeal: appeal,
 			Leaf: configs.Leaf{Category: b.Category, Subcategory: b.Subcategory, EscalationTendency: b.EscalationTendency,
 				PublicOpinionRisk: b.PublicOpinionRisk},
 		})
@@ -222,6 +289,9 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	number := q.Get("service_number")
+	if v := phone.National(number); v != "" {
+		number = v
+	}
 	f := workorder.Filter{Status: q.Get("status"), Class: q.Get("class"), Province: q.Get("province")}
 	switch {
 	case number == "" && f.Status == "":
@@ -286,7 +356,7 @@ func (s *server) orderAction(w http.ResponseWriter, r *http.Request, body any, b
 	switch {
 	case errors.Is(err, workorder.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no work order "+id, "id")
-	case errors.Is(err, workorder.ErrUnchanged):
+	case errors.Is(err, workorder.ErrUnchanged), errors.Is(err, workorder.ErrNotResolved), errors.Is(err, workorder.ErrNotInvalid):
 		writeError(w, http.StatusConflict, err.Error(), "")
 	default:
 		s.log.Error().Err(err).Str("work_order", id).Msg("work order action")
@@ -328,4 +398,41 @@ func (s *server) setProvince(w http.ResponseWriter, r *http.Request) {
 		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
 			return s.p.Changes.SetProvince(ctx, id, b.Province, actor)
 		})
+}
+
+// recordFollowup: POST /v1/workorders/{id}/followup {"result", "reason"}:
+// satisfied or basically_satisfied archives the resolved order,
+// unsatisfied (reason required) reopens it.
+func (s *server) recordFollowup(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Result string `json:"result"`
+		Reason string `json:"reason"`
+	}
+	s.orderAction(w, r, &b, map[error]string{workorder.ErrUnknownFollowup: "result", workorder.ErrReasonRequired: "reason"},
+		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+			return s.p.Changes.RecordFollowup(ctx, id, b.Result, b.Reason, actor)
+		})
+}
+
+// markInvalid: POST /v1/workorders/{id}/invalid {"ground", "note"}.
+func (s *server) markInvalid(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Ground string `json:"ground"`
+		Note   string `json:"note"`
+	}
+	s.orderAction(w, r, &b, map[error]string{workorder.ErrUnknownGround: "ground"},
+		func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+			return s.p.Changes.MarkInvalid(ctx, id, b.Ground, b.Note, actor)
+		})
+}
+
+// undoInvalid: POST /v1/workorders/{id}/valid {"note"}: a supervisor makes
+// an order marked invalid valid again.
+func (s *server) undoInvalid(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Note string `json:"note"`
+	}
+	s.orderAction(w, r, &b, nil, func(ctx context.Context, id, actor string) (*workorder.Order, error) {
+		return s.p.Changes.UndoInvalid(ctx, id, b.Note, actor)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ type fakeChanges struct {
 var _ api.Changes = (*fakeChanges)(nil)
 
 func (f *fakeChanges) Submit(_ context.Context, in workorder.Intake) (workorder.Result, error) {
-	f.calls = append(f.calls, "submit:"+in.Channel+":x:")
+	f.calls = append(f.calls, "submit:"+in.Channel+":x:"+in.ServiceNumber+":"+in.ProblemCode)
 	return workorder.Result{Order: &workorder.Order{ID: "WO-20261123-GD-000200", Class: in.Leaf.Category}, Outcome: workorder.OutcomeCreated}, nil
 }
 
@@ -89,6 +90,44 @@ func (f *fakeChanges) SetProblemCode(_ context.Context, id, code, actor string) 
 	return f.order, nil
 }
 
+func (f *fakeChanges) RecordFollowup(_ context.Context, id, result, reason, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "followup:"+result+":"+actor)
+	switch {
+	case id != f.order.ID:
+		return nil, workorder.ErrNotFound
+	case !slices.Contains(workorder.FollowupResults, result):
+		return nil, workorder.ErrUnknownFollowup
+	case result == "unsatisfied" && reason == "":
+		return nil, workorder.ErrReasonRequired
+	case f.order.Status != "resolved":
+		return nil, workorder.ErrNotResolved
+	}
+	f.order.Followup = &workorder.Followup{Result: result, Reason: reason}
+	f.order.Status = "archived"
+	if result == "unsatisfied" {
+		f.order.Status = "reopened"
+	}
+	return f.order, nil
+}
+
+func (f *fakeChanges) MarkInvalid(_ context.Context, id, ground, note, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "invalid:"+ground+":"+actor)
+	if !slices.Contains(configs.InvalidGrounds, ground) {
+		return nil, workorder.ErrUnknownGround
+	}
+	f.order.Valid, f.order.InvalidGround = false, ground
+	return f.order, nil
+}
+
+func (f *fakeChanges) UndoInvalid(_ context.Context, id, note, actor string) (*workorder.Order, error) {
+	f.calls = append(f.calls, "valid:x:"+actor)
+	if f.order.Valid {
+		return nil, workorder.ErrNotInvalid
+	}
+	f.order.Valid, f.order.InvalidGround = true, ""
+	return f.order, nil
+}
+
 func (f *fakeChanges) SetProvince(_ context.Context, id, province, actor string) (*workorder.Order, error) {
 	f.calls = append(f.calls, "province:"+province+":"+actor)
 	switch {
@@ -136,8 +175,18 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 		{"province", "/province", "a", `{"province":"GD"}`, 200, ""},
 		{"bad province", "/province", "s", `{"province":"guangdong"}`, 400, "province"},
 		{"unknown field", "/province", "s", `{"province":"GD","city":"SZ"}`, 400, "body"},
+		{"invalid", "/invalid", "a", `{"ground":"outside_telecom","note":"a bank card"}`, 200, ""},
+		{"bad ground", "/invalid", "a", `{"ground":"boring"}`, 400, "ground"},
+		{"agent may not undo", "/valid", "a", `{"note":"ours after all"}`, 403, ""},
+		{"supervisor undoes", "/valid", "s", `{"note":"ours after all"}`, 200, ""},
+		{"undo a valid order", "/valid", "s", `{}`, 409, ""},
+		{"unsatisfied needs a reason", "/followup", "a", `{"result":"unsatisfied"}`, 400, "reason"},
+		{"bad result", "/followup", "a", `{"result":"ecstatic"}`, 400, "result"},
+		{"system may not follow up", "/followup", "m", `{"result":"satisfied"}`, 403, ""},
+		{"unsatisfied reopens", "/followup", "a", `{"result":"unsatisfied","reason":"no refund"}`, 200, ""},
+		{"follow-up of a reopened order", "/followup", "a", `{"result":"satisfied"}`, 409, ""},
 	}
-	f := &fakeChanges{order: &workorder.Order{ID: id, Class: "complaint", Status: "new"}}
+	f := &fakeChanges{order: &workorder.Order{ID: id, Class: "complaint", Status: "new", Valid: true}}
 	h := api.New(api.Params{Orders: nil, Changes: f, Tokens: tokens, Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,8 +207,8 @@ func TestStatusAndClassEndpoints(t *testing.T) {
 			}
 		})
 	}
-	if f.order.Status != "resolved" || f.order.Class != "repeat_complaint" || f.order.ProblemCode != "billing.overcharge" ||
-		f.order.Province != "GD" || len(f.order.Notes) != 2 {
+	if f.order.Status != "reopened" || f.order.Class != "repeat_complaint" || f.order.ProblemCode != "billing.overcharge" ||
+		f.order.Province != "GD" || len(f.order.Notes) != 2 || !f.order.Valid || f.order.Followup == nil {
 		t.Errorf("order after the requests: %+v", f.order)
 	}
 	for _, c := range f.calls { // the actor is the caller's role and token hash, never the token
@@ -185,6 +234,8 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 	h := api.New(api.Params{Changes: f, Tokens: []configs.Token{{Role: "system", SHA256: configs.HashToken("m")}},
 		Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
 	good := `{"channel":"web","tier":"province","province":"GD","service_number":"18912345678","category":"complaint","subcategory":"billing","description":"bill too high"}`
+	transfer := `{"channel":"regulator_transfer","tier":"appeal","service_number":"18912345678","category":"complaint","subcategory":"billing",` +
+		`"appeal":{"authority":"广东省通信管理局申诉中心","case_number":"YD-1","received_at":"2026-11-20T09:00:00+08:00","deadline":"2026-11-30T17:00:00+08:00"}}`
 	tests := []struct {
 		name, body string
 		status     int
@@ -199,6 +250,21 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 		{"bad service number", strings.Replace(good, `18912345678`, `123`, 1), 400, "service_number"},
 		{"long description", strings.Replace(good, `bill too high`, strings.Repeat("长", 4001), 1), 400, "description"},
 		{"unknown field", strings.Replace(good, `{`, `{"vip":true,`, 1), 400, "body"},
+		{"+86 service number", strings.Replace(good, `"18912345678"`, `"+86 189 1234 5678"`, 1), 201, ""},
+		{"problem code", strings.Replace(good, `"billing",`, `"billing","problem_code":"billing.overcharge",`, 1), 201, ""},
+		{"bad problem code", strings.Replace(good, `"billing",`, `"billing","problem_code":"overcharge",`, 1), 400, "problem_code"},
+		{"group tier without a province", strings.Replace(good, `"province","province":"GD"`, `"group","province":""`, 1), 201, ""},
+		{"province tier needs one", strings.Replace(good, `"province":"GD"`, `"province":""`, 1), 400, "province"},
+		{"letter received earlier", strings.Replace(good, `"web"`, `"letter","received_at":"2026-11-20T09:00:00+08:00"`, 1), 201, ""},
+		{"received in the future", strings.Replace(good, `"web"`, `"letter","received_at":"2099-01-01T00:00:00Z"`, 1), 400, "received_at"},
+		{"bad received_at", strings.Replace(good, `"web"`, `"letter","received_at":"yesterday"`, 1), 400, "received_at"},
+		{"regulator transfer", transfer, 201, ""},
+		{"transfer on the province tier", strings.Replace(transfer, `"tier":"appeal"`, `"tier":"province"`, 1), 400, "appeal"},
+		{"transfer without appeal fields", strings.Replace(good, `"web"`, `"regulator_transfer"`, 1), 400, "appeal"},
+		{"appeal fields on the web", strings.Replace(transfer, `"regulator_transfer"`, `"web"`, 1), 400, "appeal"},
+		{"no authority", strings.Replace(transfer, `"authority":"广东省通信管理局申诉中心"`, `"authority":" "`, 1), 400, "appeal.authority"},
+		{"no case number", strings.Replace(transfer, `"case_number":"YD-1"`, `"case_number":""`, 1), 400, "appeal.case_number"},
+		{"deadline before receipt", strings.Replace(transfer, `"deadline":"2026-11-30T17:00:00+08:00"`, `"deadline":"2026-11-01T17:00:00+08:00"`, 1), 400, "appeal.deadline"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,5 +285,56 @@ func TestCreateWorkOrderValidation(t *testing.T) {
 				t.Errorf("outcome header %q", rec.Header().Get("X-Hotlined-Outcome"))
 			}
 		})
+	}
+	for _, c := range f.calls {
+		if !strings.Contains(c, ":18912345678:") {
+			t.Errorf("submitted %q: want the service number in national form", c)
+		}
+	}
+	if !slices.Contains(f.calls, "submit:web:x:18912345678:billing.overcharge") {
+		t.Errorf("calls %v: the problem code not passed on", f.calls)
+	}
+}
+
+type fakeIndicators struct{ got []string }
+
+func (f *fakeIndicators) Indicators(_ context.Context, province, from, to string) ([]workorder.IndicatorDay, error) {
+	f.got = append(f.got, province+"|"+from+"|"+to)
+	if from > to {
+		return nil, workorder.ErrBadRange
+	}
+	if province == "guangdong" {
+		return nil, workorder.ErrBadProvince
+	}
+	return []workorder.IndicatorDay{{Province: "GD", Date: "total", Counts: map[string]int64{"complaints": 3},
+		Rates: map[string]float64{"repeat_rate": 0}}}, nil
+}
+
+func TestIndicatorsEndpoint(t *testing.T) {
+	f := &fakeIndicators{}
+	h := api.New(api.Params{Indicators: f, Tokens: []configs.Token{{Role: "agent", SHA256: configs.HashToken("a")},
+		{Role: "supervisor", SHA256: configs.HashToken("s")}}, Gatherer: prometheus.NewRegistry(), Logger: zerolog.Nop()})
+	for _, tc := range []struct {
+		query, token string
+		status       int
+	}{
+		{"?province=GD&from=2026-11-01&to=2026-11-30", "s", 200},
+		{"?province=GD&from=2026-11-30&to=2026-11-01", "s", 400},
+		{"?province=guangdong&from=2026-11-01", "s", 400},
+		{"?province=GD", "a", 403},
+		{"", "", 401},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/indicators"+tc.query, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.query, rec.Code, rec.Body, tc.status)
+		}
+	}
+	if len(f.got) < 1 || f.got[0] != "GD|2026-11-01|2026-11-30" {
+		t.Errorf("calls %v", f.got)
 	}
 }

@@ -110,6 +110,8 @@ const (
 	RulePublicOpinionIVR      = "public_opinion_ivr"
 	RuleOpenComplaintUrged    = "open_complaint_urged"
 	RuleEscalatedFrom         = "escalated_from_lower_tier"
+	RuleAppealOf              = "appeal_of_earlier_complaint"
+	RuleAppealFirstContact    = "appeal_first_contact"
 	RuleUnsatisfied           = "unsatisfied_with_result"
 	RuleRepeatAfterArchive    = "repeat_after_archive"
 	RuleEscalationRecord      = "escalation_record"
@@ -177,6 +179,9 @@ func (r *Rules) Classify(in Input) Decision {
 			Detail: fmt.Sprintf("%s (%s tier) is still %s with the same problem; the customer took it to the %s tier: a new %s-tier order, related to it",
 				open.ID, tierOf(open), open.Status, in.Tier, in.Tier)})
 	}
+	if in.Tier == configs.TierAppeal && d.Escalates == "" {
+		r.appealOf(in, &d)
+	}
 	if prev, ok := r.unsatisfied(in); ok {
 		d.Related = appendNew(d.Related, prev.ID)
 		d.Reasons = append(d.Reasons, Reason{Rule: RuleUnsatisfied,
@@ -204,6 +209,28 @@ func (r *Rules) Classify(in Input) Decision {
 		d.Priority = min(d.Priority, r.EscalationRecord.Priority)
 	}
 	return d
+}
+
+// appealOf relates an appeal to the customer's latest complaint about its
+// problem (closed ones too), or flags it a first contact (首诉) when the
+// operator has none: the customer went to the regulator first.
+func (r *Rules) appealOf(in Input, d *Decision) {
+	var best PastComplaint
+	found := false
+	for _, p := range in.History {
+		if p.SameProblem(in) && (!found || p.CreatedAt.After(best.CreatedAt)) {
+			best, found = p, true
+		}
+	}
+	if !found {
+		d.Flags = appendNew(d.Flags, configs.FlagFirstContact)
+		d.Reasons = append(d.Reasons, Reason{Rule: RuleAppealFirstContact,
+			Detail: "no complaint of the customer about this problem on record: the appeal is the first contact (首诉)"})
+		return
+	}
+	d.Related = appendNew(d.Related, best.ID)
+	d.Reasons = append(d.Reasons, Reason{Rule: RuleAppealOf,
+		Detail: fmt.Sprintf("appeal about the problem of %s (%s)", best.ID, best.Status)})
 }
 
 // risks fills d's public-opinion (Major, Exposure) and escalation-risk

@@ -28,6 +28,16 @@ const (
 // incident keeps taking members after its latest one.
 const RollingSpan = 30 * 24 * time.Hour
 
+// WindowBatch is the batch-complaint window (批量投诉): the hours before
+// the contact (BatchComplaint.WindowHours).
+const WindowBatch = "batch"
+
+// RuleBatch is the reason's rule of a batch-complaint member.
+const RuleBatch = "batch_complaint"
+
+// IncidentOpen is the state of a batch incident: raised, no verification.
+const IncidentOpen = "open"
+
 // Incident states (DOMAIN.md): raised suspected; a supervisor confirms
 // (问题属实) or rejects it.
 const (
@@ -66,7 +76,11 @@ type Window struct {
 // GC-20261123-GD-billing.overcharge (day), GC-R20261123-GD-... (rolling
 // 30 days, raised that day), GC-202611-GD-... (calendar month).
 func (w Window) IncidentID() string {
-	return fmt.Sprintf("GC-%s-%s-%s", w.Period, w.Province, w.ProblemCode)
+	kind := "GC"
+	if w.Rule == RuleBatch {
+		kind = "BC" // BC-H2026112310-GD-network.broadband_down: raised in that hour
+	}
+	return fmt.Sprintf("%s-%s-%s-%s", kind, w.Period, w.Province, w.ProblemCode)
 }
 
 // Slot is the window's province and problem code, PROVINCE:code, which
@@ -75,16 +89,28 @@ func (w Window) Slot() string { return w.Province + ":" + w.ProblemCode }
 
 // Series names the clause within the slot: day or month.
 func (w Window) Series() string {
-	if w.Rule == RuleGroupSameDay {
+	switch w.Rule {
+	case RuleGroupSameDay:
 		return "day"
+	case RuleBatch:
+		return "batch"
 	}
 	return "month"
 }
 
 // Rolling reports whether the window slides (its incident's End moves).
-func (w Window) Rolling() bool { return w.Kind == WindowRolling30d }
+func (w Window) Rolling() bool { return w.Kind == WindowRolling30d || w.Kind == WindowBatch }
 
-var incidentRe = regexp.MustCompile(`^GC-(R[0-9]{8}|[0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39})$`)
+// InitialState is the state an incident of the window is raised in:
+// suspected for a group complaint (verified first), open for a batch.
+func (w Window) InitialState() string {
+	if w.Rule == RuleBatch {
+		return IncidentOpen
+	}
+	return IncidentSuspected
+}
+
+var incidentRe = regexp.MustCompile(`^(GC|BC)-(R[0-9]{8}|H[0-9]{10}|[0-9]{8}|[0-9]{6})-([A-Z]{2,3})-([a-z][a-z0-9_]{0,39}\.[a-z][a-z0-9_]{0,39})$`)
 
 // ErrBadIncidentID is returned for a string that is not an incident id.
 var ErrBadIncidentID = errors.New("not a group-complaint incident id")
@@ -119,6 +145,12 @@ func (r *Rules) GroupWindows(tier, province, problemCode, subcategory string, no
 		}
 		out = append(out, w)
 	}
+	if b := r.BatchComplaint; b.Threshold > 0 {
+		span := time.Duration(b.WindowHours) * time.Hour
+		out = append(out, Window{Rule: RuleBatch, Kind: WindowBatch, Province: province, ProblemCode: problemCode,
+			Subcategory: subcategory, From: now.Add(-span), End: now.Add(span), Period: "H" + now.Format("2006010215"),
+			Threshold: b.Threshold})
+	}
 	return out
 }
 
@@ -127,15 +159,17 @@ func (r *Rules) GroupWindows(tier, province, problemCode, subcategory string, no
 // known from an id and stay zero. ErrBadIncidentID when id is not one.
 func (r *Rules) WindowOf(incidentID string, loc *time.Location) (Window, error) {
 	m := incidentRe.FindStringSubmatch(incidentID)
-	if m == nil {
+	if m == nil || (m[1] == "BC") != strings.HasPrefix(m[2], "H") {
 		return Window{}, fmt.Errorf("%w: %q", ErrBadIncidentID, incidentID)
 	}
-	w := Window{Province: m[2], ProblemCode: m[3], Period: m[1]}
-	date, layout := strings.TrimPrefix(m[1], "R"), "20060102"
+	w := Window{Province: m[3], ProblemCode: m[4], Period: m[2]}
+	date, layout := strings.TrimLeft(m[2], "RH"), "20060102"
 	switch {
-	case strings.HasPrefix(m[1], "R"):
+	case strings.HasPrefix(m[2], "H"):
+		w.Rule, w.Kind, w.Threshold, layout = RuleBatch, WindowBatch, r.BatchComplaint.Threshold, "2006010215"
+	case strings.HasPrefix(m[2], "R"):
 		w.Rule, w.Kind, w.Threshold = RuleGroupSameMonth, WindowRolling30d, r.GroupComplaint.SameMonth.Threshold
-	case len(m[1]) == 8:
+	case len(m[2]) == 8:
 		w.Rule, w.Kind, w.Threshold = RuleGroupSameDay, WindowDay, r.GroupComplaint.SameDay.Threshold
 	default:
 		w.Rule, w.Kind, w.Threshold, layout = RuleGroupSameMonth, WindowCalendarMonth, r.GroupComplaint.SameMonth.Threshold, "200601"
@@ -172,10 +206,14 @@ func (r *Rules) JoinGroups(d Decision, self string, hits []GroupHit) Decision {
 	d.Related = Union(d.Related, self, hits)
 	d.Flags = slices.Clip(d.Flags)
 	for _, h := range hits {
-		switch h.State {
-		case IncidentConfirmed:
+		switch {
+		case h.Window.Rule == RuleBatch:
+			if !slices.Contains(d.Flags, configs.FlagBatch) {
+				d.Flags = append(d.Flags, configs.FlagBatch)
+			}
+		case h.State == IncidentConfirmed:
 			d.Class = configs.ClassGroupComplaint
-		case IncidentSuspected:
+		case h.State == IncidentSuspected:
 			if !slices.Contains(d.Flags, configs.FlagSuspectedGroup) {
 				d.Flags = append(d.Flags, configs.FlagSuspectedGroup)
 			}
@@ -194,6 +232,8 @@ func (r *Rules) GroupReasons(hits []GroupHit) []Reason {
 		w := h.Window
 		what := "complaints within 30 days"
 		switch w.Kind {
+		case WindowBatch:
+			what = "complaints within a few hours (batch)"
 		case WindowDay:
 			what = "complaints escalated to group or appeal channels in one day"
 		case WindowCalendarMonth:

@@ -50,6 +50,9 @@ func TestGroupWindows(t *testing.T) {
 			ws := tc.rules.GroupWindows(tc.tier, "GD", "billing.charge", "billing", tc.at, shanghai)
 			var got []string
 			for _, w := range ws {
+				if w.Rule == RuleBatch {
+					continue // TestBatchWindow
+				}
 				got = append(got, w.IncidentID())
 				if tc.at.Before(w.From) || !tc.at.Before(w.End) {
 					t.Errorf("%s: %v not in [%v, %v)", w.IncidentID(), tc.at, w.From, w.End)
@@ -155,5 +158,38 @@ func TestJoinGroups(t *testing.T) {
 	}
 	if same := r.JoinGroups(d, "WO-3", nil); same.Class != d.Class {
 		t.Errorf("no hits changed the class to %s", same.Class)
+	}
+}
+
+// TestBatchWindow: any tier counts in the batch window: the hours before
+// the contact; its incident is named by the hour it is raised in.
+func TestBatchWindow(t *testing.T) {
+	r := DefaultRules()
+	at := time.Date(2026, 11, 23, 10, 30, 0, 0, shanghai)
+	for _, tier := range configs.Tiers {
+		ws := r.GroupWindows(tier, "GD", "network.broadband_down", "broadband", at, shanghai)
+		b := ws[len(ws)-1]
+		if b.Rule != RuleBatch || b.IncidentID() != "BC-H2026112310-GD-network.broadband_down" || b.Threshold != 10 ||
+			!b.From.Equal(at.Add(-2*time.Hour)) || !b.End.Equal(at.Add(2*time.Hour)) || !b.Rolling() || b.InitialState() != IncidentOpen {
+			t.Errorf("%s: batch window %+v", tier, b)
+		}
+		back, err := r.WindowOf(b.IncidentID(), shanghai)
+		if err != nil || back.Rule != RuleBatch || back.Period != b.Period || back.Slot() != b.Slot() || back.Series() != "batch" {
+			t.Errorf("WindowOf(%s) = %+v %v", b.IncidentID(), back, err)
+		}
+	}
+	for _, id := range []string{"BC-20261123-GD-a.b", "GC-H2026112310-GD-a.b", "BC-H2026112325-GD-a.b"} {
+		if _, err := r.WindowOf(id, shanghai); !errors.Is(err, ErrBadIncidentID) {
+			t.Errorf("WindowOf(%q) = %v", id, err)
+		}
+	}
+	off := DefaultRules()
+	off.BatchComplaint.Threshold = 0
+	if ws := off.GroupWindows("province", "GD", "a.b", "x", at, shanghai); len(ws) != 1 {
+		t.Errorf("batch off: %d windows", len(ws))
+	}
+	d := r.JoinGroups(Decision{Class: configs.ClassComplaint}, "WO-3", []GroupHit{{Window: r.GroupWindows("province", "GD", "a.b", "x", at, shanghai)[1], State: IncidentOpen}})
+	if d.Class != configs.ClassComplaint || !slices.Equal(d.Flags, []string{configs.FlagBatch}) {
+		t.Errorf("a batch member: %s %v", d.Class, d.Flags)
 	}
 }

@@ -69,6 +69,14 @@ type Rules struct {
 		// reconciliation).
 		KeepAfterPeriod Duration `yaml:"keep_after_period"`
 	} `yaml:"group_complaint"`
+	// BatchComplaint (批量投诉): Threshold valid complaints of one problem
+	// code in one province within WindowHours, any tier, raise a batch
+	// incident (hotline.incident.batch): its members are flagged batch and
+	// routed to the batch handler's topic. Threshold 0 turns it off.
+	BatchComplaint struct {
+		Threshold   int `yaml:"threshold"`
+		WindowHours int `yaml:"window_hours"`
+	} `yaml:"batch_complaint"`
 	// Keywords are searched in the customer's own words only (the intake
 	// description and recorded customer statements), never in agents'
 	// notes.
@@ -140,7 +148,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Built-in rule names, which keyword rules may not reuse.
 var builtinRules = []string{RuleBaseCategory, RuleInvalidAnonymous, RuleEscalationTendencyIVR,
 	RuleOpenComplaintUrged, RuleUnsatisfied, RuleRepeatAfterArchive, RuleGroupSameDay,
-	RuleGroupSameMonth, RuleReclassified, RulePublicOpinionIVR, RuleEscalatedFrom, RuleEscalationRecord, RuleKeywordsCancelled}
+	RuleGroupSameMonth, RuleReclassified, RulePublicOpinionIVR, RuleEscalatedFrom, RuleEscalationRecord, RuleKeywordsCancelled, RuleAppealOf, RuleAppealFirstContact, RuleBatch}
 
 // DefaultKeywords are the built-in keyword rules: public-opinion risk
 // (media, threatened or already exposed) and escalation tendency
@@ -214,6 +222,7 @@ func defaults() *Rules {
 	r.OpenComplaint.UrgePriorityStep = 1
 	r.UnsatisfiedWithResult.Window = Duration(30 * 24 * time.Hour)
 	r.EscalationRisk.Priority = 1
+	r.BatchComplaint.Threshold, r.BatchComplaint.WindowHours = 10, 2
 	r.EscalationRecord.WindowDays = 180
 	r.EscalationRecord.Priority = 1
 	r.GroupComplaint.SameDay = GroupRule{Tiers: []string{"group", "appeal"}, Threshold: 3, Window: WindowDay}
@@ -337,6 +346,12 @@ func (r *Rules) Validate() error {
 		}
 	}
 	days("repeat_complaint.window_days", r.RepeatComplaint.WindowDays)
+	if b := r.BatchComplaint; b.Threshold != 0 && (b.Threshold < 2 || b.Threshold > 100000) {
+		bad("batch_complaint.threshold", "must be 0 (off) or between 2 and 100000, got %d", b.Threshold)
+	}
+	if b := r.BatchComplaint; b.WindowHours < 1 || b.WindowHours > 72 {
+		bad("batch_complaint.window_hours", "must be between 1 and 72, got %d", b.WindowHours)
+	}
 	days("escalation_record.window_days", r.EscalationRecord.WindowDays)
 	for path, p := range map[string]int{"escalation_risk.priority": r.EscalationRisk.Priority, "escalation_record.priority": r.EscalationRecord.Priority} {
 		if p < 1 || p > 5 {

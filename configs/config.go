@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ type Config struct {
 	Menus      map[string]*Node `yaml:"menus"`
 	Escalation Escalation       `yaml:"escalation"`
 	Classifier Classifier       `yaml:"classifier"`
+	Retention  Retention        `yaml:"retention"`
 	OTel       OTel             `yaml:"otel"`
 	Location   *time.Location   `yaml:"-"`
 	// ProblemCodes is the table of Classifier.ProblemCodesFile, loaded by
@@ -81,6 +83,35 @@ type SIP struct {
 	// TransferTimeout bounds the wait for the REFER's final NOTIFY.
 	TransferTimeout Duration `yaml:"transfer_timeout"`
 	IVR             IVR      `yaml:"ivr"`
+
+	// Admission: what a source may hold, so a flood cannot starve callers.
+	// AckTimeout frees the slot of an answered INVITE whose ACK has not
+	// come (a half-open call).
+	AckTimeout Duration `yaml:"ack_timeout"`
+	// MaxHalfOpen caps calls not yet ACKed from all sources that are not
+	// trusted proxies; MaxHalfOpenPerSource caps them per source address.
+	MaxHalfOpen          int `yaml:"max_half_open"`
+	MaxHalfOpenPerSource int `yaml:"max_half_open_per_source"`
+	// TCPMaxConnsPerSource caps open TCP/TLS connections per source
+	// address; TCPIdleTimeout closes a connection that sent nothing (CRLF
+	// keep-alives count) for that long; TCPHeaderTimeout closes one whose
+	// message head is not complete that long after its first byte.
+	TCPMaxConnsPerSource int      `yaml:"tcp_max_conns_per_source"`
+	TCPIdleTimeout       Duration `yaml:"tcp_idle_timeout"`
+	TCPHeaderTimeout     Duration `yaml:"tcp_header_timeout"`
+	// TrustedProxies are CIDRs of the SBCs/proxies in front of us: they
+	// are trusted (as if in trusted_sources) and each has the Proxy budget
+	// instead of the per-source one, apart from everybody else's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Proxy          Budget   `yaml:"proxy"`
+}
+
+// Budget is what one trusted proxy may use.
+type Budget struct {
+	RatePerSource  float64 `yaml:"rate_per_source"`  // requests per second (token bucket)
+	BurstPerSource int     `yaml:"burst_per_source"` // bucket size
+	MaxHalfOpen    int     `yaml:"max_half_open"`    // calls not yet ACKed
+	TCPMaxConns    int     `yaml:"tcp_max_conns"`    // open TCP/TLS connections
 }
 
 // IVR timing of the live menu (zero: the ivr package defaults).
@@ -194,6 +225,10 @@ type Kafka struct {
 type Route struct {
 	Match  RouteMatch `yaml:"match"`
 	Topics []string   `yaml:"topics"`
+	// Fields, when set, is the allow-list of the work order's top-level
+	// keys these topics receive (id always): a consumer gets only what it
+	// needs (DOMAIN.md "Data rules"). Empty: the whole order.
+	Fields []string `yaml:"fields"`
 }
 
 // RouteMatch lists accepted values per work-order attribute; an empty list accepts any.
@@ -202,6 +237,8 @@ type RouteMatch struct {
 	Class       []string `yaml:"class"`
 	Category    []string `yaml:"category"`
 	Subcategory []string `yaml:"subcategory"`
+	// Flags match an order with any of them (batch: the batch handler).
+	Flags []string `yaml:"flags"`
 }
 
 // API settings.
@@ -293,6 +330,14 @@ type OTel struct {
 	ServiceName string `yaml:"service_name"`
 }
 
+// Retention is how long orders are kept (DOMAIN.md "Data rules").
+type Retention struct {
+	// AfterArchive purges an archived order, its indexes and its
+	// deadline timers this long after it was archived; 0 keeps orders
+	// forever (the daemon warns). No default: the operator decides.
+	AfterArchive Duration `yaml:"after_archive"`
+}
+
 // Classifier holds the classification rules' parameters.
 type Classifier struct {
 	// RulesFile holds the classification rules, thresholds, windows and
@@ -344,6 +389,14 @@ func Default() *Config {
 			Prompts:         "prompts",
 			Language:        "zh",
 			TransferTimeout: Duration(30 * time.Second),
+
+			AckTimeout:           Duration(5 * time.Second),
+			MaxHalfOpen:          500,
+			MaxHalfOpenPerSource: 10,
+			TCPMaxConnsPerSource: 32,
+			TCPIdleTimeout:       Duration(3 * time.Minute),
+			TCPHeaderTimeout:     Duration(10 * time.Second),
+			Proxy:                Budget{RatePerSource: 2000, BurstPerSource: 4000, MaxHalfOpen: 1000, TCPMaxConns: 1024},
 		},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Log:      Log{Level: "info", Format: "json"},
@@ -364,7 +417,7 @@ func Default() *Config {
 		Provinces: Provinces{Unknown: "XX"},
 		OTel:      OTel{ServiceName: "hotlined"},
 		Escalation: Escalation{
-			PollInterval: Duration(100 * time.Millisecond),
+			PollInterval: Duration(5 * time.Second),
 			Lease:        Duration(30 * time.Second),
 		},
 	}
@@ -742,6 +795,7 @@ func HashToken(secret string) string {
 var (
 	numberRe  = regexp.MustCompile(`^[0-9]{3,20}$`)
 	digitsRe  = regexp.MustCompile(`^[0-9]+$`)
+	fieldRe   = regexp.MustCompile(`^[a-z][a-z_]{0,40}$`)
 	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	hexRe     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -769,6 +823,26 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.MaxCalls < 1 {
 		bad("sip.max_calls", "must be >= 1")
+	}
+	for i, s := range c.SIP.TrustedProxies {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			bad(fmt.Sprintf("sip.trusted_proxies[%d]", i), "%q is not a CIDR like 10.0.0.0/8", s)
+		}
+	}
+	if d := c.SIP.AckTimeout.D(); d < 500*time.Millisecond || d > 32*time.Second {
+		bad("sip.ack_timeout", "must be between 500ms and 32s (64*T1)")
+	}
+	if c.SIP.MaxHalfOpen < 1 || c.SIP.MaxHalfOpenPerSource < 1 {
+		bad("sip.max_half_open", "max_half_open and max_half_open_per_source must be >= 1")
+	}
+	if c.SIP.TCPMaxConnsPerSource < 1 {
+		bad("sip.tcp_max_conns_per_source", "must be >= 1")
+	}
+	if c.SIP.TCPIdleTimeout.D() < time.Second || c.SIP.TCPHeaderTimeout.D() < 100*time.Millisecond {
+		bad("sip.tcp_idle_timeout", "tcp_idle_timeout must be >= 1s and tcp_header_timeout >= 100ms")
+	}
+	if p := c.SIP.Proxy; p.RatePerSource <= 0 || p.BurstPerSource < 1 || p.MaxHalfOpen < 1 || p.TCPMaxConns < 1 {
+		bad("sip.proxy", "rate_per_source must be > 0, burst_per_source, max_half_open and tcp_max_conns >= 1")
 	}
 	if c.SIP.RatePerSource <= 0 || c.SIP.BurstPerSource < 1 {
 		bad("sip.rate_per_source", "rate must be > 0 and burst_per_source >= 1")
@@ -896,8 +970,14 @@ func (c *Config) Validate() error {
 		checkIn(bad, p+".match.tier", r.Match.Tier, Tiers)
 		checkIn(bad, p+".match.class", r.Match.Class, Classes)
 		checkIn(bad, p+".match.category", r.Match.Category, Categories)
+		checkIn(bad, p+".match.flags", r.Match.Flags, Flags)
 		if len(r.Topics) == 0 {
 			bad(p+".topics", "at least one topic is required")
+		}
+		for j, f := range r.Fields {
+			if !fieldRe.MatchString(f) || slices.Contains(r.Fields[:j], f) {
+				bad(fmt.Sprintf("%s.fields[%d]", p, j), "must be a work order key like service_number, each once; got %q", f)
+			}
 		}
 		for j, t := range r.Topics {
 			if !validTopic(strings.ReplaceAll(t, "{province}", "XX")) {
@@ -993,6 +1073,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Escalation.Lease.D() < time.Second {
 		bad("escalation.lease", "must be >= 1s")
+	}
+	if d := c.Retention.AfterArchive.D(); d != 0 && (d < 24*time.Hour || d > 10*366*24*time.Hour) {
+		bad("retention.after_archive", "must be 0 (keep forever) or between 24h and 10 years, got %s", d)
 	}
 	if d := c.Escalation.AutoArchiveAfter.D(); d < 0 || d > 366*24*time.Hour {
 		bad("escalation.auto_archive_after", "must be between 0 (never) and 8784h, got %s", d)

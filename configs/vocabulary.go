@@ -98,11 +98,14 @@ const (
 	FlagBatch           = "batch"
 	FlagProvinceUnknown = "province_unknown"
 	FlagTransferFailed  = "transfer_failed"
+	// FlagFirstContact: an appeal about a problem the operator has no
+	// complaint of (首诉): the customer went to the regulator first.
+	FlagFirstContact = "first_contact"
 )
 
 // Flags lists every flag.
 var Flags = []string{FlagEscalationRisk, FlagEscalationRecord, FlagEscalated, FlagSuspectedGroup,
-	FlagBatch, FlagProvinceUnknown, FlagTransferFailed}
+	FlagBatch, FlagProvinceUnknown, FlagTransferFailed, FlagFirstContact}
 
 // Exposure of a major complaint's public-opinion risk.
 const (

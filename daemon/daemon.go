@@ -223,6 +223,10 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: cfg, Rules: files.Rules, Policies: files.Policies,
 		Logger: log, Registerer: d.registry, Tracer: tracer,
 	})
+	d.registry.MustRegister(workorder.NewIndicatorsCollector(orders))
+	if cfg.Retention.AfterArchive.D() == 0 {
+		log.Warn().Msg("retention.after_archive is not set: archived work orders are kept forever")
+	}
 	sweeper, err := workorder.NewIncidentSweeper(orders, 30*time.Second)
 	if err != nil {
 		return nil, err
@@ -270,9 +274,10 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
 	handler := api.New(api.Params{
-		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
+		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Indicators: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log, Location: cfg.Location, ProblemCodes: cfg.ProblemCodes,
-		Ready:    map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() }},
+		Ready: map[string]api.Check{"redis": func(ctx context.Context) error { return d.rdb.Ping(ctx).Err() },
+			"sip": d.sip.Check},
 		Degraded: map[string]api.Check{"kafka": d.kafkaReachable},
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)

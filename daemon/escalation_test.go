@@ -2,7 +2,9 @@ package daemon_test
 
 import (
 	"encoding/json"
+	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -72,7 +74,24 @@ func TestEscalationIsNotAnUrgeThroughTheDaemon(t *testing.T) {
 	if err := json.Unmarshal(esc.Value, &flagged); err != nil || flagged.ID != open.ID || !slices.Contains(flagged.Flags, "escalated") || flagged.Urges != 0 {
 		t.Errorf("escalated event %s: %v", esc.Value, err)
 	}
+	// Both complaints count in today's indicators, on /metrics too.
+	resp := get(t, "http://"+h.d.HTTPAddr()+"/metrics", "")
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `hotlined_indicator_count{name="complaints",province="GD"} 2`) {
+		t.Errorf("indicators on /metrics:\n%s", grepLines(string(body), "hotlined_indicator"))
+	}
 	if n := checkEveryEventValid(t, h.d.KafkaBrokers()); n < 5 {
 		t.Errorf("validated %d events", n)
 	}
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -33,10 +33,14 @@ const (
 // p50/p99/max while 10,000 timers a second come due for 20 seconds. It
 // measures, in the same run and on the same Redis:
 //
-//   - design=zset-claim: this package: per-shard sorted sets by due time,
-//     claimed by a script with a lease every 100 ms (the default
-//     escalation.poll_interval), fired by a pipeline of scripts that raise
-//     the alert and move the timer to its next step;
+//   - design=zset-wake: this package: per-shard sorted sets by due time,
+//     claimed by a script with a lease when the earliest known timer comes
+//     due (each claim reads the shard's earliest; the shard's wake channel
+//     tells of earlier ones), with a 5 s safety poll, fired by a pipeline
+//     of scripts that raise the alert and move the timer to its next step;
+//   - design=zset-poll-100ms: the same store and scheduler with wake-ups
+//     off, claiming every shard every 100 ms (the scheduler before
+//     wake-ups, at the default escalation.poll_interval);
 //   - design=scan-1s: the polling baseline: every timer's due time in a
 //     hash, scanned whole once a second (HSCAN), due ones fired (alert and
 //     outbox entry, timer removed).
@@ -46,7 +50,8 @@ const (
 //	make bench-escalation
 func BenchmarkTimerFiring(b *testing.B) {
 	r := testenv.StartRedis(b)
-	b.Run("design=zset-claim", func(b *testing.B) { benchZsetClaim(b, r) })
+	b.Run("design=zset-wake", func(b *testing.B) { benchZsetClaim(b, r, 5*time.Second, false) })
+	b.Run("design=zset-poll-100ms", func(b *testing.B) { benchZsetClaim(b, r, 100*time.Millisecond, true) })
 	b.Run("design=scan-1s", func(b *testing.B) { benchScan(b, r) })
 }
 
@@ -177,7 +182,7 @@ func waitOutbox(b *testing.B, rdb *redis.Client, outbox *queue.Outbox, deadline 
 	}
 }
 
-func benchZsetClaim(b *testing.B, r *testenv.Redis) {
+func benchZsetClaim(b *testing.B, r *testenv.Redis, poll time.Duration, pollOnly bool) {
 	r.Flush(b)
 	ctx := context.Background()
 	rdb := r.Client
@@ -188,8 +193,8 @@ func benchZsetClaim(b *testing.B, r *testenv.Redis) {
 	t0 := load(b, rdb, func(pipe redis.Pipeliner, t Timer) error { return store.Add(ctx, pipe, t) })
 	perTimer := float64(usedMemory(b, rdb)-before) / benchTimers
 
-	sched, err := NewScheduler(SchedulerParams{Store: store, Interval: 100 * time.Millisecond, Lease: 30 * time.Second,
-		AlertsTopic: "hotline.alerts", Source: "/bench", Policies: policies, Logger: zerolog.Nop()})
+	sched, err := NewScheduler(SchedulerParams{Store: store, Interval: poll, Lease: 30 * time.Second,
+		AlertsTopic: "hotline.alerts", Source: "/bench", Policies: policies, Logger: zerolog.Nop(), pollOnly: pollOnly})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -262,17 +262,44 @@ func TestStoreMajorComplaintAlertsAtOnce(t *testing.T) {
 	e.clock.Set(at)
 	e.apply(1, testOrder, e.p.Plan(in, at))
 	seen := 0
+	upward := func() []queue.Event { // the report's events, not the stages'
+		var out []queue.Event
+		for _, ev := range e.newEvents(&seen) {
+			if strings.Contains(ev.Subject+string(ev.Data), "report_upward") {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
 	e.tick(at.Add(100 * time.Millisecond))
-	wantEvents(t, e.newEvents(&seen), "raised AL-"+testOrder+"-report_upward-major L1 open")
+	l1 := "AL-" + testOrder + "-report_upward-major-team_lead"
+	wantEvents(t, upward(), "raised "+l1+" L1 open")
+	// The team lead acks at once: the provincial centre and the group are
+	// told all the same (逐级上报), each with its own alert.
+	if _, err := e.s.Ack(context.Background(), l1, "lead-1", "on it", at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	e.tick(at.Add(15 * time.Minute))
-	wantEvents(t, e.newEvents(&seen), "raised AL-"+testOrder+"-report_upward-major L2 open")
-	ev := e.events()[1]
+	l2 := "AL-" + testOrder + "-report_upward-major-provincial_complaint_centre"
+	wantEvents(t, upward(), "acked "+l1+" L1 acked", "raised "+l2+" L2 open")
+	ev := e.events()[seen-1]
 	if a := decodeEventAlert(t, ev); a.Severity != SeverityMajor || a.LevelName != "provincial_complaint_centre" {
 		t.Errorf("alert %+v", a)
 	}
 	if err := testenv.LoadSchemas(t).Validate(ev.Type, ev.Data); err != nil {
 		t.Error(err)
 	}
+	e.tick(at.Add(time.Hour))
+	l3 := "AL-" + testOrder + "-report_upward-major-group_customer_service"
+	wantEvents(t, upward(), "raised "+l3+" L3 open")
+	// The last level is reminded until it acks; its ack stops that only.
+	e.tick(at.Add(2 * time.Hour))
+	wantEvents(t, upward(), "raised "+l3+" L3 open")
+	if _, err := e.s.Ack(context.Background(), l3, "group-1", "", at.Add(2*time.Hour+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(at.Add(3 * time.Hour))
+	wantEvents(t, upward(), "acked "+l3+" L3 acked")
 }
 
 // Cancelling or re-planning a timer between its claim and its firing wins:

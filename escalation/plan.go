@@ -29,6 +29,10 @@ type StageState struct {
 	Ended    time.Time     `json:"ended,omitzero"`
 	Used     time.Duration `json:"used,omitzero"`
 	Overdue  time.Duration `json:"overdue,omitzero"`
+	// Limit replaces the policy's limit when set from outside the
+	// policies (PlanInput.Due: the deadline an appeal centre set on its
+	// transfer): wall-clock time from Start, never paused.
+	Limit time.Duration `json:"limit,omitzero"`
 }
 
 // Running reports whether the stage has started and not ended.
@@ -70,6 +74,11 @@ type PlanInput struct {
 	Deadlines map[string]time.Time
 	// CreatedAt is when the order was created.
 	CreatedAt time.Time
+	// Due sets the deadlines of stages by name from outside the policies:
+	// an appeal transferred by a regulator's centre carries the deadline
+	// the centre set (002 branch rules), which replaces the stage's limit
+	// when it starts (StageState.Limit). Nil for most orders.
+	Due map[string]time.Time
 	// ReceivedAt is when the operator received the contact, when that is
 	// before the order's creation: a letter entered days later, an order
 	// created over the API (POST /v1/workorders) for a contact taken on
@@ -346,7 +355,11 @@ func (pl *planner) startAt(pol *Policy, st *Stage, at time.Time) {
 	if pl.sla[st.Name].Running() {
 		pl.end(st.Name)
 	}
-	pl.sla[st.Name] = StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: at, Since: at}
+	s := StageState{Policy: pol.Name, Run: pl.sla[st.Name].Run + 1, Start: at, Since: at}
+	if due, ok := pl.o.Due[st.Name]; ok && !st.AtOnce {
+		s.Limit = max(due.Sub(at), time.Second)
+	}
+	pl.sla[st.Name] = s
 	pl.changed[st.Name] = true
 	if slices.Contains(pl.p.pauseOn, pl.o.Status) {
 		pl.pause(st.Name)
@@ -367,7 +380,7 @@ func (pl *planner) end(name string) {
 func (pl *planner) pause(name string) {
 	s := pl.sla[name]
 	st := pl.stage(name, s)
-	if st == nil || !st.Pausable || !s.Running() || s.Paused() {
+	if st == nil || !st.Pausable || s.Limit > 0 || !s.Running() || s.Paused() {
 		return
 	}
 	sc := pl.p.newSchedule(pl.o.WorkOrderID, pl.o.Tier, name, s, st)
@@ -478,6 +491,9 @@ func (p *Policies) newSchedule(wo, tier, name string, s StageState, st *Stage) *
 		}
 	}
 	sc.within = st.Within.duration(sc.clock.cal)
+	if s.Limit > 0 { // a deadline set from outside: wall-clock
+		sc.clock.cal, sc.within = nil, s.Limit
+	}
 	since := s.Since
 	if since.IsZero() {
 		since = s.PausedAt
@@ -541,6 +557,13 @@ func (sc *schedule) at(i int) (step, bool) {
 		st.level, st.levelName = len(ladder), last.Level
 	default:
 		return step{}, false
+	}
+	if sc.st.AtOnce {
+		// A major or group complaint is reported level by level (逐级上报,
+		// DOMAIN.md): every level gets its own alert, whatever the acks
+		// of the others; the repeats remind the last level until it acks.
+		st.alertID = alertID(sc.wo, sc.name, sc.s.Run, sc.st.Severity+"-"+st.levelName)
+		st.chain = j >= len(ladder)
 	}
 	return st, true
 }
@@ -618,6 +641,9 @@ func (p *Policies) firingOf(t Timer, now time.Time) (firing, bool) {
 	}
 	sc := p.newSchedule(t.WorkOrderID, t.Tier, t.Stage, *t.SLA, pol.stages[t.Stage])
 	i := max(t.Step, sc.latestDue(now))
+	if sc.st.AtOnce && t.Step < len(sc.pol.Ladder) {
+		i = t.Step // every level of an upward report is told in turn: none skipped
+	}
 	st, ok := sc.at(i)
 	for ok && st.passed {
 		i++

@@ -183,9 +183,15 @@ func TestPlanMajorComplaintAlertsAtOnce(t *testing.T) {
 		t.Error("an alert at once has no deadline")
 	}
 	f, ok := p.firingOf(tm, at.Add(time.Second))
-	if !ok || !f.raise || !f.chain || f.alert.Severity != SeverityMajor || f.alert.Level != 1 ||
-		f.alert.LevelName != "team_lead" || f.alert.ID != "AL-"+testOrder+"-report_upward-major" {
+	if !ok || !f.raise || f.chain || f.alert.Severity != SeverityMajor || f.alert.Level != 1 ||
+		f.alert.LevelName != "team_lead" || f.alert.ID != "AL-"+testOrder+"-report_upward-major-team_lead" {
 		t.Fatalf("firing %+v", f)
+	}
+	// A day later, every level is still told in turn: the next firing is
+	// the second rung, not the latest due.
+	if f2, ok := p.firingOf(*f.next, at.Add(24*time.Hour)); !ok || f2.alert.Level != 2 || f2.chain ||
+		f2.alert.ID != "AL-"+testOrder+"-report_upward-major-provincial_complaint_centre" {
+		t.Errorf("second rung a day late %+v", f2.alert)
 	}
 	if f.next == nil || !f.next.Due.Equal(at.Add(15*time.Minute)) || f.next.Step != 1 {
 		t.Errorf("next rung %+v", f.next)

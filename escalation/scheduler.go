@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +22,23 @@ import (
 type SchedulerParams struct {
 	Store  *Store
 	Logger zerolog.Logger
-	// Interval between claims of due timers.
+	// Interval is the safety poll: the longest the scheduler sleeps before
+	// claiming from every shard again. It sleeps until the earliest due
+	// time it knows of (each claim reads the shard's earliest; the shard's
+	// wake channel tells it of earlier timers as they are added), so this
+	// only bounds how late a timer can fire when a wake-up was missed (a
+	// Pub/Sub reconnect): seconds are fine.
 	Interval time.Duration
 	// Lease is how long a claimed timer stays with this process.
 	Lease time.Duration
 	// BatchSize is the most timers claimed per shard per round (default 100).
-	BatchSize   int
+	BatchSize int
+	// Coalesce is the least time from the start of one claim round to the
+	// next (default 10 ms): under a steady stream of due timers, those
+	// coming due within it are claimed and fired together instead of in a
+	// round each, which costs Redis a claim script per shard per round. A
+	// timer due after a quiet spell is claimed at once.
+	Coalesce    time.Duration
 	Source      string // CloudEvents source
 	AlertsTopic string
 	Now         func() time.Time
@@ -36,7 +49,25 @@ type SchedulerParams struct {
 
 	// beforeFire, in tests, runs between claiming and firing a batch.
 	beforeFire func(ctx context.Context, claims []Claim)
+	// after, in tests, replaces the real timer the loop sleeps on: it
+	// returns a channel that gets a value once d has passed on the
+	// injected clock, and a function that stops it.
+	after func(d time.Duration) (<-chan time.Time, func())
+	// pollOnly, in the benchmark, is the scheduler before wake-ups: no
+	// subscription, a claim of every shard every Interval.
+	pollOnly bool
 }
+
+// DefaultCoalesce is SchedulerParams.Coalesce when not set.
+const DefaultCoalesce = 10 * time.Millisecond
+
+// subscribeTimeout bounds the wait for Redis to confirm the subscription
+// to the wake channels at Start.
+const subscribeTimeout = 5 * time.Second
+
+// retryWait is the least the loop sleeps after a failed claim, so that a
+// Redis outage is not a busy loop.
+const retryWait = time.Second
 
 // Metrics are the scheduler's Prometheus metrics.
 type Metrics struct {
@@ -73,6 +104,17 @@ type Scheduler struct {
 	p      SchedulerParams
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu sync.Mutex
+	// earliest is, per shard, the earliest due time (unix ms) this
+	// scheduler knows of: read by each claim, lowered by the next steps of
+	// the timers it fires. Only the claim loop raises it.
+	earliest []int64
+	// woken is, per shard, the earliest due time heard on the wake channel
+	// since the loop last looked; merged into earliest after a claim round
+	// so that a claim's read never hides a later wake-up.
+	woken []int64
+	kick  chan struct{}
 }
 
 // NewScheduler checks params and fills defaults.
@@ -83,14 +125,32 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 	if p.BatchSize <= 0 {
 		p.BatchSize = 100
 	}
+	if p.Coalesce <= 0 {
+		p.Coalesce = DefaultCoalesce
+	}
 	if p.Now == nil {
 		p.Now = time.Now
 	}
+	if p.after == nil {
+		p.after = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTimer(d)
+			return t.C, func() { t.Stop() }
+		}
+	}
 	p.Logger = p.Logger.With().Str("component", "escalation").Logger()
-	return &Scheduler{p: p, done: make(chan struct{})}, nil
+	s := &Scheduler{p: p, done: make(chan struct{}), kick: make(chan struct{}, 1),
+		earliest: make([]int64, p.Store.Shards()), woken: make([]int64, p.Store.Shards())}
+	for i := range s.woken {
+		s.woken[i] = noTimer
+	}
+	return s, nil
 }
 
-// Start runs the claim loop until Shutdown.
+// Start runs the claim loop until Shutdown: it subscribes to the shards'
+// wake channels, then claims from every shard, and after each round sleeps
+// until the earliest due time it knows of, a wake-up, or the safety poll
+// (Interval), whichever comes first. When the subscription fails the loop
+// still runs, on the earliest due times and the safety poll alone.
 func (s *Scheduler) Start(ctx context.Context) {
 	// Load the scripts once, so that the first batches run as pipelines of
 	// EVALSHA; if this fails they are loaded on their first NOSCRIPT.
@@ -98,23 +158,161 @@ func (s *Scheduler) Start(ctx context.Context) {
 		_ = sc.Load(ctx, s.p.Store.rdb).Err()
 	}
 	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	var sub <-chan struct{}
+	if !s.p.pollOnly {
+		sub = s.subscribe(ctx)
+	}
 	go func() {
 		defer close(s.done)
-		t := time.NewTicker(s.p.Interval)
-		defer t.Stop()
-		for {
-			s.Tick(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		if sub != nil {
+			defer func() { <-sub }()
 		}
+		s.loop(ctx)
 	}()
 }
 
-// Shutdown stops the loop; timers it claimed but did not fire come back
-// after their lease.
+// subscribe listens on every shard's wake channel until ctx ends; the
+// subscription is in place when it returns. The returned channel closes
+// when the listener has stopped (nil: no subscription).
+func (s *Scheduler) subscribe(ctx context.Context) <-chan struct{} {
+	shardOf := map[string]int{}
+	channels := make([]string, s.p.Store.Shards())
+	for i := range channels {
+		channels[i] = s.p.Store.WakeChannel(i)
+		shardOf[channels[i]] = i
+	}
+	ps := s.p.Store.rdb.Subscribe(ctx, channels...)
+	// One SUBSCRIBE: once Redis confirms the first channel, all are on.
+	rctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	_, err := ps.Receive(rctx)
+	cancel()
+	if err != nil {
+		_ = ps.Close()
+		s.fail(fmt.Errorf("subscribe to timer wake-ups: %w", err), "timer wake-ups unavailable: claiming on the safety poll and known due times")
+		return nil
+	}
+	stopped := make(chan struct{})
+	msgs := ps.Channel()
+	go func() {
+		defer close(stopped)
+		defer func() { _ = ps.Close() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				shard, known := shardOf[m.Channel]
+				due, err := strconv.ParseInt(m.Payload, 10, 64)
+				if known && err == nil {
+					s.wake(shard, due)
+				}
+			}
+		}
+	}()
+	return stopped
+}
+
+// wake records a wake-up heard for shard and kicks the loop.
+func (s *Scheduler) wake(shard int, due int64) {
+	s.mu.Lock()
+	s.woken[shard] = min(s.woken[shard], due)
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop claims and fires until ctx ends; see Start.
+func (s *Scheduler) loop(ctx context.Context) {
+	var lastAll, lastRound time.Time
+	for ctx.Err() == nil {
+		now := s.p.Now()
+		var shards []int
+		if !s.p.pollOnly {
+			shards = s.dueShards(now)
+		}
+		if lastAll.IsZero() || now.Sub(lastAll) >= s.p.Interval {
+			shards, lastAll = s.allShards(), now
+		}
+		ok := true
+		if len(shards) > 0 {
+			lastRound = now
+			ok = s.round(ctx, shards)
+		}
+		s.mergeWoken()
+		now = s.p.Now()
+		wait := s.p.Interval - now.Sub(lastAll)
+		if next := s.next(); next != noTimer && !s.p.pollOnly {
+			wait = min(wait, max(time.UnixMilli(next).Sub(now), s.p.Coalesce-now.Sub(lastRound)))
+		}
+		if !ok {
+			wait = max(wait, min(s.p.Interval, retryWait))
+		}
+		if wait <= 0 {
+			continue
+		}
+		fired, stop := s.p.after(wait)
+		select {
+		case <-ctx.Done():
+		case <-fired:
+		case <-s.kick:
+		}
+		stop()
+	}
+}
+
+func (s *Scheduler) allShards() []int {
+	shards := make([]int, s.p.Store.Shards())
+	for i := range shards {
+		shards[i] = i
+	}
+	return shards
+}
+
+// dueShards lists the shards whose earliest known timer is due at now.
+func (s *Scheduler) dueShards(now time.Time) []int {
+	ms := now.UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for i, e := range s.earliest {
+		if e <= ms {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// next is the earliest due time (unix ms) known over all shards.
+func (s *Scheduler) next() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Min(s.earliest)
+}
+
+// mergeWoken folds the wake-ups heard into the known earliest due times.
+func (s *Scheduler) mergeWoken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.woken {
+		s.earliest[i] = min(s.earliest[i], w)
+		s.woken[i] = noTimer
+	}
+}
+
+// lower records that shard holds a timer due at due (unix ms).
+func (s *Scheduler) lower(shard int, due int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.earliest[shard] = min(s.earliest[shard], due)
+}
+
+// Shutdown stops the loop and its subscription; timers it claimed but did
+// not fire come back after their lease.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
 	if s.cancel == nil {
 		return nil
@@ -158,26 +356,37 @@ func (s *Scheduler) Reload(ctx context.Context) (RecomputeStats, error) {
 // trip and fires what it got in another; shards that gave a full batch are
 // claimed again.
 func (s *Scheduler) Tick(ctx context.Context) {
-	shards := make([]int, s.p.Store.Shards())
-	for i := range shards {
-		shards[i] = i
-	}
+	s.round(ctx, s.allShards())
+	s.mergeWoken()
+}
+
+// round claims and fires the due timers of shards, as Tick, and records
+// each shard's earliest due time. It reports false when a claim failed.
+func (s *Scheduler) round(ctx context.Context, shards []int) bool {
+	ok := true
 	for len(shards) > 0 && ctx.Err() == nil {
-		claims, full, err := s.p.Store.claimShards(ctx, shards, s.p.Now(), s.p.Lease, s.p.BatchSize)
+		claims, full, seen, err := s.p.Store.claimShards(ctx, shards, s.p.Now(), s.p.Lease, s.p.BatchSize)
 		if err != nil {
+			ok = false
 			s.fail(err, "claim due timers")
 		}
+		s.mu.Lock()
+		for _, c := range seen {
+			s.earliest[c.shard] = c.earliest
+		}
+		s.mu.Unlock()
 		if len(claims) > 0 {
 			if s.p.beforeFire != nil {
 				s.p.beforeFire(ctx, claims)
 			}
 			if ctx.Err() != nil {
-				return // a crash between claim and fire: the leases bring them back
+				return ok // a crash between claim and fire: the leases bring them back
 			}
 			s.fire(ctx, claims)
 		}
 		shards = full
 	}
+	return ok
 }
 
 func (s *Scheduler) fail(err error, msg string) {
@@ -279,6 +488,9 @@ func isNoScript(err error) bool {
 }
 
 func (s *Scheduler) done1(b *planned, n int, now time.Time) {
+	if b.f.next != nil && (n == fireRaised || n == fireDuplicate || n == fireMoved) {
+		s.lower(b.c.Shard, b.f.next.Due.UnixMilli())
+	}
 	switch n {
 	case fireLeaseLost:
 		s.p.Logger.Debug().Str("timer", b.c.ID).Msg("timer changed after it was claimed (re-claimed, cancelled or re-planned); nothing raised")

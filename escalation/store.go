@@ -16,6 +16,14 @@
 // cancelled or re-planned timer never fires, and the alert id makes each
 // alert (and each climb of a breach alert) raise once.
 //
+// A claimer does not poll on a fixed beat: each claim also returns the
+// earliest score left in the shard, and every script that puts a timer
+// earlier than that earliest score (Add, a fire moving a timer to its next
+// step, a calendar reload moving it) publishes its due time on the shard's
+// wake channel in the same script, so a claimer sleeping until the
+// earliest due time it knows hears of an earlier one at once. Scripts get
+// time only as arguments (never Redis TIME), so an injected clock works.
+//
 // Alerts live in a hash per shard, listed in open and acked sets and in a
 // set per order; every change to one writes its CloudEvent to the outbox
 // and an entry to the shard's bounded feed stream (the SSE feed, feed.go)
@@ -27,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -135,6 +144,14 @@ func (s *Store) Shards() int { return s.shards }
 func (s *Store) timersKey(shard int) string { return fmt.Sprintf("%s:{%d}:timers", s.prefix, shard) }
 func (s *Store) dataKey(shard int) string   { return fmt.Sprintf("%s:{%d}:timerdata", s.prefix, shard) }
 
+// WakeChannel is the Pub/Sub channel on which the scripts of shard publish
+// the due time (unix ms, decimal) of a timer put earlier than every other
+// timer of the shard. A channel is not a key: on Redis Cluster PUBLISH
+// reaches every node, so one subscription hears all shards.
+func (s *Store) WakeChannel(shard int) string {
+	return fmt.Sprintf("%s:{%d}:timers:wake", s.prefix, shard)
+}
+
 // alertsKey is the hash of a shard's alerts, id -> alert JSON.
 func (s *Store) alertsKey(shard int) string { return fmt.Sprintf("%s:{%d}:alerts", s.prefix, shard) }
 
@@ -164,17 +181,50 @@ func (s *Store) orderAlertsKey(shard int, workOrderID string) string {
 // FeedKey is the stream of shard's alert changes, read by the SSE feed.
 func (s *Store) FeedKey(shard int) string { return fmt.Sprintf("%s:{%d}:alerts:feed", s.prefix, shard) }
 
+// addScript writes timers of one shard and wakes the claimers when one of
+// them comes due before every timer the shard had.
+//
+// KEYS[1] timers sorted set, KEYS[2] timer data hash
+// ARGV[1] wake channel, then per timer: id, due (unix ms), data
+// Returns the number of timers written.
+var addScript = redis.NewScript(`
+local earliest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+local wake, wakeArg = nil, nil
+local n = 0
+for i = 2, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+  local due = tonumber(ARGV[i + 1])
+  if (earliest == nil or due < earliest) and (wake == nil or due < wake) then
+    wake, wakeArg = due, ARGV[i + 1]
+  end
+  n = n + 1
+end
+if wakeArg then redis.call('PUBLISH', ARGV[1], wakeArg) end
+return n
+`)
+
 // Add queues timers on pipe, which the caller runs as one MULTI with the
-// order they belong to. Every timer must be in shard. A timer replaces the
-// one with its id, whatever step that was at.
+// order they belong to: one script per shard (EVAL, so that it cannot miss
+// inside the MULTI), which also wakes the claimers when a timer comes due
+// before the shard's earliest. Every timer must be in its shard's slot. A
+// timer replaces the one with its id, whatever step that was at.
 func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) error {
+	byShard := map[int][]any{}
+	var order []int
 	for _, t := range timers {
-		data, err := json.Marshal(t)
+		data, err := encodeTimer(t)
 		if err != nil {
-			return fmt.Errorf("encode timer: %w", err)
+			return err
 		}
-		pipe.ZAdd(ctx, s.timersKey(t.Shard), redis.Z{Score: float64(t.Due.UnixMilli()), Member: t.ID})
-		pipe.HSet(ctx, s.dataKey(t.Shard), t.ID, data)
+		if _, ok := byShard[t.Shard]; !ok {
+			order = append(order, t.Shard)
+			byShard[t.Shard] = []any{s.WakeChannel(t.Shard)}
+		}
+		byShard[t.Shard] = append(byShard[t.Shard], t.ID, t.Due.UnixMilli(), data)
+	}
+	for _, shard := range order {
+		addScript.Eval(ctx, pipe, []string{s.timersKey(shard), s.dataKey(shard)}, byShard[shard]...)
 	}
 	return nil
 }
@@ -222,15 +272,17 @@ func (s *Store) Apply(ctx context.Context, pipe redis.Pipeliner, shard int, work
 	return s.Add(ctx, pipe, timers...)
 }
 
-// claimScript takes due timers and leases them by moving their score forward.
+// claimScript takes due timers and leases them by moving their score
+// forward, and says when the shard's next timer is due.
 //
 // KEYS[1] timers sorted set, KEYS[2] timer data hash
 // ARGV[1] now (unix ms), ARGV[2] lease end (unix ms), ARGV[3] most to take
-// Returns a flat list: id, data, id, data, ... A member without data is
-// dropped (its order's data was removed).
+// Returns a flat list: the earliest score left after the claim (unix ms;
+// an empty string when the shard has no timer), then id, data, id, data,
+// ... A member without data is dropped (its order's data was removed).
 var claimScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
+local out = {''}
 for _, id in ipairs(ids) do
   local data = redis.call('HGET', KEYS[2], id)
   if data then
@@ -241,8 +293,13 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', KEYS[1], id)
   end
 end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then out[1] = first[2] end
 return out
 `)
+
+// noTimer is the earliest due time of a shard without timers.
+const noTimer = math.MaxInt64
 
 // Claim leases up to n timers of shard that are due at now.
 func (s *Store) Claim(ctx context.Context, shard int, now time.Time, lease time.Duration, n int) ([]Claim, error) {
@@ -251,12 +308,22 @@ func (s *Store) Claim(ctx context.Context, shard int, now time.Time, lease time.
 	if err != nil {
 		return nil, fmt.Errorf("claim timers: %w", err)
 	}
-	return decodeClaims(res, now.Add(lease).UnixMilli())
+	claims, _, err := decodeClaims(res, shard, now.Add(lease).UnixMilli())
+	return claims, err
+}
+
+// shardClaim is what claiming one shard found.
+type shardClaim struct {
+	shard int
+	// earliest is the earliest score (unix ms) left in the shard after
+	// the claim, noTimer when it has none.
+	earliest int64
 }
 
 // claimShards is Claim on several shards in one round trip. full lists the
-// shards that gave n timers (more may be due there).
-func (s *Store) claimShards(ctx context.Context, shards []int, now time.Time, lease time.Duration, n int) (claims []Claim, full []int, err error) {
+// shards that gave n timers (more may be due there); seen has the earliest
+// score left in each shard that answered.
+func (s *Store) claimShards(ctx context.Context, shards []int, now time.Time, lease time.Duration, n int) (claims []Claim, full []int, seen []shardClaim, err error) {
 	token := now.Add(lease).UnixMilli()
 	cmds := make([]*redis.Cmd, len(shards))
 	pipe := s.rdb.Pipeline()
@@ -278,30 +345,45 @@ func (s *Store) claimShards(ctx context.Context, shards []int, now time.Time, le
 			err = errors.Join(err, fmt.Errorf("claim timers of shard %d: %w", shard, cerr))
 			continue
 		}
-		got, derr := decodeClaims(res, token)
+		got, earliest, derr := decodeClaims(res, shard, token)
 		err = errors.Join(err, derr)
 		claims = append(claims, got...)
-		if len(res)/2 >= n {
+		seen = append(seen, shardClaim{shard: shard, earliest: earliest})
+		if (len(res)-1)/2 >= n {
 			full = append(full, shard)
 		}
 	}
-	return claims, full, err
+	return claims, full, seen, err
 }
 
-func decodeClaims(res []string, token int64) ([]Claim, error) {
+// decodeClaims reads the claim script's answer: the claims and the
+// earliest score left.
+func decodeClaims(res []string, shard int, token int64) ([]Claim, int64, error) {
+	earliest := int64(noTimer)
+	if len(res) == 0 {
+		return nil, earliest, errors.New("claim timers: empty answer")
+	}
+	if res[0] != "" {
+		f, err := strconv.ParseFloat(res[0], 64)
+		if err != nil {
+			return nil, earliest, fmt.Errorf("claim timers: earliest score %q: %w", res[0], err)
+		}
+		earliest = int64(f)
+	}
+	res = res[1:]
 	claims := make([]Claim, 0, len(res)/2)
 	var bad error
 	for i := 0; i+1 < len(res); i += 2 {
-		var t Timer
-		if err := json.Unmarshal([]byte(res[i+1]), &t); err != nil {
+		t, err := decodeTimer(res[i], shard, res[i+1])
+		if err != nil {
 			// Not ours to fix: it stays claimed and comes back after the
 			// lease, and the error is counted each time.
-			bad = errors.Join(bad, fmt.Errorf("decode timer %s: %w", res[i], err))
+			bad = errors.Join(bad, fmt.Errorf("timer %s: %w", res[i], err))
 			continue
 		}
 		claims = append(claims, Claim{Timer: t, token: token, raw: res[i+1]})
 	}
-	return claims, bad
+	return claims, earliest, bad
 }
 
 // fireScript completes a claimed timer: it records the alert of the step
@@ -315,7 +397,9 @@ func decodeClaims(res []string, token int64) ([]Claim, error) {
 // ARGV[4] alert id (empty: only move the timer), ARGV[5] alert JSON,
 // ARGV[6] step, ARGV[7] '1' for a rung of a breach chain, ARGV[8] next due
 // (unix ms; empty removes the timer), ARGV[9] next data, ARGV[10] feed length,
-// ARGV[11] Kafka key, ARGV[12...] outbox entry field, value pairs
+// ARGV[11] Kafka key, ARGV[12] wake channel, ARGV[13...] outbox entry
+// field, value pairs. A next due earlier than every timer of the shard is
+// published on the wake channel.
 // Returns 1 raised, 2 raised before (a duplicate: no event), 3 the chain's
 // alert was acknowledged or resolved (no event, timer removed), 4 moved
 // only, 0 lease lost (the timer was re-claimed, cancelled or re-planned).
@@ -345,7 +429,7 @@ if ARGV[4] ~= '' then
     redis.call('SADD', KEYS[5], ARGV[4])
     redis.call('HSET', KEYS[6], ARGV[4], ARGV[11])
     local fields = {}
-    for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+    for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
     redis.call('XADD', KEYS[7], '*', unpack(fields))
     redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[10], '*', 'type', 'hotline.alert.raised', 'data', ARGV[5])
   end
@@ -354,6 +438,8 @@ if ARGV[8] == '' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 else
+  local first = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  if first == nil or tonumber(ARGV[8]) < first then redis.call('PUBLISH', ARGV[12], ARGV[8]) end
   redis.call('ZADD', KEYS[1], ARGV[8], ARGV[1])
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[9])
 end
@@ -399,14 +485,14 @@ func (s *Store) fireArgs(c Claim, f firing, ev queue.Event) (fireCall, error) {
 		}
 	}
 	if f.next != nil {
-		data, err := json.Marshal(f.next)
+		data, err := encodeTimer(*f.next)
 		if err != nil {
-			return fireCall{}, fmt.Errorf("encode timer: %w", err)
+			return fireCall{}, err
 		}
-		nextDue, nextData = strconv.FormatInt(f.next.Due.UnixMilli(), 10), string(data)
+		nextDue, nextData = strconv.FormatInt(f.next.Due.UnixMilli(), 10), data
 	}
 	args := []any{c.ID, strconv.FormatInt(c.token, 10), c.raw, alertID, alertData, f.alert.Step, chain,
-		nextDue, nextData, s.feedLen, ev.Key}
+		nextDue, nextData, s.feedLen, ev.Key, s.WakeChannel(c.Shard)}
 	if f.raise {
 		args = append(args, ev.Values()...)
 	}
@@ -454,16 +540,16 @@ func (s *Store) Pending(ctx context.Context, shard int, ids ...string) (map[stri
 
 // TimerOf reads the timer with id in shard, ErrNotFound when there is none.
 func (s *Store) TimerOf(ctx context.Context, shard int, id string) (*Timer, error) {
-	data, err := s.rdb.HGet(ctx, s.dataKey(shard), id).Bytes()
+	data, err := s.rdb.HGet(ctx, s.dataKey(shard), id).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get timer %s: %w", id, err)
 	}
-	var t Timer
-	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("decode timer %s: %w", id, err)
+	t, err := decodeTimer(id, shard, data)
+	if err != nil {
+		return nil, fmt.Errorf("timer %s: %w", id, err)
 	}
 	return &t, nil
 }
@@ -777,10 +863,14 @@ func (s *Store) resolve(ctx context.Context, c redis.Scripter, shard int, workOr
 // moveScript re-schedules a timer unless it changed since it was read.
 //
 // KEYS[1] timers, KEYS[2] timer data
-// ARGV[1] timer id, ARGV[2] data as read, ARGV[3] new due (unix ms), ARGV[4] new data
+// ARGV[1] timer id, ARGV[2] data as read, ARGV[3] new due (unix ms), ARGV[4]
+// new data, ARGV[5] wake channel (published to when the new due is the
+// shard's earliest)
 // Returns 1 moved, 0 changed meanwhile (fired, cancelled or re-planned).
 var moveScript = redis.NewScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+local first = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+if first == nil or tonumber(ARGV[3]) < first then redis.call('PUBLISH', ARGV[5], ARGV[3]) end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 return 1
@@ -808,20 +898,20 @@ func (s *Store) Recompute(ctx context.Context, p *Policies) (RecomputeStats, err
 			}
 			for i := 0; i+1 < len(kv); i += 2 {
 				st.Timers++
-				var t Timer
-				if err := json.Unmarshal([]byte(kv[i+1]), &t); err != nil {
+				t, err := decodeTimer(kv[i], shard, kv[i+1])
+				if err != nil {
 					continue
 				}
 				moved, ok := p.rescheduled(t)
 				if !ok {
 					continue
 				}
-				data, err := json.Marshal(moved)
+				data, err := encodeTimer(moved)
 				if err != nil {
-					return st, fmt.Errorf("encode timer: %w", err)
+					return st, err
 				}
 				n, err := moveScript.Run(ctx, s.rdb, []string{s.timersKey(shard), s.dataKey(shard)},
-					kv[i], kv[i+1], moved.Due.UnixMilli(), data).Int()
+					kv[i], kv[i+1], moved.Due.UnixMilli(), data, s.WakeChannel(shard)).Int()
 				if err != nil {
 					return st, fmt.Errorf("move timer %s: %w", kv[i], err)
 				}

@@ -40,9 +40,11 @@ const (
 	// problem code, the province set by an agent).
 	TypeWorkOrderUpdated       = "hotline.workorder.updated"
 	TypeIncidentGroupComplaint = "hotline.incident.group_complaint"
-	TypeAlertRaised            = "hotline.alert.raised"
-	TypeAlertAcked             = "hotline.alert.acked"
-	TypeAlertResolved          = "hotline.alert.resolved"
+	// TypeIncidentBatch: a batch complaint (批量投诉) raised.
+	TypeIncidentBatch = "hotline.incident.batch"
+	TypeAlertRaised   = "hotline.alert.raised"
+	TypeAlertAcked    = "hotline.alert.acked"
+	TypeAlertResolved = "hotline.alert.resolved"
 	// TypeStatusUpdate is the inbound type on hotline.workorders.updates.
 	TypeStatusUpdate = "hotline.workorder.status_update"
 )

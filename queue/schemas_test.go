@@ -29,14 +29,21 @@ func TestSchemas(t *testing.T) {
 		t.Errorf("good order: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"bad class":    strings.Replace(order, `"class":"fault_report"`, `"class":"rant"`, 1),
-		"bad id":       strings.Replace(order, `WO-20261123-GD-000123`, `123`, 1),
-		"no reasons":   strings.Replace(order, `[{"rule":"base_category","detail":"x"}]`, `[]`, 1),
-		"bad deadline": strings.Replace(order, `"2026-11-23T12:00:00+08:00"`, `"tomorrow"`, 1),
+		"bad class":                    strings.Replace(order, `"class":"fault_report"`, `"class":"rant"`, 1),
+		"bad id":                       strings.Replace(order, `WO-20261123-GD-000123`, `123`, 1),
+		"no reasons":                   strings.Replace(order, `[{"rule":"base_category","detail":"x"}]`, `[]`, 1),
+		"bad deadline":                 strings.Replace(order, `"2026-11-23T12:00:00+08:00"`, `"tomorrow"`, 1),
+		"whole order without a caller": strings.Replace(order, `"caller":`, `"calling":`, 1),
+		"view without an id":           `{"province":"GD","service_number":"02012345678"}`,
+		"view with a bad status":       `{"id":"WO-20261123-GD-000123","status":"pending"}`,
 	} {
 		if err := s.Validate(queue.TypeWorkOrderCreated, []byte(bad)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// A route's view (fields): the id and what the route allows.
+	if err := s.Validate(queue.TypeWorkOrderCreated, []byte(`{"id":"WO-20261123-GD-000123","province":"GD","service_number":"02012345678"}`)); err != nil {
+		t.Errorf("a view: %v", err)
 	}
 	if err := s.Validate(queue.TypeStatusUpdate, []byte(`{"work_order_id":"WO-20261123-GD-000123","status":"archived","actor":"billing"}`)); err != nil {
 		t.Errorf("good update: %v", err)

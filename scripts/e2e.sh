@@ -100,10 +100,14 @@ run no_codec u1 127.0.0.1 0           # G.729 only: 488
 run cancel u1 127.0.0.1 0             # CANCEL while it rings: 487
 run bye_in_menu u1 127.0.0.1 0        # hang-up in the menu
 run untrusted u1 127.0.0.2 0          # outside sip.trusted_sources: 403
+run carrier_intl u1 127.0.0.1 1       # tel: Request-URI, +86 numbers, tel: PAI, SIP-I multipart body
+run require_100rel u1 127.0.0.1 0     # Require: 100rel: 420 with Unsupported, no 180 first
+run hold u1 127.0.0.1 0               # hold/resume re-INVITEs (RFC 3264 directions), offerless UPDATE
 
-for m in 'hotlined_sip_calls_total{outcome="abandoned"} 2' 'hotlined_sip_calls_total{outcome="rejected_no_codec"} 1' \
-         'hotlined_sip_calls_total{outcome="rejected_forbidden"} 1' 'hotlined_sip_transfers_total{result="accepted"} 5' \
-         'hotlined_sip_transfers_total{result="refused"} 1' 'hotlined_workorders_created_total{class="complaint",tier="province"} 5'; do
+for m in 'hotlined_sip_calls_total{outcome="abandoned"} 3' 'hotlined_sip_calls_total{outcome="rejected_no_codec"} 1' \
+         'hotlined_sip_calls_total{outcome="rejected_forbidden"} 1' 'hotlined_sip_transfers_total{result="accepted"} 6' \
+         'hotlined_sip_calls_total{outcome="rejected_bad_extension"} 1' \
+         'hotlined_sip_transfers_total{result="refused"} 1' 'hotlined_workorders_created_total{class="complaint",tier="province"} 6'; do
   [ "$(metric "${m% *}")" = "${m##* }" ] || fail "metric ${m% *} = $(metric "${m% *}"), want ${m##* }"
 done
 echo "e2e: metrics: abandoned, rejections and transfers as expected"
@@ -111,7 +115,7 @@ echo "e2e: metrics: abandoned, rejections and transfers as expected"
 # What reached Kafka: key, CloudEvents headers and the order, read by kcat.
 events | grep 'ce_type=hotline.workorder.created' >"$work/events.tsv"
 paths=$(cut -f3 "$work/events.tsv" | jq -r .ivr_path | sort | tr '\n' ' ')
-[ "$paths" = "2 41 41 41 41 43 " ] || fail "ivr paths on Kafka: $paths"
+[ "$paths" = "2 41 41 41 41 41 43 " ] || fail "ivr paths on Kafka: $paths"
 while IFS=$'\t' read -r key headers value; do
   [[ "$key" =~ ^1891234[0-9]{4}$ ]] || fail "key $key, want the service number"
   for h in ce_specversion=1.0 ce_type=hotline.workorder.created ce_source=/hotlined content-type=application/json; do
@@ -129,7 +133,7 @@ while IFS=$'\t' read -r key headers value; do
     "http://127.0.0.1:$http_port/v1/workorders/$id")
   [ "$code" = 200 ] && [ "$(jq -r .id "$work/order.json")" = "$id" ] || fail "GET /v1/workorders/$id: $code"
 done <"$work/events.tsv"
-echo "e2e: 6 orders on hotline.workorders.province.GD with CloudEvents headers, readable over HTTP"
+echo "e2e: 7 orders on hotline.workorders.province.GD with CloudEvents headers, readable over HTTP"
 
 # Personal data stays out of the log.
 grep -qE '1891234[0-9]{4}' "$work/hotlined.log" && fail "an unmasked phone number is in the log"

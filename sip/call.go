@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -32,14 +33,21 @@ type call struct {
 	keys     chan byte // the one digit stream: RFC 4733, INFO
 	notify   chan int  // status codes of the transfer's NOTIFY sipfrags
 	session  *ivr.Session
-	offered  bool // the INVITE carried SDP; else the answer comes in the ACK
 	log      zerolog.Logger
 	span     trace.Span // sip.call: the root of the call's trace
 
-	mu       sync.Mutex
-	acked    bool // an ACK (or a BYE, which implies our 200 arrived)
-	ordering bool // the menu reached a leaf: the order is being or was created
-	orderID  string
+	mu    sync.Mutex
+	acked bool // an ACK (or a BYE, which implies our 200 arrived)
+	// awaitingAnswer: our 2xx to an offerless INVITE or re-INVITE carried
+	// the offer; the answer comes in the ACK (RFC 3261 13.2.1).
+	awaitingAnswer bool
+	sdp            sdpState
+	// releaseHalfOpen gives back the half-open reservation: on ACK (or a
+	// BYE, which implies it), or when the call ends.
+	releaseHalfOpen func()
+	unconfirmed     bool // no ACK came: counted as no_ack, not abandoned
+	ordering        bool // the menu reached a leaf: the order is being or was created
+	orderID         string
 
 	finishOnce sync.Once
 }
@@ -58,78 +66,30 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	reject := func(outcome string, code int, reason string, headers ...sipmsg.Header) {
 		s.metrics.calls.WithLabelValues(outcome).Inc()
-		log.Info().Int("status", code).Str("reason", reason).Msg("call refused")
+		s.refusals.Info().Str("call_id", callID).Int("status", code).Str("reason", reason).Msg("call refused")
 		s.respond(tx, req, code, reason, headers...)
 	}
-	switch {
-	case s.draining.Load():
-		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Shutting Down", retryAfter)
-		return
-	case s.activeCalls.Load() >= int64(s.cfg.SIP.MaxCalls):
-		reject(outcomeBusy, sipmsg.StatusServiceUnavailable, "Too Many Calls", retryAfter)
-		return
-	case s.ready != nil && !s.ready():
-		// No half-made work order: without Redis the call cannot be kept.
-		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "Storage Unavailable", retryAfter)
+	if outcome, reason := s.unavailable(); reason != "" {
+		reject(outcome, sipmsg.StatusServiceUnavailable, reason, retryAfter)
 		return
 	}
 
-	hl, ok := s.cfg.Hotline(req.Recipient.User)
+	d := admitInvite(s.cfg, s.ivrOptions, req, time.Now())
+	if d.code != 0 {
+		if d.code >= 500 {
+			log.Error().Err(d.why).Msg("invite refused by our own fault")
+		} else if d.why != nil {
+			log.Info().Err(d.why).Msg("invite refused")
+		}
+		reject(d.outcome, d.code, d.reason)
+		return
+	}
+	hl, province, caller, path, session, offer := d.hotline, d.province, d.caller, d.path, d.session, d.offer
+	src := s.admit.classify(req.Source())
+	releaseHalfOpen, ok := s.admit.acquireHalfOpen(src)
 	if !ok {
-		reject(outcomeNotFound, sipmsg.StatusNotFound, "Not A Hotline Number")
+		reject(outcomeHalfOpen, sipmsg.StatusServiceUnavailable, "Too Many Unanswered Calls", retryAfter)
 		return
-	}
-	path, svcNumber, province := header(req, "X-IVR-Path"), header(req, "X-Service-Number"), header(req, "X-Province")
-	if path != "" && !ivrPathRe.MatchString(path) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-IVR-Path: want up to 32 of 0-9 * #")
-		return
-	}
-	if svcNumber != "" && !ivr.ValidServiceNumber(svcNumber) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-Service-Number: want a mobile or fixed-line number")
-		return
-	}
-	if province != "" && !provinceRe.MatchString(province) {
-		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad X-Province: want a province code like GD")
-		return
-	}
-	caller := callerNumber(req)
-	if hl.Province != configs.ProvinceFromCaller {
-		province = hl.Province
-	} else if province == "" {
-		province = s.cfg.ProvinceOf(caller)
-	}
-
-	session, err := ivr.NewSessionWithOptions(s.cfg.Menus[hl.Menu], caller, s.ivrOptions, time.Now())
-	if err != nil {
-		log.Error().Err(err).Msg("ivr session")
-		reject(outcomeUnavailable, sipmsg.StatusInternalServerError, "IVR Error")
-		return
-	}
-	if path != "" {
-		if _, err := session.FeedPath(path); err != nil {
-			log.Info().Err(err).Msg("X-IVR-Path does not fit the menu")
-			reject(outcomeBadRequest, sipmsg.StatusBadRequest, "X-IVR-Path Does Not Match The Menu")
-			return
-		}
-		if session.Collecting() {
-			// An upstream IVR that reached a leaf asking for the service
-			// number answered it with X-Service-Number, or meant the caller's.
-			session.SetServiceNumber(svcNumber)
-		}
-	}
-
-	var offer *mediaOffer
-	if body := req.Body(); len(body) > 0 {
-		m, err := negotiate(body)
-		switch {
-		case errors.Is(err, ErrNoCodec):
-			reject(outcomeNoCodec, sipmsg.StatusNotAcceptableHere, "No Common Codec (PCMU, PCMA)")
-			return
-		case err != nil:
-			reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad SDP")
-			return
-		}
-		offer = &m
 	}
 	keys := make(chan byte, 32)
 	_, span := s.tracer.Start(context.Background(), "sip.call", trace.WithSpanKind(trace.SpanKindServer),
@@ -139,13 +99,17 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		Str("trace_id", span.SpanContext().TraceID().String()).Logger()
 	m, err := openMedia(s.mediaHost, s.rtpLo, s.rtpHi, keys, clog)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		log.Error().Err(err).Msg("open rtp socket")
 		reject(outcomeUnavailable, sipmsg.StatusServiceUnavailable, "No Media Port", retryAfter)
 		return
 	}
-	sdpBody, err := describe(s.mediaHost, m.Port(), offer)
+	m.signalling, m.dropped = src.ip, s.metrics.rtpDropped
+	st := newSDPState()
+	sdpBody, err := st.describe(s.mediaHost, m.Port(), offer)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		m.Close()
 		log.Error().Err(err).Msg("build sdp")
@@ -158,13 +122,15 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	dlg, err := dialogs.ReadInvite(req, tx)
 	if err != nil {
+		releaseHalfOpen()
 		span.End()
 		m.Close()
 		reject(outcomeBadRequest, sipmsg.StatusBadRequest, "Bad INVITE")
 		return
 	}
 	c := &call{id: callID, dlg: dlg, hotline: hl, province: province, caller: caller, media: m,
-		keys: keys, notify: make(chan int, 8), session: session, offered: offer != nil, log: clog, span: span}
+		keys: keys, notify: make(chan int, 8), session: session, log: clog, span: span,
+		awaitingAnswer: offer == nil, sdp: st, releaseHalfOpen: releaseHalfOpen}
 	if offer != nil {
 		m.negotiated(*offer)
 	}
@@ -174,6 +140,18 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	go m.read()
 	c.log.Info().Str("ivr_path", path).Str("province", province).Msg("call arrived")
 
+	if s.answer(c, tx, sdpBody) {
+		go s.run(c)
+	}
+}
+
+// answer rings (sip.answer_delay), sends the 200 with our SDP and waits
+// for the ACK. It reports whether the call is confirmed; if not, the call
+// is released: cancelled while ringing, or no ACK within sip.ack_timeout
+// (the transaction ends and the slot is freed at once; no BYE goes to a
+// source that never confirmed it is there).
+func (s *Server) answer(c *call, tx sipmsg.ServerTransaction, sdpBody []byte) bool {
+	dlg := c.dlg
 	if d := s.cfg.SIP.AnswerDelay.D(); d > 0 {
 		if err := dlg.Respond(sipmsg.StatusRinging, "Ringing", nil); err == nil {
 			select {
@@ -181,23 +159,42 @@ func (s *Server) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			case <-dlg.Context().Done(): // CANCEL: the transaction layer answered 487
 				c.log.Info().Msg("caller cancelled before the answer")
 				s.finish(c)
-				return
+				return false
 			}
 		}
 	}
-	err = dlg.RespondSDP(sdpBody)
+	var noAck atomic.Bool
+	ackTimer := time.AfterFunc(s.cfg.SIP.AckTimeout.D(), func() {
+		c.mu.Lock()
+		acked := c.acked
+		c.unconfirmed = !acked
+		c.mu.Unlock()
+		if !acked && noAck.CompareAndSwap(false, true) {
+			s.metrics.ackLost.Inc()
+			s.metrics.calls.WithLabelValues(outcomeNoAck).Inc()
+			tx.Terminate()
+			s.finish(c)
+		}
+	})
+	err := dlg.RespondSDP(sdpBody)
+	ackTimer.Stop()
 	c.mu.Lock()
 	// An ACK followed at once by BYE can end the dialog before RespondSDP
 	// sees it confirmed: the ACK itself is what counts.
 	answered := c.acked
 	c.mu.Unlock()
-	if err != nil && !answered {
+	switch {
+	case noAck.Load() && !answered:
+		c.log.Info().Msg("no ACK for our answer: call dropped")
+		c.dlg.Close()
+		return false
+	case err != nil && !answered:
 		c.log.Info().Err(err).Msg("call not confirmed: cancelled or no ACK")
 		s.hangUp(c)
 		s.finish(c)
-		return
+		return false
 	}
-	go s.run(c)
+	return true
 }
 
 // run walks the menu, takes the order and leaves the IVR: transfer,
@@ -374,22 +371,55 @@ func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, to s
 	}
 }
 
-// answerInDialog answers a re-INVITE or UPDATE of a known dialog with our
-// current SDP, so a session refresh or hold does not drop the call.
+// answerInDialog answers a re-INVITE or UPDATE of a known dialog so a
+// session refresh or hold does not drop the call. An offer is answered
+// with the direction RFC 3264 6.1 asks (a hold, sendonly, gets recvonly;
+// inactive gets inactive) and we stop or resume sending to match. A
+// re-INVITE without SDP gets our offer in the 200, its answer comes in the
+// ACK (RFC 3261 14.2); an UPDATE without SDP gets a 200 without SDP (RFC
+// 3311 5.2, RFC 6337 3.2.1: a session refresh, not an offer).
 func (s *Server) answerInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c := s.callOf(req, tx)
 	if c == nil {
 		return
 	}
-	if len(req.Body()) > 0 {
-		if m, err := negotiate(req.Body()); err == nil {
-			c.media.negotiated(m)
-		} else if errors.Is(err, ErrNoCodec) {
+	body, err := sdpOf(req)
+	if err != nil {
+		s.respond(tx, req, sipmsg.StatusBadRequest, "Bad SDP")
+		return
+	}
+	var offer *mediaOffer
+	if len(body) > 0 {
+		m, err := negotiate(body)
+		switch {
+		case errors.Is(err, ErrNoCodec):
 			s.respond(tx, req, sipmsg.StatusNotAcceptableHere, "No Common Codec (PCMU, PCMA)")
 			return
+		case err != nil:
+			s.respond(tx, req, sipmsg.StatusBadRequest, "Bad SDP")
+			return
 		}
+		offer = &m
 	}
-	res := sipmsg.NewSDPResponseFromRequest(req, c.dlg.InviteResponse.Body())
+	if offer == nil && !req.IsInvite() {
+		s.respond(tx, req, sipmsg.StatusOK, "OK")
+		return
+	}
+	c.mu.Lock()
+	answer, err := c.sdp.describe(s.mediaHost, c.media.Port(), offer)
+	if offer == nil {
+		c.awaitingAnswer = true
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.log.Error().Err(err).Msg("build sdp")
+		s.respond(tx, req, sipmsg.StatusInternalServerError, "SDP Error")
+		return
+	}
+	if offer != nil {
+		c.media.negotiated(*offer)
+	}
+	res := sipmsg.NewSDPResponseFromRequest(req, answer)
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug().Err(err).Msg("answer in-dialog offer")
 	}
@@ -414,12 +444,15 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if c == nil {
 		return // a stray ACK is dropped, as RFC 3261 says
 	}
+	c.releaseHalfOpen()
 	c.mu.Lock()
 	c.acked = true
+	awaiting := c.awaitingAnswer
+	c.awaitingAnswer = false
 	c.mu.Unlock()
-	if !c.offered && len(req.Body()) > 0 {
+	if body, err := sdpOf(req); awaiting && err == nil && len(body) > 0 {
 		// Late offer: our offer went in the 200; the answer is here.
-		if m, err := negotiate(req.Body()); err == nil {
+		if m, err := negotiate(body); err == nil {
 			c.media.negotiated(m)
 		} else {
 			c.log.Info().Err(err).Msg("unusable SDP answer in ACK")
@@ -439,6 +472,7 @@ func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	// concurrently, so a BYE can overtake the ACK).
 	c.acked = true
 	c.mu.Unlock()
+	c.releaseHalfOpen()
 	if err := c.dlg.ReadBye(req, tx); err != nil {
 		c.log.Debug().Err(err).Msg("read bye")
 	}
@@ -555,11 +589,12 @@ func (s *Server) hangUp(c *call) {
 // finish releases a call once, whatever ended it.
 func (s *Server) finish(c *call) {
 	c.finishOnce.Do(func() {
+		c.releaseHalfOpen()
 		s.calls.Delete(c.dlg.ID)
 		c.media.Close()
 		defer c.span.End()
 		c.mu.Lock()
-		abandoned := !c.ordering
+		abandoned := !c.ordering && !c.unconfirmed
 		c.mu.Unlock()
 		if abandoned {
 			s.metrics.calls.WithLabelValues(outcomeAbandoned).Inc()

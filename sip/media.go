@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -23,12 +25,20 @@ type media struct {
 	log  zerolog.Logger
 	keys chan<- byte // the call's one digit stream
 
+	// signalling is the address the INVITE came from: behind NAT the
+	// caller's media comes from there, not from the SDP's address.
+	signalling netip.Addr
+	// dropped counts packets from sources we do not take media from.
+	dropped prometheus.Counter
+
 	mu       sync.Mutex
-	remote   net.Addr // from the SDP; replaced by where the caller's RTP comes from
+	remote   net.Addr     // where prompts go: the SDP's address, then the latched source
+	sdpAddr  *net.UDPAddr // the address in the peer's SDP
 	latched  bool
 	pt       uint8
 	dtmfPT   int // -1: none negotiated
 	ready    bool
+	mute     bool // our direction is recvonly or inactive: send nothing (RFC 3264 5.1)
 	packets  *Packetizer
 	detector DTMFDetector
 }
@@ -58,9 +68,14 @@ func (m *media) negotiated(n mediaOffer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pt, m.dtmfPT = n.codec.pt, n.dtmfPT
-	if n.remoteAddr != "" && n.remotePort > 0 && !m.latched {
+	m.mute = !n.direction.answer().sends()
+	if n.remoteAddr != "" && n.remotePort > 0 {
 		if addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(n.remoteAddr, strconv.Itoa(n.remotePort))); err == nil {
-			m.remote = addr
+			if m.sdpAddr == nil || !addr.IP.Equal(m.sdpAddr.IP) || addr.Port != m.sdpAddr.Port {
+				// New media address (first SDP, or moved by a re-INVITE):
+				// latch afresh.
+				m.sdpAddr, m.remote, m.latched = addr, addr, false
+			}
 		}
 	}
 	if m.packets == nil {
@@ -76,9 +91,33 @@ func (m *media) negotiated(n mediaOffer) {
 	m.ready = true
 }
 
+// accept says whether media from from is the caller's (symmetric RTP, RFC
+// 4961, with latching): once latched, only from the latched address; before
+// that, from the SDP's IP address or, behind NAT, from the IP address the
+// INVITE came from, and the first such packet latches its address, which
+// is where prompts go from then on. m.mu is held.
+func (m *media) accept(from net.Addr) bool {
+	ua, ok := from.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	if m.latched {
+		r, ok := m.remote.(*net.UDPAddr)
+		return ok && r.Port == ua.Port && r.IP.Equal(ua.IP)
+	}
+	ip, _ := netip.AddrFromSlice(ua.IP)
+	ip = ip.Unmap()
+	if (m.sdpAddr != nil && m.sdpAddr.IP.Equal(ua.IP)) || (m.signalling.IsValid() && ip == m.signalling) {
+		m.remote, m.latched = ua, true
+		return true
+	}
+	return false
+}
+
 // read handles the caller's RTP until the socket is closed: DTMF events go
-// to the digit stream; the first packet's source becomes where we send
-// (symmetric RTP, for callers behind NAT).
+// to the digit stream. Packets from other sources than the caller's (see
+// accept) are counted and dropped: a third party cannot press keys in the
+// call nor draw its prompts.
 func (m *media) read() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
@@ -87,13 +126,19 @@ func (m *media) read() {
 		if err != nil {
 			return
 		}
+		m.mu.Lock()
+		if !m.accept(from) {
+			m.mu.Unlock()
+			if m.dropped != nil {
+				m.dropped.Inc()
+			}
+			continue
+		}
+		m.mu.Unlock()
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue // not RTP: dropped
 		}
 		m.mu.Lock()
-		if !m.latched {
-			m.remote, m.latched = from, true
-		}
 		dtmfPT := m.dtmfPT
 		var key byte
 		var ok bool
@@ -145,9 +190,11 @@ func (m *media) Play(ctx context.Context, prompts ...*Prompt) bool {
 			}
 			m.mu.Lock()
 			pkt.PayloadType = m.pt
-			remote := m.remote
+			remote, mute := m.remote, m.mute
 			m.mu.Unlock()
-			if remote != nil {
+			// On hold the prompt runs on in silence, so the menu's timing
+			// stays as it was.
+			if remote != nil && !mute {
 				b, err := pkt.Header.MarshalTo(buf[:cap(buf)])
 				if err == nil {
 					out := append(buf[:b], pkt.Payload...)

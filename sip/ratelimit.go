@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"net"
 	"sync"
 	"time"
 )
@@ -60,12 +59,4 @@ func (l *rateLimiter) prune(now time.Time) {
 	if len(l.buckets) >= maxSources { // a flood of busy sources: start over
 		clear(l.buckets)
 	}
-}
-
-// sourceHost is the address part of a host:port source.
-func sourceHost(source string) string {
-	if h, _, err := net.SplitHostPort(source); err == nil {
-		return h
-	}
-	return source
 }

@@ -55,6 +55,11 @@ const segmentTicks = 0xFFFF
 // sequence numbers and 4,352 timestamp units going from its "0" to its "1".
 const maxReorder = 100
 
+// copyWindow is how far past the end of the event that just ended (in RTP
+// timestamp units: one 20 ms packet interval at 8 kHz) an end-only packet
+// of the same key counts as a copy of its end rather than a new press.
+const copyWindow = 160
+
 // DTMFDetector turns a stream of RFC 4733 packets into key presses, each
 // reported once. An event is one (SSRC, RTP timestamp): its key is reported
 // on the first packet to arrive, so a prompt can stop at once (barge-in);
@@ -62,7 +67,12 @@ const maxReorder = 100
 // same timestamp and are dropped. Pressing the same key twice makes two
 // events with two timestamps, so two keys. A key held so long that it is
 // sent in segments is one key; a packet that turns up after the next event
-// has begun is dropped; a new SSRC starts afresh.
+// has begun is dropped; a new SSRC starts afresh. Some relays re-stamp the
+// end packets of a press with new timestamps: an end-only packet (the
+// first packet of its timestamp already has E set) of the key that just
+// ended, stamped within one packet interval of that end, is a copy of the
+// end, not a press (a real press starts with a packet without E, and a
+// second press of one key comes at least an inter-digit gap later).
 //
 // Only the last event is kept, so memory is fixed. The zero value is ready
 // to use; a detector serves one RTP stream and is not safe for concurrent
@@ -73,6 +83,26 @@ type DTMFDetector struct {
 	ts    uint32 // the event's timestamp (of its latest segment)
 	seq   uint16 // the highest sequence number seen in the event
 	event uint8
+	endTS uint32 // the furthest the event reached: timestamp + duration, or the latest copy's timestamp
+}
+
+// reach moves the event's end to ts if that is later.
+func (d *DTMFDetector) reach(ts uint32) {
+	if int32(ts-d.endTS) > 0 {
+		d.endTS = ts
+	}
+}
+
+// copyOfEnd reports whether an end packet stamped ts, giving the event the
+// duration dur, lies within one packet interval of where the current event
+// ended: where its packets reached, or where this packet says it ended
+// (its timestamp plus the duration it carries on from the original).
+func (d *DTMFDetector) copyOfEnd(ts uint32, dur uint16) bool {
+	end := d.endTS
+	if e := d.ts + uint32(dur); int32(e-end) > 0 {
+		end = e
+	}
+	return int32(ts-end) <= copyWindow
 }
 
 // Feed takes one RTP packet that arrived with the negotiated
@@ -104,6 +134,15 @@ func (d *DTMFDetector) Feed(pkt *rtp.Packet, dtmfPT uint8) (key byte, ok bool, e
 			if dseq > 0 {
 				d.seq = pkt.SequenceNumber
 			}
+			d.reach(pkt.Timestamp + uint32(ev.Duration))
+			return 0, false, nil
+		case ev.End && ev.Event == d.event && int32(dts) > 0 && d.copyOfEnd(pkt.Timestamp, ev.Duration):
+			// A re-stamped copy of the event's end. The event keeps its
+			// timestamp: copies are measured from the original.
+			if dseq > 0 {
+				d.seq = pkt.SequenceNumber
+			}
+			d.reach(pkt.Timestamp)
 			return 0, false, nil
 		case dts == segmentTicks && ev.Event == d.event:
 			// The next segment of a long press.
@@ -115,6 +154,7 @@ func (d *DTMFDetector) Feed(pkt *rtp.Packet, dtmfPT uint8) (key byte, ok bool, e
 		}
 	}
 	d.seen, d.ssrc, d.ts, d.seq, d.event = true, pkt.SSRC, pkt.Timestamp, pkt.SequenceNumber, ev.Event
+	d.endTS = pkt.Timestamp + uint32(ev.Duration)
 	if int(ev.Event) >= len(eventKeys) {
 		return 0, false, nil
 	}

@@ -92,6 +92,36 @@ func TestDTMFDetector(t *testing.T) {
 		{"start packets repeated", cat(press(ssrc, 100, 8000, 5)[:1], press(ssrc, 100, 8000, 5)), "5"},
 		{"end packets only, the start lost", press(ssrc, 100, 8000, 5)[3:], "5"},
 		{"one start packet only, the end lost", press(ssrc, 100, 8000, 5)[:1], "5"},
+		{"relay re-stamps the end packets (issue 12 input 9)", cat(
+			press(ssrc, 100, 8000, 4)[:4], // ends at 8000+1040
+			[]*rtp.Packet{
+				te(ssrc, 104, 9040, 4, true, 1040),
+				te(ssrc, 105, 9200, 4, true, 1040),
+			},
+		), "4"},
+		{"relay re-stamps every end packet, each a packet later", cat(
+			press(ssrc, 100, 8000, 4)[:3],
+			[]*rtp.Packet{
+				te(ssrc, 103, 9040, 4, true, 1040),
+				te(ssrc, 104, 9200, 4, true, 1040),
+				te(ssrc, 105, 9360, 4, true, 1040),
+			},
+		), "4"},
+		{"relay stamps the three end packets with one new timestamp", cat(
+			press(ssrc, 100, 8000, 4)[:3],
+			[]*rtp.Packet{
+				te(ssrc, 103, 9100, 4, true, 1040),
+				te(ssrc, 104, 9100, 4, true, 1040),
+				te(ssrc, 105, 9100, 4, true, 1040),
+			},
+		), "4"},
+		{"a copy, then an end-only press of the same key after a gap", cat(
+			press(ssrc, 100, 8000, 4),
+			[]*rtp.Packet{te(ssrc, 106, 9040, 4, true, 1040)},
+			press(ssrc, 107, 9800, 4)[3:],
+		), "44"},
+		{"end-only press of the same key after a gap", cat(press(ssrc, 100, 8000, 4), press(ssrc, 106, 9600, 4)[3:]), "44"},
+		{"end-only press of another key right after", cat(press(ssrc, 100, 8000, 4), press(ssrc, 106, 9040, 5)[3:]), "45"},
 		{"same key twice", cat(press(ssrc, 100, 8000, 5), press(ssrc, 120, 12000, 5)), "55"},
 		{"same key twice, back to back", cat(press(ssrc, 100, 8000, 5), press(ssrc, 106, 9040, 5)), "55"},
 		{"different keys", cat(

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +35,44 @@ type mediaOffer struct {
 	dtmfPT     int // telephone-event payload type, -1 if not offered
 	remoteAddr string
 	remotePort int
+	direction  direction // the offer's, for the audio stream
+}
+
+// direction is an SDP stream direction attribute (RFC 3264 5.1, 6.1) as
+// seen by the side that wrote it; "" is the default, sendrecv.
+type direction string
+
+// Directions.
+const (
+	sendrecv direction = ""
+	sendonly direction = "sendonly"
+	recvonly direction = "recvonly"
+	inactive direction = "inactive"
+)
+
+// answer is the direction an answer gives to an offer of d (RFC 3264
+// 6.1): sendonly is answered recvonly (a hold), recvonly sendonly,
+// inactive inactive, sendrecv sendrecv.
+func (d direction) answer() direction {
+	switch d {
+	case sendonly:
+		return recvonly
+	case recvonly:
+		return sendonly
+	case inactive:
+		return inactive
+	}
+	return sendrecv
+}
+
+// sends reports whether the side that wrote d may send media.
+func (d direction) sends() bool { return d == sendrecv || d == sendonly }
+
+func (d direction) attr() string {
+	if d == sendrecv {
+		return "sendrecv"
+	}
+	return string(d)
 }
 
 // negotiate picks our codec from an offer: the first of the offer's audio
@@ -49,9 +88,10 @@ func negotiate(offer []byte) (mediaOffer, error) {
 		return m, fmt.Errorf("%w: does not start with v=0", ErrBadSDP)
 	}
 	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(string(offer)); err != nil {
+	if err := sd.UnmarshalString(string(normaliseSDP(offer))); err != nil {
 		return m, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+
 	var audio *sdp.MediaDescription
 	for _, md := range sd.MediaDescriptions {
 		// Plain RTP only: an SRTP offer (RTP/SAVP) cannot be answered in kind.
@@ -106,12 +146,59 @@ func negotiate(offer []byte) (mediaOffer, error) {
 		m.remoteAddr = sd.ConnectionInformation.Address.Address
 	}
 	m.remotePort = audio.MediaName.Port.Value
+	m.direction = directionOf(sd.Attributes)
+	if d := directionOf(audio.Attributes); d != sendrecv || hasAttr(audio.Attributes, "sendrecv") {
+		m.direction = d // the media level beats the session level
+	}
+	if m.remoteAddr == "0.0.0.0" || m.remoteAddr == "::" {
+		// RFC 2543 hold (RFC 3264 8.4): do not send to them.
+		m.remoteAddr = ""
+		if m.direction == sendrecv {
+			m.direction = sendonly
+		} else if m.direction == recvonly {
+			m.direction = inactive
+		}
+	}
 	return m, nil
 }
 
+func directionOf(attrs []sdp.Attribute) direction {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendonly":
+			return sendonly
+		case "recvonly":
+			return recvonly
+		case "inactive":
+			return inactive
+		case "sendrecv":
+			return sendrecv
+		}
+	}
+	return sendrecv
+}
+
+func hasAttr(attrs []sdp.Attribute, key string) bool {
+	for _, a := range attrs {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // describe builds our SDP: an answer for m, or, with m nil, an offer of
-// every codec (late offer: INVITE without SDP).
+// every codec (late offer: INVITE without SDP), with a fresh origin.
 func describe(host string, port int, m *mediaOffer) ([]byte, error) {
+	id := rand.Uint64N(1 << 62)
+	return describeVersion(host, port, m, id, id)
+}
+
+// describeVersion is describe with the o= session id and version given,
+// for the later answers of one dialog (RFC 3264 8: the version goes up by
+// one whenever the description changes). The answer's direction follows
+// the offer's (RFC 3264 6.1).
+func describeVersion(host string, port int, m *mediaOffer, id, version uint64) ([]byte, error) {
 	formats := []string{}
 	attrs := []sdp.Attribute{}
 	dtmfPT := 101
@@ -131,10 +218,13 @@ func describe(host string, port int, m *mediaOffer) ([]byte, error) {
 			sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/8000", dtmfPT)),
 			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", dtmfPT)))
 	}
-	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute("sendrecv"))
-	id := rand.Uint64N(1 << 62)
+	dir := sendrecv
+	if m != nil {
+		dir = m.direction.answer()
+	}
+	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(dir.attr()))
 	sd := sdp.SessionDescription{
-		Origin: sdp.Origin{Username: "hotlined", SessionID: id, SessionVersion: id,
+		Origin: sdp.Origin{Username: "hotlined", SessionID: id, SessionVersion: version,
 			NetworkType: "IN", AddressType: addrType(host), UnicastAddress: host},
 		SessionName:           "hotlined",
 		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType(host), Address: &sdp.Address{Address: host}},
@@ -145,6 +235,35 @@ func describe(host string, port int, m *mediaOffer) ([]byte, error) {
 		}},
 	}
 	return sd.Marshal()
+}
+
+// sdpState is our side of one dialog's offer/answer: the o= session id and
+// version, and the last description sent.
+type sdpState struct {
+	id, version uint64
+	last        []byte
+}
+
+func newSDPState() sdpState {
+	id := rand.Uint64N(1 << 62)
+	return sdpState{id: id, version: id}
+}
+
+// describe builds our next description (see describeVersion), with the
+// version raised by one when it differs from the last one sent.
+func (st *sdpState) describe(host string, port int, m *mediaOffer) ([]byte, error) {
+	body, err := describeVersion(host, port, m, st.id, st.version)
+	if err != nil {
+		return nil, err
+	}
+	if st.last != nil && !bytes.Equal(body, st.last) {
+		st.version++
+		if body, err = describeVersion(host, port, m, st.id, st.version); err != nil {
+			return nil, err
+		}
+	}
+	st.last = body
+	return body, nil
 }
 
 func addrType(host string) string {

@@ -244,8 +244,10 @@ func TestNegotiateErrors(t *testing.T) {
 			want:  ErrBadSDP,
 		},
 		{
-			name:  "truncated after v=",
-			offer: "v=0",
+			// "v=0" alone now reads as "v=0\r\n" (a missing final newline is
+			// tolerated): an empty session, 488, see TestNegotiateNoSession.
+			name:  "truncated in o=",
+			offer: "v=0\r\no=phone 1",
 			want:  ErrBadSDP,
 		},
 		{
@@ -573,7 +575,7 @@ func FuzzNegotiate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("negotiate(describe(%+v)) error: %v\noffer: %q\nanswer: %q", m, err, offer, answer)
 		}
-		want := mediaOffer{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000}
+		want := mediaOffer{codec: m.codec, dtmfPT: m.dtmfPT, remoteAddr: "127.0.0.1", remotePort: 4000, direction: m.direction.answer()}
 		if back != want {
 			t.Fatalf("round trip: negotiate(describe(%+v)) = %+v, want %+v\noffer: %q\nanswer: %q", m, back, want, offer, answer)
 		}

@@ -60,10 +60,14 @@ type Params struct {
 
 // Server is the SIP user agent server of the hotline.
 type Server struct {
-	cfg      *configs.Config
-	orders   Orders
-	log      zerolog.Logger
-	trusted  []netip.Prefix
+	cfg    *configs.Config
+	orders Orders
+	log    zerolog.Logger
+	// refusals logs refused requests: a burst of 20 lines a second, the
+	// rest only counted in metrics, so a flood does not flood the log.
+	refusals zerolog.Logger
+	admit    *admission
+	tcp      []*guardedListener
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
 	client   *sipgo.Client
@@ -85,16 +89,22 @@ type Server struct {
 	rtpHi       int
 	publicURL   string
 	activeCalls atomic.Int64
-	limiter     *rateLimiter
 	tracer      trace.Tracer
+	stackLog    *stackLog
 }
 
 type metrics struct {
-	calls     *prometheus.CounterVec
-	active    prometheus.Gauge
-	fallback  *prometheus.CounterVec
-	transfers *prometheus.CounterVec
-	limited   prometheus.Counter
+	calls      *prometheus.CounterVec
+	active     prometheus.Gauge
+	fallback   *prometheus.CounterVec
+	transfers  *prometheus.CounterVec
+	limited    prometheus.Counter
+	halfOpen   prometheus.GaugeFunc
+	ackLost    prometheus.Counter
+	acceptErr  prometheus.Counter
+	tcpRefuse  prometheus.Counter
+	rtpDropped prometheus.Counter
+	stackMuted prometheus.Counter
 }
 
 // Call outcomes, the label of hotlined_sip_calls_total.
@@ -107,8 +117,11 @@ const (
 	outcomeBadRequest   = "rejected_bad_request"
 	outcomeForbidden    = "rejected_forbidden"
 	outcomeNoCodec      = "rejected_no_codec"
+	outcomeBadExtension = "rejected_bad_extension"
 	outcomeUnavailable  = "rejected_unavailable"
 	outcomeBusy         = "rejected_busy"
+	outcomeHalfOpen     = "rejected_half_open"
+	outcomeNoAck        = "no_ack"
 )
 
 // New builds the server; Listen starts it.
@@ -117,8 +130,17 @@ func New(p Params) (*Server, error) {
 		return nil, errors.New("new sip server: Config, Orders and Registerer are required")
 	}
 	s := &Server{cfg: p.Config, orders: p.Orders, log: p.Logger.With().Str("component", "sip").Logger(),
-		ready: p.Ready, prompts: p.Prompts, publicURL: strings.TrimRight(p.Config.HTTP.PublicURL, "/"),
-		limiter: newRateLimiter(p.Config.SIP.RatePerSource, p.Config.SIP.BurstPerSource, time.Now)}
+		ready: p.Ready, prompts: p.Prompts, publicURL: strings.TrimRight(p.Config.HTTP.PublicURL, "/")}
+	s.refusals = s.log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
+	sc := p.Config.SIP
+	s.admit = &admission{
+		limiter:              newRateLimiter(sc.RatePerSource, sc.BurstPerSource, time.Now),
+		proxyLimiter:         newRateLimiter(sc.Proxy.RatePerSource, sc.Proxy.BurstPerSource, time.Now),
+		maxHalfOpen:          sc.MaxHalfOpen,
+		maxHalfOpenPerSource: sc.MaxHalfOpenPerSource,
+		proxyMaxHalfOpen:     sc.Proxy.MaxHalfOpen,
+		halfOpen:             map[netip.Addr]int{},
+	}
 	s.tracer = p.Tracer
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("")
@@ -138,8 +160,11 @@ func New(p Params) (*Server, error) {
 	ivrCfg := p.Config.SIP.IVR
 	s.ivrOptions = ivr.Options{FirstDigitTimeout: ivrCfg.FirstDigitTimeout.D(), InterDigitTimeout: ivrCfg.InterDigitTimeout.D(),
 		MaxRetries: ivrCfg.MaxRetries, MaxDuration: ivrCfg.MaxDuration.D()}
-	for _, c := range p.Config.SIP.TrustedSources {
-		s.trusted = append(s.trusted, netip.MustParsePrefix(c)) // validated by configs
+	for _, c := range sc.TrustedSources {
+		s.admit.trusted = append(s.admit.trusted, netip.MustParsePrefix(c)) // validated by configs
+	}
+	for _, c := range sc.TrustedProxies {
+		s.admit.proxies = append(s.admit.proxies, netip.MustParsePrefix(c)) // validated by configs
 	}
 	s.metrics = metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -163,7 +188,33 @@ func New(p Params) (*Server, error) {
 		Name: "hotlined_sip_rate_limited_total",
 		Help: "Requests refused by the per-source rate limit.",
 	})
-	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited} {
+	s.metrics.halfOpen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hotlined_sip_half_open_calls",
+		Help: "Calls ringing or answered whose INVITE has not been ACKed yet.",
+	}, func() float64 { return float64(s.admit.halfOpenCount()) })
+	s.metrics.ackLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_ack_timeouts_total",
+		Help: "Answered INVITEs whose ACK did not come within sip.ack_timeout; their slots were freed.",
+	})
+	s.metrics.acceptErr = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_accept_errors_total",
+		Help: "Failed TCP/TLS accepts (e.g. EMFILE), each retried after a backoff.",
+	})
+	s.metrics.tcpRefuse = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_tcp_refused_total",
+		Help: "TCP/TLS connections closed at once: their source had its cap of connections open.",
+	})
+	s.metrics.rtpDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_rtp_dropped_total",
+		Help: "RTP packets dropped because they came from another address than the call's media (symmetric RTP latching).",
+	})
+	s.metrics.stackMuted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_stack_log_suppressed_total",
+		Help: "Log lines of the SIP library dropped by its rate limit.",
+	})
+	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
+	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
+		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted} {
 		if err := p.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register sip metrics: %w", err)
 		}
@@ -176,28 +227,34 @@ func New(p Params) (*Server, error) {
 func (s *Server) Listen(ctx context.Context) error {
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = s.cfg.SIP.MaxMessageBytes
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.SIP.UserAgent), sipgo.WithUserAgentParser(parser))
+	// sipgo logs through log/slog, sometimes with whole raw messages: every
+	// logger it takes goes through stackLog (masked, cut, rate limited).
+	stack := slog.New(s.stackLog)
+	setStackDefault.Do(func() { sipmsg.SetDefaultLogger(stack) })
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(s.cfg.SIP.UserAgent), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(stack)),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(stack)))
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
 	s.ua = ua
 	s.closers = append(s.closers, ua.Close)
-	// sipgo logs through slog; its messages are about its own transport, so
-	// they go to our logger at debug level only.
-	quiet := slog.New(slog.NewTextHandler(zerologWriter{s.log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(quiet)); err != nil {
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(stack)); err != nil {
 		return fmt.Errorf("sip server: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.dialogs = map[string]*sipgo.DialogUA{}
-	s.srv.OnInvite(s.guard(s.onInvite))
+	s.srv.OnInvite(s.screen(s.onInvite))
 	s.srv.OnAck(s.onAck)
-	s.srv.OnBye(s.guard(s.onBye))
-	s.srv.OnInfo(s.guard(s.onInfo))
-	s.srv.OnOptions(s.guard(s.onOptions))
-	s.srv.OnCancel(s.guard(s.onCancel))
-	s.srv.OnNotify(s.guard(s.onNotify))
-	s.srv.OnUpdate(s.guard(s.answerInDialog))
+	s.srv.OnBye(s.screen(s.onBye))
+	s.srv.OnInfo(s.screen(s.onInfo))
+	s.srv.OnOptions(s.screen(s.onOptions))
+	s.srv.OnCancel(s.screen(s.onCancel))
+	s.srv.OnNotify(s.screen(s.onNotify))
+	s.srv.OnUpdate(s.screen(s.answerInDialog))
+	// Methods we do not handle (REGISTER, MESSAGE, SUBSCRIBE, ...) pass the
+	// same screen: an untrusted or flooding source gets 403/503, not 405.
+	s.srv.OnNoRoute(s.screen(s.notAllowed))
 
 	var serves []func() error
 	for _, l := range s.cfg.SIP.Listen {
@@ -215,10 +272,11 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.closers = append(s.closers, conn.Close)
 			local, serve = conn.LocalAddr().String(), func() error { return s.srv.ServeUDP(conn) }
 		case "tcp":
-			ln, err := net.Listen("tcp", addr)
+			inner, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("sip listen %s: %w", l, err)
 			}
+			ln := s.guard(inner, true)
 			s.closers = append(s.closers, ln.Close)
 			local, serve = ln.Addr().String(), func() error { return s.srv.ServeTCP(ln) }
 		case "tls":
@@ -226,10 +284,11 @@ func (s *Server) Listen(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("sip tls certificate: %w", err)
 			}
-			ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			inner, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("sip listen %s: %w", l, err)
 			}
+			ln := tls.NewListener(s.guard(inner, false), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 			s.closers = append(s.closers, ln.Close)
 			local, serve = ln.Addr().String(), func() error { return s.srv.ServeTLS(ln) }
 		}
@@ -243,7 +302,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			}
 		}
 		if s.client == nil {
-			if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host)); err != nil {
+			if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientLogger(stack)); err != nil {
 				return fmt.Errorf("sip client: %w", err)
 			}
 			s.closers = append(s.closers, s.client.Close)
@@ -261,7 +320,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	for i, serve := range serves {
 		go func() {
 			if err := serve(); err != nil && s.ctx.Err() == nil {
-				s.log.Debug().Err(err).Str("listen", s.addrs[i]).Msg("sip listener stopped")
+				s.log.Error().Err(err).Str("listen", s.addrs[i]).Msg("sip listener stopped")
 			}
 		}()
 		s.log.Info().Str("listen", s.addrs[i]).Msg("sip listening")
@@ -309,10 +368,55 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// guard answers 403 to requests from outside sip.trusted_sources.
-func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+// guard wraps a TCP listener: per-source connection caps, idle and
+// message-head timeouts (head only when the bytes are plain SIP, not TLS),
+// and accept errors survived.
+func (s *Server) guard(inner net.Listener, plain bool) *guardedListener {
+	sc := s.cfg.SIP
+	l := &guardedListener{Listener: inner, log: s.log, idle: sc.TCPIdleTimeout.D(),
+		errs: s.metrics.acceptErr, refused: s.metrics.tcpRefuse, conns: map[netip.Addr]int{},
+		maxConns: func(ip netip.Addr) int {
+			if contains(s.admit.proxies, ip) {
+				return sc.Proxy.TCPMaxConns
+			}
+			return sc.TCPMaxConnsPerSource
+		}}
+	if plain {
+		l.head = sc.TCPHeaderTimeout.D()
+	}
+	s.tcp = append(s.tcp, l)
+	return l
+}
+
+// Check reports whether the SIP edge can take calls: an error while a TCP
+// listener has failed to accept within the last 30 s (file descriptors
+// exhausted), for /readyz.
+func (s *Server) Check(context.Context) error {
+	for _, l := range s.tcp {
+		if l.failing() {
+			return fmt.Errorf("sip tcp listener %s: accepts failing (see hotlined_sip_accept_errors_total)", l.Addr())
+		}
+	}
+	return nil
+}
+
+// screen wraps every request handler but ACK's. In order: trust (403, so an
+// untrusted source is told the truth, not 503), then the rate budget of
+// the source (a trusted proxy's own, larger one; requests inside a call we
+// hold are not limited, so a busy proxy's NOTIFYs and BYEs get through),
+// then the option tags the request Requires (420).
+func (s *Server) screen(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-		if !s.limiter.allow(sourceHost(req.Source())) {
+		src := s.admit.classify(req.Source())
+		if !src.trusted {
+			s.refusals.Warn().Str("source", req.Source()).Str("method", string(req.Method)).Msg("request from untrusted source refused")
+			if req.IsInvite() {
+				s.metrics.calls.WithLabelValues(outcomeForbidden).Inc()
+			}
+			s.respond(tx, req, sipmsg.StatusForbidden, "Forbidden")
+			return
+		}
+		if !s.inCall(req) && !s.admit.allow(src) {
 			s.metrics.limited.Inc()
 			if req.IsInvite() {
 				s.metrics.calls.WithLabelValues(outcomeUnavailable).Inc()
@@ -320,37 +424,49 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			s.respond(tx, req, sipmsg.StatusServiceUnavailable, "Rate Limited", retryAfter)
 			return
 		}
-		if !s.isTrusted(req.Source()) {
-			s.log.Warn().Str("source", req.Source()).Str("method", string(req.Method)).Msg("request from untrusted source refused")
+		if tags := unsupportedRequired(req); len(tags) > 0 {
+			// No 100rel, no session timers: refuse rather than pretend
+			// (RFC 3261 8.2.2.3). With 100rel refused we never send an
+			// unreliable 180 to a peer that required reliable ones.
 			if req.IsInvite() {
-				s.metrics.calls.WithLabelValues(outcomeForbidden).Inc()
+				s.metrics.calls.WithLabelValues(outcomeBadExtension).Inc()
 			}
-			s.respond(tx, req, sipmsg.StatusForbidden, "Forbidden")
+			s.respond(tx, req, sipmsg.StatusBadExtension, "Bad Extension",
+				sipmsg.NewHeader("Unsupported", strings.Join(tags, ", ")))
 			return
 		}
 		h(req, tx)
 	}
 }
 
-func (s *Server) isTrusted(source string) bool {
-	if len(s.trusted) == 0 {
-		return true
+// inCall reports whether req belongs to a call we hold (its To tag is
+// ours).
+func (s *Server) inCall(req *sipmsg.Request) bool {
+	if to := req.To(); to == nil || !to.Params.Has("tag") {
+		return false
 	}
-	host, _, err := net.SplitHostPort(source)
+	id, err := sipmsg.DialogIDFromRequestUAS(req)
 	if err != nil {
 		return false
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
+	_, ok := s.calls.Load(id)
+	return ok
+}
+
+// unavailable says why a new call would get 503 now ("" if it would not):
+// draining, at sip.max_calls, or storage unreachable. OPTIONS answers 503
+// for the same reasons, so a load balancer stops sending.
+func (s *Server) unavailable() (outcome, reason string) {
+	switch {
+	case s.draining.Load():
+		return outcomeUnavailable, "Shutting Down"
+	case s.activeCalls.Load() >= int64(s.cfg.SIP.MaxCalls):
+		return outcomeBusy, "Too Many Calls"
+	case s.ready != nil && !s.ready():
+		// No half-made work order: without Redis the call cannot be kept.
+		return outcomeUnavailable, "Storage Unavailable"
 	}
-	ip = ip.Unmap()
-	for _, p := range s.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return "", ""
 }
 
 func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code int, reason string, headers ...sipmsg.Header) {
@@ -361,13 +477,32 @@ func (s *Server) respond(tx sipmsg.ServerTransaction, req *sipmsg.Request, code 
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug().Err(err).Int("status", code).Msg("sip respond")
 	}
+	if code >= 300 && req.IsInvite() {
+		// One answer per refused request: no retransmissions of the final
+		// response to a source that may be spoofed (RFC 3261 17.2.1 would
+		// repeat it until an ACK, 11 times over UDP). A lost answer is
+		// answered again when the INVITE is retransmitted.
+		tx.Terminate()
+	}
 }
 
 func (s *Server) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if _, reason := s.unavailable(); reason != "" {
+		s.respond(tx, req, sipmsg.StatusServiceUnavailable, reason, retryAfter)
+		return
+	}
 	s.respond(tx, req, sipmsg.StatusOK, "OK",
-		sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"),
-		sipmsg.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"))
+		allowHeader,
+		sipmsg.NewHeader("Accept", "application/sdp, multipart/mixed, application/dtmf-relay, application/dtmf"))
 }
+
+// notAllowed answers a method we do not handle with 405 and our Allow.
+func (s *Server) notAllowed(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.respond(tx, req, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", allowHeader)
+}
+
+// allowHeader lists the methods we handle.
+var allowHeader = sipmsg.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
 
 // onCancel handles a CANCEL that matched no INVITE transaction (the
 // transaction layer answers the ones that do, with 200 and then 487).
@@ -376,8 +511,7 @@ func (s *Server) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 var (
-	ivrPathRe  = regexp.MustCompile(`^[0-9*#]{1,32}$`)
-	provinceRe = regexp.MustCompile(`^[A-Z]{2,3}$`)
+	ivrPathRe = regexp.MustCompile(`^[0-9*#]{1,32}$`)
 )
 
 // header returns the trimmed value of a header, "" when absent.
@@ -388,28 +522,9 @@ func header(req *sipmsg.Request, name string) string {
 	return ""
 }
 
-// callerNumber is the P-Asserted-Identity user part, else the From user part.
-func callerNumber(req *sipmsg.Request) string {
-	if v := header(req, "P-Asserted-Identity"); v != "" {
-		var uri sipmsg.Uri
-		var params sipmsg.HeaderParams
-		if _, err := sipmsg.ParseAddressValue(v, &uri, &params); err == nil && uri.User != "" {
-			return uri.User
-		}
-	}
-	if from := req.From(); from != nil {
-		return from.Address.User
-	}
-	return ""
-}
-
-// zerologWriter lets sipgo's slog output reach our logger.
-type zerologWriter struct{ log zerolog.Logger }
-
-func (w zerologWriter) Write(p []byte) (int, error) {
-	w.log.Warn().Str("sipgo", string(p)).Msg("sip stack")
-	return len(p), nil
-}
+// setStackDefault sets sipgo's process-wide default logger (used by a few
+// of its functions that take no logger) once, to the first server's.
+var setStackDefault sync.Once
 
 // retryAfter is sent with every 503.
 var retryAfter = sipmsg.NewHeader("Retry-After", strconv.Itoa(int((30 * time.Second).Seconds())))

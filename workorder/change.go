@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
@@ -60,11 +61,11 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 			Detail: fmt.Sprintf("%s -> %s by %s: %s", from, class, actor, reason)})
 		o.History = append(o.History, Change{At: now, Actor: actor, Action: "class", From: from, To: class, Note: reason})
 		plan := s.replan(o, now)
-		ev, err := s.event(queue.TypeWorkOrderReclassified, o, now)
+		evs, err := s.events(queue.TypeWorkOrderReclassified, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}, Plan: plan}, nil
+		return Mutation{Events: evs, Plan: plan}, nil
 	})
 	if err != nil {
 		return o, err
@@ -77,17 +78,38 @@ func (s *Service) Reclassify(ctx context.Context, id, class, actor, reason strin
 // in its history, emits hotline.workorder.status_changed, and cancels or
 // reschedules its timers, all in one transaction, which also keeps the
 // order's entry in its service number's complaint index (an archived
-// complaint opens the repeat window). The note is the agent's or the
-// downstream system's words, never searched for the keywords (DOMAIN.md:
-// only the customer's words count; see AddNote for a customer statement).
+// complaint opens the repeat window). Archiving needs the follow-up's
+// result first (RecordFollowup; ErrFollowupRequired). The note is the
+// agent's or the downstream system's words, never searched for the
+// keywords (DOMAIN.md: only the customer's words count; see AddNote for a
+// customer statement). Errors: ErrUnknownStatus, ErrIllegalTransition,
+// ErrFollowupRequired, ErrDuplicate, ErrNotFound.
 func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, error) {
+	return s.changeStatus(ctx, c, nil, false)
+}
+
+// changeStatus is ChangeStatus; before, when set, changes the order first
+// in the same transaction (the follow-up's result); autoArchive lets an
+// order be archived without a follow-up result (its period ended).
+func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(*Order, time.Time) error, autoArchive bool) (*Order, error) {
 	now := s.now().In(s.loc)
+	var counts map[string]int64 // the indicators of this change, counted once it is stored
 	o, err := s.store.Update(ctx, c.WorkOrderID, c.ChangeID, func(o *Order) (Mutation, error) {
+		counts = map[string]int64{}
+		hadFollowup := o.Followup != nil
+		if before != nil {
+			if err := before(o, now); err != nil {
+				return Mutation{}, err
+			}
+		}
 		if err := checkTransition(o.Status, c.Status); err != nil {
 			return Mutation{}, err
 		}
+		if c.Status == configs.StatusArchived && o.Followup == nil && !autoArchive {
+			return Mutation{}, ErrFollowupRequired
+		}
 		var m Mutation
-		from := o.Status
+		from, deadlines := o.Status, o.Deadlines
 		o.Status, o.UpdatedAt = c.Status, now
 		o.History = append(o.History, Change{At: now, Actor: c.Actor, Action: "status", From: from, To: c.Status, Note: c.Note})
 		if s.policies != nil {
@@ -97,19 +119,29 @@ func (s *Service) ChangeStatus(ctx context.Context, c StatusChange) (*Order, err
 		} else {
 			s.moveFixedTimers(o, c.Status, now, &m)
 		}
-		types := []string{queue.TypeWorkOrderStatusChanged}
-		for _, typ := range types {
-			ev, err := s.event(typ, o, now)
-			if err != nil {
-				return Mutation{}, err
+		if countedComplaint(o) {
+			counts = stageCounts(deadlines, o.Deadlines, now)
+			if o.Followup != nil && !hadFollowup {
+				counts["followup."+o.Followup.Result]++
 			}
-			m.Events = append(m.Events, ev)
+			if c.Status == configs.StatusArchived {
+				counts[indArchived]++
+				if o.FirstContactResolved = firstContactResolved(o); o.FirstContactResolved {
+					counts[indFCR]++
+				}
+			}
 		}
+		evs, err := s.events(queue.TypeWorkOrderStatusChanged, o, now)
+		if err != nil {
+			return Mutation{}, err
+		}
+		m.Events = append(m.Events, evs...)
 		return m, nil
 	})
 	if err != nil {
 		return o, err
 	}
+	s.counts(ctx, o, now, counts)
 	s.log.Info().Str("work_order", o.ID).Str("status", o.Status).Str("actor", c.Actor).Msg("status changed")
 	return o, nil
 }
@@ -128,7 +160,7 @@ func (s *Service) ApplyUpdate(ctx context.Context, u queue.Update) error {
 		return nil
 	case errors.Is(err, ErrNotFound):
 		return queue.Reject(queue.RejectUnknownOrder, "no work order %q", u.WorkOrderID)
-	case errors.Is(err, ErrIllegalTransition), errors.Is(err, ErrUnknownStatus):
+	case errors.Is(err, ErrIllegalTransition), errors.Is(err, ErrUnknownStatus), errors.Is(err, ErrFollowupRequired):
 		return queue.Reject(queue.RejectIllegalTransition, "%v", err)
 	case errors.Is(err, ErrDuplicate):
 		return queue.Reject(queue.RejectDuplicate, "ce_id %q was applied before", u.EventID)
@@ -152,8 +184,8 @@ func (s *Service) ArchiveDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, id := range ids {
-		_, err := s.ChangeStatus(ctx, StatusChange{WorkOrderID: id, Status: configs.StatusArchived, Actor: "system:auto_archive",
-			Note: "archived automatically: the follow-up period ended without a reopen"})
+		_, err := s.changeStatus(ctx, StatusChange{WorkOrderID: id, Status: configs.StatusArchived, Actor: actorAutoArchive,
+			Note: "archived automatically: the follow-up period ended without a reopen"}, nil, true)
 		switch {
 		case err == nil:
 			n++

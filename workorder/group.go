@@ -39,6 +39,9 @@ type GroupCounter interface {
 	// Incidents are the ids of every incident kept, for the reconciler and
 	// the listing.
 	Incidents(ctx context.Context) ([]string, error)
+	// Uncount takes the order out of the windows' counts (an invalid
+	// complaint); an incident raised already keeps it as a member.
+	Uncount(ctx context.Context, orderID string, windows []classifier.Window) error
 }
 
 // ErrIncidentDecided: the incident was confirmed or rejected already, the
@@ -169,7 +172,8 @@ const recentKeep = 32 * 24 * time.Hour
 // ARGV[6] its end (unix ms), ARGV[7] keep (ms), ARGV[8] incident key
 // prefix (…:inc:), ARGV[9] rule, ARGV[10] window kind, ARGV[11] province,
 // ARGV[12] problem code, ARGV[13] subcategory, ARGV[14] 1 when rolling,
-// ARGV[15] recent keep (ms)
+// ARGV[15] recent keep (ms), ARGV[16] the state it is raised in
+// (suspected; open for a batch)
 // Returns {state, n} when below the threshold (state 0), else {state, n,
 // period, incident state, trigger, raised_at, pending (0/1), members...}:
 // state 1 raised by this order, 2 a member; n its place; members the first
@@ -192,7 +196,7 @@ if cur then
   local inc = ARGV[8] .. cur
   local st = redis.call('HGET', inc, 'state')
   local ends = tonumber(redis.call('HGET', inc, 'end') or '0')
-  if (st == 'suspected' or st == 'confirmed') and now < ends then
+  if (st == 'suspected' or st == 'confirmed' or st == 'open') and now < ends then
     local n = redis.call('ZSCORE', inc .. ':members', id)
     if not n then
       n = redis.call('ZCARD', inc .. ':members') + 1
@@ -212,15 +216,18 @@ end
 local from = tonumber(ARGV[3])
 local since = tonumber(redis.call('GET', KEYS[3]) or '-1')
 if since >= from then from = since + 1 end
-local count = redis.call('ZCOUNT', KEYS[1], from, now)
+-- Up to +inf, not now: contacts stamp their time before their script
+-- runs, so a later script may carry an earlier time; every count since the
+-- start is in the window.
+local count = redis.call('ZCOUNT', KEYS[1], from, '+inf')
 if count < threshold then return {0, count} end
 local period = ARGV[5]
 local inc = ARGV[8] .. period
 if redis.call('EXISTS', inc) == 1 then return {0, count} end
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], from, now)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf')
 local place = count
 redis.call('HSET', inc, 'rule', ARGV[9], 'window', ARGV[10], 'province', ARGV[11], 'problem_code', ARGV[12],
-  'subcategory', ARGV[13], 'period', period, 'state', 'suspected', 'raised_at', now, 'end', ARGV[6],
+  'subcategory', ARGV[13], 'period', period, 'state', ARGV[16], 'raised_at', now, 'end', ARGV[6],
   'trigger', id, 'announced', '0', 'decision_announced', '0')
 for i, m in ipairs(members) do
   redis.call('ZADD', inc .. ':members', i, m)
@@ -252,7 +259,8 @@ func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, 
 			cmds[i] = countScript.EvalSha(ctx, pipe,
 				[]string{g.seriesKey(w, "recent"), g.seriesKey(w, "current"), g.seriesKey(w, "since"), g.slotKey(w.Slot()) + ":incidents"},
 				orderID, now.UnixMilli(), w.From.UnixMilli(), w.Threshold, w.Period, w.End.UnixMilli(), g.keep.Milliseconds(),
-				g.slotKey(w.Slot())+":inc:", w.Rule, w.Kind, w.Province, w.ProblemCode, w.Subcategory, rolling, recentKeep.Milliseconds())
+				g.slotKey(w.Slot())+":inc:", w.Rule, w.Kind, w.Province, w.ProblemCode, w.Subcategory, rolling, recentKeep.Milliseconds(),
+				w.InitialState())
 		}
 		return nil
 	}
@@ -495,4 +503,18 @@ func (g *RedisGroups) Incidents(ctx context.Context) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Uncount implements GroupCounter: one ZREM per window, pipelined.
+func (g *RedisGroups) Uncount(ctx context.Context, orderID string, windows []classifier.Window) error {
+	_, err := g.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, w := range windows {
+			pipe.ZRem(ctx, g.seriesKey(w, "recent"), orderID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("uncount group complaint: %w", err)
+	}
+	return nil
 }

@@ -45,15 +45,20 @@ const StageGroupSuspected = "group_suspected"
 // billing, by the routing rules, keyed by the incident id.
 func (s *Service) incidentEvent(inc *Incident, state string) (queue.Event, error) {
 	snap := *inc
-	snap.State, snap.Verified = state, state == classifier.IncidentConfirmed
+	snap.State, snap.Verified = state, state == classifier.IncidentConfirmed && inc.Rule != classifier.RuleBatch
 	data, err := json.Marshal(&snap)
 	if err != nil {
 		return queue.Event{}, fmt.Errorf("encode incident: %w", err)
 	}
+	typ, attrs := queue.TypeIncidentGroupComplaint, queue.Attrs{Class: configs.ClassGroupComplaint,
+		Category: configs.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}
+	if inc.Rule == classifier.RuleBatch {
+		typ, attrs.Class, attrs.Flags = queue.TypeIncidentBatch, configs.ClassComplaint, []string{configs.FlagBatch}
+	}
 	var topics []string
 	for _, tier := range configs.Tiers {
-		for _, t := range s.router.Topics(queue.Attrs{Tier: tier, Class: configs.ClassGroupComplaint,
-			Category: configs.ClassComplaint, Subcategory: inc.Subcategory, Province: inc.Province}) {
+		attrs.Tier = tier
+		for _, t := range s.router.Topics(attrs) {
 			if !slices.Contains(topics, t) {
 				topics = append(topics, t)
 			}
@@ -66,7 +71,7 @@ func (s *Service) incidentEvent(inc *Incident, state string) (queue.Event, error
 	if state != classifier.IncidentSuspected && inc.DecidedAt != nil {
 		at = *inc.DecidedAt
 	}
-	return queue.Event{ID: inc.ID + "/" + state, Type: queue.TypeIncidentGroupComplaint, Source: s.source,
+	return queue.Event{ID: inc.ID + "/" + state, Type: typ, Source: s.source,
 		Subject: inc.ID, Time: at, Key: inc.ID, Topics: topics, Data: data}, nil
 }
 
@@ -113,7 +118,7 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 			st.Announced = true
 		case errors.Is(err, ErrNotFound) && late:
 			inc.Members = slices.DeleteFunc(inc.Members, func(m string) bool { return m == inc.Trigger })
-			ev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
+			ev, err := s.incidentEvent(inc, raisedState(inc))
 			if err == nil {
 				err = s.store.publish(ctx, shard, ev)
 			}
@@ -126,7 +131,7 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 			errs = append(errs, err)
 		}
 	}
-	if inc.State != classifier.IncidentSuspected && !inc.DecisionAnnounced && (inc.Announced || st.Announced) {
+	if decided(inc) && !inc.DecisionAnnounced && (inc.Announced || st.Announced) {
 		ev, err := s.incidentEvent(inc, inc.State)
 		if err == nil {
 			err = s.store.publish(ctx, shard, ev)
@@ -143,6 +148,20 @@ func (s *Service) reconcile(ctx context.Context, w classifier.Window) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// raisedState is the state inc was raised in: open for a batch, else
+// suspected.
+func raisedState(inc *Incident) string {
+	if inc.Rule == classifier.RuleBatch {
+		return classifier.IncidentOpen
+	}
+	return classifier.IncidentSuspected
+}
+
+// decided reports whether a supervisor confirmed or rejected inc.
+func decided(inc *Incident) bool {
+	return inc.State == classifier.IncidentConfirmed || inc.State == classifier.IncidentRejected
 }
 
 // applyIncident brings a stored order in line with inc's state: a member
@@ -183,20 +202,22 @@ func (s *Service) joinStored(ctx context.Context, id string, inc *Incident, w cl
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "group", To: inc.State,
 				Note: "member of group complaint " + inc.ID})
 		}
-		ev, err := s.event(typ, o, now)
+		evs, err := s.events(typ, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		m.Events = append(m.Events, ev)
+		m.Events = append(m.Events, evs...)
 		if raised {
-			iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
+			iev, err := s.incidentEvent(inc, raisedState(inc))
 			if err != nil {
 				return Mutation{}, err
 			}
 			m.Events = append(m.Events, iev)
-			t := s.timer(o, StageGroupSuspected, now)
-			t.Severity = escalation.SeverityGroup
-			m.AddTimers = append(m.AddTimers, t)
+			if inc.Rule != classifier.RuleBatch {
+				t := s.timer(o, StageGroupSuspected, now)
+				t.Severity = escalation.SeverityGroup
+				m.AddTimers = append(m.AddTimers, t)
+			}
 		}
 		return m, nil
 	})
@@ -210,12 +231,23 @@ func joinIncident(o *Order, hit classifier.GroupHit) {
 	if !slices.Contains(o.Incidents, hit.ID) {
 		o.Incidents = append(o.Incidents, hit.ID)
 	}
+	if hit.Window.Rule == classifier.RuleBatch { // a batch: the flag, nothing else
+		o.SetFlag(configs.FlagBatch)
+		if o.IncidentStates == nil {
+			o.IncidentStates = map[string]string{}
+		}
+		o.IncidentStates[hit.ID] = hit.State
+		return
+	}
 	if o.IncidentStates == nil {
 		o.IncidentStates = map[string]string{}
 	}
 	o.IncidentStates[hit.ID] = hit.State
 	suspected := false
-	for _, st := range o.IncidentStates {
+	for id, st := range o.IncidentStates {
+		if strings.HasPrefix(id, "BC-") {
+			continue
+		}
 		switch st {
 		case classifier.IncidentConfirmed:
 			o.Class = configs.ClassGroupComplaint
@@ -337,7 +369,7 @@ func (s *Service) ReconcileIncidents(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if inc == nil || len(inc.Pending) == 0 && inc.Announced && (inc.State == classifier.IncidentSuspected || inc.DecisionAnnounced) {
+		if inc == nil || len(inc.Pending) == 0 && inc.Announced && (!decided(inc) || inc.DecisionAnnounced) {
 			continue
 		}
 		if err := s.reconcile(ctx, w); err != nil {
@@ -347,8 +379,8 @@ func (s *Service) ReconcileIncidents(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// IncidentSweeper runs Service.ReconcileIncidents and Service.ArchiveDue
-// every Interval until Shutdown.
+// IncidentSweeper runs Service.ReconcileIncidents, Service.ArchiveDue and
+// Service.PurgeDue every Interval until Shutdown.
 type IncidentSweeper struct {
 	svc      *Service
 	interval time.Duration
@@ -385,6 +417,9 @@ func (w *IncidentSweeper) Start(ctx context.Context) {
 			}
 			if _, err := w.svc.ArchiveDue(ctx); err != nil && ctx.Err() == nil {
 				w.log.Warn().Err(err).Msg("archive resolved orders")
+			}
+			if _, err := w.svc.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("purge archived orders")
 			}
 		}
 	}()

@@ -41,6 +41,12 @@ type Intake struct {
 	// Description is free text in the customer's words (from the channel);
 	// the keywords are searched in it.
 	Description string
+	// ReceivedAt is when the operator received the contact, when that was
+	// before now (a letter, an order entered later); zero means now.
+	ReceivedAt time.Time
+	// Appeal is the appeal centre's transfer (channel regulator_transfer,
+	// tier appeal); its deadline drives the resolve stage.
+	Appeal *Appeal
 	// Channel is where the contact came in: "hotline" (a call) or, for
 	// orders created through the API, web, app, letter, wechat or email.
 	Channel string
@@ -205,7 +211,10 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		IVRPath: in.IVRPath, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
 		Status: configs.StatusNew, Deadlines: map[string]time.Time{}, Valid: d.Valid, Flags: []string{}, Exposure: d.Exposure,
 		Transfer: in.Leaf.Transfer, Description: in.Description, UpdatedAt: now, History: []Change{},
-		Channel: channelOf(in),
+		Channel: channelOf(in), ReceivedAt: now, Appeal: in.Appeal,
+	}
+	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
+		o.ReceivedAt = in.ReceivedAt.In(s.loc)
 	}
 	var (
 		windows []classifier.Window
@@ -267,20 +276,20 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		}
 	}
 	timers = append(timers, s.attentionTimers(o, now)...)
-	if len(raised) > 0 {
+	if slices.ContainsFunc(raised, func(inc *Incident) bool { return inc.Rule != classifier.RuleBatch }) {
 		// The suspected incident alerts supervisors at once, on the order
 		// that raised it.
 		t := s.timer(o, StageGroupSuspected, now)
 		t.Severity = escalation.SeverityGroup
 		timers = append(timers, t)
 	}
-	ev, err := s.event(queue.TypeWorkOrderCreated, o, now)
+	evs, err := s.events(queue.TypeWorkOrderCreated, o, now)
 	if err != nil {
 		return nil, err
 	}
-	events := []queue.Event{ev}
+	events := evs
 	for _, inc := range raised {
-		iev, err := s.incidentEvent(inc, classifier.IncidentSuspected)
+		iev, err := s.incidentEvent(inc, raisedState(inc))
 		if err != nil {
 			return nil, err
 		}
@@ -289,10 +298,14 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 	if err := s.store.Create(ctx, o, events, timers); err != nil {
 		return nil, err
 	}
+	s.counts(ctx, o, now, creationCounts(o, 1))
+	if o.Class == configs.ClassRepeatComplaint && o.Valid {
+		s.takeBackFCR(ctx, o)
+	}
 	s.created.WithLabelValues(o.Class, o.Tier).Inc()
 	s.log.Info().Str("call_id", in.CallID).Str("work_order", o.ID).Str("class", o.Class).
 		Str("tier", o.Tier).Str("province", o.Province).Str("caller", Mask(o.Caller)).
-		Str("service_number", Mask(o.ServiceNumber)).Strs("topics", ev.Topics).Msg("work order created")
+		Str("service_number", Mask(o.ServiceNumber)).Strs("topics", topicsOf(evs)).Msg("work order created")
 	for _, inc := range raised {
 		s.log.Warn().Str("work_order", o.ID).Str("incident", inc.ID).Str("rule", inc.Rule).
 			Int("members", len(inc.Members)).Str("state", inc.State).Msg("group complaint raised")
@@ -320,11 +333,11 @@ func (s *Service) markEscalated(ctx context.Context, id string, to *Order, now t
 		o.UpdatedAt = now
 		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "escalated", To: to.Tier,
 			Note: fmt.Sprintf("the customer took the problem to the %s tier (%s): %s", to.Tier, to.Hotline, to.ID)})
-		ev, err := s.event(queue.TypeWorkOrderEscalated, o, now)
+		evs, err := s.events(queue.TypeWorkOrderEscalated, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		return Mutation{Events: evs}, nil
 	})
 	if errors.Is(err, ErrDuplicate) {
 		return nil
@@ -435,11 +448,11 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 			m.AddTimers = append(m.AddTimers, s.attentionTimers(o, now)...)
 		}
 		for _, typ := range types {
-			ev, err := s.event(typ, o, now)
+			evs, err := s.events(typ, o, now)
 			if err != nil {
 				return Mutation{}, err
 			}
-			m.Events = append(m.Events, ev)
+			m.Events = append(m.Events, evs...)
 		}
 		return m, nil
 	})

@@ -12,22 +12,30 @@ import (
 
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/phone"
 )
 
 // Order is a work order; its JSON is the data of every work-order event.
 type Order struct {
-	ID            string    `json:"id"`
-	CallID        string    `json:"call_id,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	Hotline       string    `json:"hotline"` // the called number; "" for other channels
-	Channel       string    `json:"channel,omitempty"`
-	Tier          string    `json:"tier"`
-	Province      string    `json:"province"`
-	Caller        string    `json:"caller"`
-	ServiceNumber string    `json:"service_number"`
-	IVRPath       string    `json:"ivr_path"`
-	Category      string    `json:"category"`
-	Subcategory   string    `json:"subcategory"`
+	ID        string    `json:"id"`
+	CallID    string    `json:"call_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// ReceivedAt is when the operator received the contact (a letter, a
+	// transfer, an order entered later); the MIIT reply clock counts from
+	// it. Equal to CreatedAt for calls.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// Appeal is the appeal centre's transfer, on appeal-tier orders from
+	// a regulator (channel regulator_transfer).
+	Appeal        *Appeal `json:"appeal,omitempty"`
+	Hotline       string  `json:"hotline"` // the called number; "" for other channels
+	Channel       string  `json:"channel,omitempty"`
+	Tier          string  `json:"tier"`
+	Province      string  `json:"province"`
+	Caller        string  `json:"caller"`
+	ServiceNumber string  `json:"service_number"`
+	IVRPath       string  `json:"ivr_path"`
+	Category      string  `json:"category"`
+	Subcategory   string  `json:"subcategory"`
 	// ProblemCode is the unified complaint code (group.code of
 	// configs/problem_codes.yaml): the leaf's default, refined by agents.
 	ProblemCode string              `json:"problem_code,omitempty"`
@@ -46,9 +54,16 @@ type Order struct {
 	// SLA is the clock of each stage of the order's SLA policy, kept by
 	// the escalation planner (ServiceParams.Policies); empty for an order
 	// planned with the fixed deadlines of the config.
-	SLA      escalation.SLA `json:"sla,omitempty"`
-	Valid    bool           `json:"valid"`
-	Transfer string         `json:"transfer,omitempty"`
+	SLA   escalation.SLA `json:"sla,omitempty"`
+	Valid bool           `json:"valid"`
+	// InvalidGround is why an order is not valid (configs.InvalidGrounds).
+	InvalidGround string `json:"invalid_ground,omitempty"`
+	// Followup is the result of calling the customer back (回访).
+	Followup *Followup `json:"followup,omitempty"`
+	// FirstContactResolved: archived without another contact or a reopen
+	// (一次解决), until a repeat of it comes within the window.
+	FirstContactResolved bool   `json:"first_contact_resolved,omitempty"`
+	Transfer             string `json:"transfer,omitempty"`
 	// Description is the free text the contact brought, in the customer's
 	// words; the keywords are searched in it. Personal data: never logged.
 	Description string `json:"description,omitempty"`
@@ -64,6 +79,17 @@ type Order struct {
 	IncidentStates map[string]string `json:"incident_states,omitempty"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	History        []Change          `json:"history"`
+}
+
+// Appeal is an appeal transferred to the operator by a regulator's or a
+// consumer body's centre (工信部/通信管理局申诉中心, 12300, 消协).
+type Appeal struct {
+	Authority  string    `json:"authority"`
+	CaseNumber string    `json:"case_number"`
+	ReceivedAt time.Time `json:"received_at"` // when the centre received it
+	// Deadline is the one the centre set on its transfer: the order's
+	// resolve stage is due then (002 branch rules).
+	Deadline time.Time `json:"deadline"`
 }
 
 // Note is one recorded text on an order.
@@ -132,17 +158,9 @@ func (o *Order) Key() string {
 	return o.ID
 }
 
-// Mask hides the middle of a phone number for logs: 18912345678 becomes
-// 189****5678. Short or empty values are masked whole.
-func Mask(number string) string {
-	if len(number) < 8 {
-		if number == "" {
-			return ""
-		}
-		return "****"
-	}
-	return number[:3] + "****" + number[len(number)-4:]
-}
+// Mask hides a phone number for logs: 18912345678 becomes 189****5678. It
+// is phone.Mask, kept here for the package's callers.
+func Mask(number string) string { return phone.Mask(number) }
 
 var idRe = regexp.MustCompile(`^WO-[0-9]{8}-[A-Z]{2,3}-[0-9]{6,9}$`)
 

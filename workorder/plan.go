@@ -34,12 +34,20 @@ func (s *Service) moveFixedTimers(o *Order, status string, now time.Time, m *Mut
 // planInput is what the planner needs of o: its state after the change
 // being planned, with the stage clocks and deadlines from before it.
 func (s *Service) planInput(o *Order) escalation.PlanInput {
-	return escalation.PlanInput{
+	in := escalation.PlanInput{
 		WorkOrderID: o.ID, Key: o.Key(), Class: o.Class, Tier: o.Tier, Province: o.Province,
 		Priority: o.Priority, Status: o.Status, SLA: o.SLA, Deadlines: o.Deadlines,
-		CreatedAt: o.CreatedAt, Path: statusPath(o),
+		CreatedAt: o.CreatedAt, ReceivedAt: o.ReceivedAt, Path: statusPath(o),
 	}
+	if o.Appeal != nil && !o.Appeal.Deadline.IsZero() {
+		in.Due = map[string]time.Time{StageResolve: o.Appeal.Deadline}
+	}
+	return in
 }
+
+// StageResolve is the policies' resolve stage, which an appeal centre's
+// deadline replaces.
+const StageResolve = "resolve"
 
 // statusPath is the statuses o went through since creation, oldest first,
 // up to and including its status; the first status, new, is left out

@@ -140,11 +140,11 @@ func (s *Service) AddNote(ctx context.Context, id, kind, text, actor string) (*O
 				m.AddTimers = append(m.AddTimers, s.attentionTimers(o, now)...)
 			}
 		}
-		ev, err := s.event(typ, o, now)
+		evs, err := s.events(typ, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		m.Events = append(m.Events, ev)
+		m.Events = append(m.Events, evs...)
 		return m, nil
 	})
 	if err != nil {
@@ -214,11 +214,11 @@ func (s *Service) setAndCount(ctx context.Context, id, actor string, change func
 		if !o.HasFlag(configs.FlagProvinceUnknown) {
 			m.CancelTimers = append(m.CancelTimers, escalation.TimerID(o.ID, StageSetProvince))
 		}
-		ev, err := s.event(queue.TypeWorkOrderUpdated, o, now)
+		evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
 		if err != nil {
 			return Mutation{}, err
 		}
-		m.Events = append(m.Events, ev)
+		m.Events = append(m.Events, evs...)
 		return m, nil
 	})
 	if err != nil {

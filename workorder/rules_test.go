@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +132,12 @@ func (e *env) get(id string) *workorder.Order {
 func (e *env) status(id string, statuses ...string) {
 	e.t.Helper()
 	for _, st := range statuses {
+		if st == "archived" { // archiving is the follow-up's: a satisfied customer
+			if _, err := e.svc.RecordFollowup(context.Background(), id, "satisfied", "", "agent-9"); err != nil {
+				e.t.Fatalf("%s follow-up: %v", id, err)
+			}
+			continue
+		}
 		if _, err := e.svc.ChangeStatus(context.Background(), workorder.StatusChange{WorkOrderID: id, Status: st, Actor: "billing"}); err != nil {
 			e.t.Fatalf("%s -> %s: %v", id, st, err)
 		}
@@ -787,7 +794,7 @@ func TestGroupSameDayAcrossMidnight(t *testing.T) {
 // a suspected incident, across a month boundary too; the oldest drops out
 // after 30 days; calendar_month counts the calendar month instead.
 func TestGroupMonthlyClause(t *testing.T) {
-	monthly := func(r *classifier.Rules) { r.GroupComplaint.SameDay.Threshold = 1000 }
+	monthly := func(r *classifier.Rules) { r.GroupComplaint.SameDay.Threshold, r.BatchComplaint.Threshold = 1000, 0 }
 	t.Run("19 then the 20th within 30 days", func(t *testing.T) {
 		e := newEnv(t, monthly)
 		start := time.Date(2026, 11, 1, 0, 0, 0, 0, e.cfg.Location)
@@ -902,8 +909,12 @@ func TestGroupConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for _, id := range []string{dayIncident, "GC-R20261123-GD-billing.charge_dispute"} {
-		evs := e.eventsOf(queue.TypeIncidentGroupComplaint, id)
+	for _, id := range []string{dayIncident, "GC-R20261123-GD-billing.charge_dispute", "BC-H2026112310-GD-billing.charge_dispute"} {
+		typ := queue.TypeIncidentGroupComplaint
+		if strings.HasPrefix(id, "BC-") {
+			typ = queue.TypeIncidentBatch
+		}
+		evs := e.eventsOf(typ, id)
 		if len(evs) != 1 {
 			t.Fatalf("%s: %d incident events, want 1", id, len(evs))
 		}
@@ -920,7 +931,7 @@ func TestGroupConcurrent(t *testing.T) {
 	}
 	for _, id := range ids {
 		o := e.get(id)
-		if o.Class != "complaint" || !o.HasFlag(configs.FlagSuspectedGroup) || len(o.Incidents) != 2 {
+		if o.Class != "complaint" || !o.HasFlag(configs.FlagSuspectedGroup) || !o.HasFlag(configs.FlagBatch) || len(o.Incidents) != 3 {
 			t.Errorf("%s: %s %v %v", id, o.Class, o.Flags, o.Incidents)
 		}
 	}
@@ -1354,5 +1365,337 @@ func TestAutoArchiveOpensTheRepeatWindow(t *testing.T) {
 	e.clock.Add(24 * time.Hour)
 	if o := e.submit(intake("province", "18912345678", complaintNetwork)).Order; o.Class != "repeat_complaint" {
 		t.Errorf("a complaint after the auto-archive: %s", o.Class)
+	}
+}
+
+// TestFollowup: the follow-up's result is recorded; satisfied archives,
+// unsatisfied reopens with the reason; archiving waits for it.
+func TestFollowup(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	b := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	if _, err := e.svc.RecordFollowup(ctx, a.ID, "satisfied", "", "agent-1"); !errors.Is(err, workorder.ErrNotResolved) {
+		t.Errorf("follow-up of an open order: %v", err)
+	}
+	e.status(a.ID, "accepted", "resolved")
+	e.status(b.ID, "accepted", "resolved")
+	if _, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: a.ID, Status: "archived", Actor: "agent-1"}); !errors.Is(err, workorder.ErrFollowupRequired) {
+		t.Errorf("archived without a follow-up: %v", err)
+	}
+	for _, tc := range []struct {
+		result, reason, actor string
+		want                  error
+	}{
+		{"happy", "", "agent-1", workorder.ErrUnknownFollowup},
+		{"unsatisfied", " ", "agent-1", workorder.ErrReasonRequired},
+		{"satisfied", "", "", workorder.ErrReasonRequired},
+	} {
+		if _, err := e.svc.RecordFollowup(ctx, a.ID, tc.result, tc.reason, tc.actor); !errors.Is(err, tc.want) {
+			t.Errorf("RecordFollowup(%q, %q, %q) = %v, want %v", tc.result, tc.reason, tc.actor, err, tc.want)
+		}
+	}
+	got, err := e.svc.RecordFollowup(ctx, a.ID, "basically_satisfied", "", "agent-1")
+	if err != nil || got.Status != "archived" || got.Followup == nil || got.Followup.Result != "basically_satisfied" || !got.Followup.At.Equal(e.clock.Now()) {
+		t.Fatalf("basically satisfied: %+v %v", got, err)
+	}
+	got, err = e.svc.RecordFollowup(ctx, b.ID, "unsatisfied", "the refund is short by 20 yuan", "agent-1")
+	if err != nil || got.Status != "reopened" || got.Followup.Reason != "the refund is short by 20 yuan" {
+		t.Fatalf("unsatisfied: %+v %v", got, err)
+	}
+	if last := got.History[len(got.History)-1]; last.To != "reopened" || !strings.Contains(last.Note, "short by 20 yuan") {
+		t.Errorf("history %+v", last)
+	}
+}
+
+// TestInvalidComplaintsAreNotCounted: an order marked invalid leaves the
+// group counts; a supervisor's undo counts it again.
+func TestInvalidComplaintsAreNotCounted(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("group", "18900000001", complaintBilling)).Order
+	e.submit(intake("group", "18900000002", complaintBilling))
+	got, err := e.svc.MarkInvalid(ctx, a.ID, "outside_telecom", "a bank card, not ours", "agent-1")
+	if err != nil || got.Valid || got.InvalidGround != "outside_telecom" {
+		t.Fatalf("invalid: %+v %v", got, err)
+	}
+	c := e.submit(intake("group", "18900000003", complaintBilling)).Order
+	if len(c.Incidents) != 0 {
+		t.Fatalf("3rd with one invalid: incidents %v", c.Incidents)
+	}
+	for _, tc := range []struct {
+		ground, actor string
+		want          error
+	}{{"boring", "agent-1", workorder.ErrUnknownGround}, {"outside_telecom", "agent-1", workorder.ErrUnchanged}, {"anonymous", "", workorder.ErrReasonRequired}} {
+		if _, err := e.svc.MarkInvalid(ctx, a.ID, tc.ground, "", tc.actor); !errors.Is(err, tc.want) {
+			t.Errorf("MarkInvalid(%q, %q) = %v, want %v", tc.ground, tc.actor, err, tc.want)
+		}
+	}
+	got, err = e.svc.UndoInvalid(ctx, a.ID, "it is ours after all", "supervisor-1")
+	if err != nil || !got.Valid || got.InvalidGround != "" || !suspectedMember(got, dayIncident) {
+		t.Fatalf("undo: %+v %v", got, err)
+	}
+	if _, err := e.svc.UndoInvalid(ctx, a.ID, "", "supervisor-1"); !errors.Is(err, workorder.ErrNotInvalid) {
+		t.Errorf("undo a valid order: %v", err)
+	}
+}
+
+// TestGroupCountsContactsStampedOutOfOrder: a contact's time is taken
+// before its count runs, so the last to count may carry the earliest time;
+// it still sees every count before it (a race seen under load).
+func TestGroupCountsContactsStampedOutOfOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	groups := workorder.NewRedisGroups(e.redis.Client, "t", 30*24*time.Hour)
+	now := e.clock.Now()
+	day := func(at time.Time) []classifier.Window {
+		return e.rules.GroupWindows("group", "GD", "billing.charge_dispute", "billing", at, e.cfg.Location)[:1]
+	}
+	for i, at := range []time.Time{now.Add(2 * time.Second), now.Add(time.Second)} {
+		if c, err := groups.Count(ctx, fmt.Sprintf("WO-20261123-GD-00090%d", i), at, day(at)); err != nil || c[0].Incident != nil {
+			t.Fatalf("count %d: %+v %v", i, c, err)
+		}
+	}
+	c, err := groups.Count(ctx, "WO-20261123-GD-000909", now, day(now))
+	if err != nil || !c[0].Raised || len(c[0].Incident.Members) != 3 {
+		t.Fatalf("the 3rd to count, stamped first: %+v %v", c, err)
+	}
+}
+
+// TestAppealTransfer: an appeal a regulator's centre transferred carries
+// its fields; the centre's deadline is the resolve deadline and never
+// pauses; the 15-day reply counts from receipt; it relates to the
+// customer's earlier complaint of the problem, else is a first contact.
+func TestAppealTransfer(t *testing.T) {
+	e := newEnv(t, nil)
+	received := e.clock.Now().Add(-26 * time.Hour)
+	deadline := e.clock.Now().Add(5 * 24 * time.Hour)
+	appeal := func(number string) workorder.Intake {
+		in := intake("appeal", number, complaintBilling)
+		in.Hotline, in.Channel, in.ReceivedAt = "", "regulator_transfer", received
+		in.Appeal = &workorder.Appeal{Authority: "广东省通信管理局申诉中心", CaseNumber: "YD-2026-1123-0042", ReceivedAt: received, Deadline: deadline}
+		return in
+	}
+	o := e.submit(appeal("18912345678")).Order
+	if o.Appeal == nil || o.Appeal.CaseNumber != "YD-2026-1123-0042" || !o.ReceivedAt.Equal(received) || o.Tier != "appeal" {
+		t.Fatalf("appeal order %+v", o)
+	}
+	if !o.Deadlines["resolve"].Equal(deadline) {
+		t.Errorf("resolve deadline %v, want the centre's %v", o.Deadlines["resolve"], deadline)
+	}
+	if want := received.AddDate(0, 0, 15); !o.Deadlines["reply"].Equal(want) {
+		t.Errorf("reply deadline %v, want 15 days from receipt %v", o.Deadlines["reply"], want)
+	}
+	if !o.HasFlag(configs.FlagFirstContact) || !slices.Contains(reasonRules(o), "appeal_first_contact") {
+		t.Errorf("first contact: flags %v reasons %v", o.Flags, reasonRules(o))
+	}
+	e.status(o.ID, "accepted")
+	e.clock.Add(48 * time.Hour)
+	e.status(o.ID, "pending_customer")
+	if got := e.get(o.ID); !got.Deadlines["resolve"].Equal(deadline) {
+		t.Errorf("resolve deadline while pending %v, want %v unchanged", got.Deadlines["resolve"], deadline)
+	}
+
+	// An appeal about a problem the customer complained of before relates
+	// to that complaint.
+	earlier := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(earlier.ID, "accepted", "resolved", "archived")
+	a := e.submit(appeal("18900000001")).Order
+	if a.HasFlag(configs.FlagFirstContact) || !slices.Contains(a.Related, earlier.ID) || !slices.Contains(reasonRules(a), "appeal_of_earlier_complaint") {
+		t.Errorf("appeal of an earlier complaint: flags %v related %v reasons %v", a.Flags, a.Related, reasonRules(a))
+	}
+}
+
+// TestRouteFieldsAllowList: netops receives the fault without the
+// customer's identity; the other topics the whole order, one ce_id.
+func TestRouteFieldsAllowList(t *testing.T) {
+	e := newEnv(t, nil)
+	in := intake("province", "18912345678", configs.Leaf{Category: "fault_report", Subcategory: "broadband", ProblemCode: "network.broadband_down"})
+	in.ServiceNumber, in.Description = "02012345678", "客户张三说光猫红灯"
+	o := e.submit(in).Order
+	evs := e.eventsOf(queue.TypeWorkOrderCreated, o.ID)
+	if len(evs) != 2 || evs[0].ID != evs[1].ID {
+		t.Fatalf("events %d", len(evs))
+	}
+	var full, netops map[string]any
+	for _, ev := range evs {
+		var m map[string]any
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(ev.Topics, "hotline.workorders.netops") {
+			netops = m
+			if len(ev.Topics) != 1 {
+				t.Errorf("netops event topics %v", ev.Topics)
+			}
+		} else {
+			full = m
+		}
+	}
+	if full["caller"] != "18912345678" || full["description"] == nil {
+		t.Errorf("province topic: %v", full)
+	}
+	if netops["id"] != o.ID || netops["service_number"] != "02012345678" || netops["problem_code"] != "network.broadband_down" {
+		t.Errorf("netops: %v", netops)
+	}
+	for _, k := range []string{"caller", "description", "history", "notes", "reasons"} {
+		if _, ok := netops[k]; ok {
+			t.Errorf("netops received %s", k)
+		}
+	}
+}
+
+// TestRetentionPurgesArchivedOrders: an archived order is purged with its
+// indexes when retention.after_archive has passed; an open one never is.
+func TestRetentionPurgesArchivedOrders(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a := e.submit(intake("province", "18912345678", complaintBilling)).Order
+	b := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(a.ID, "accepted", "resolved", "archived")
+	archived := e.clock.Now()
+	keep := e.cfg.Retention.AfterArchive.D()
+	if keep <= 0 {
+		t.Fatal("the shipped config sets no retention")
+	}
+	e.clock.Set(archived.Add(keep - time.Second))
+	if n, err := e.svc.PurgeDue(ctx); err != nil || n != 0 {
+		t.Fatalf("a second early: %d %v", n, err)
+	}
+	e.clock.Set(archived.Add(keep))
+	if n, err := e.svc.PurgeDue(ctx); err != nil || n != 1 {
+		t.Fatalf("at the end of the retention: %d %v", n, err)
+	}
+	if _, err := e.svc.Get(ctx, a.ID); !errors.Is(err, workorder.ErrNotFound) {
+		t.Errorf("purged order still there: %v", err)
+	}
+	if list, err := e.svc.List(ctx, "18912345678", workorder.Filter{}); err != nil || len(list) != 0 {
+		t.Errorf("the customer's list after the purge: %v %v", list, err)
+	}
+	if list, err := e.svc.List(ctx, "", workorder.Filter{Status: "archived"}); err != nil || len(list) != 0 {
+		t.Errorf("archived list after the purge: %v %v", list, err)
+	}
+	if _, err := e.svc.Get(ctx, b.ID); err != nil {
+		t.Errorf("the open order: %v", err)
+	}
+}
+
+// TestIndicatorArithmetic: the counters and rates of a province's day.
+func TestIndicatorArithmetic(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	day := e.clock.Now().Format(time.DateOnly)
+	// a: resolved in time, satisfied: first-contact resolved.
+	a := e.submit(intake("province", "18900000001", complaintBilling)).Order
+	e.status(a.ID, "accepted", "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, a.ID, "satisfied", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	// b: urged once, resolved late, basically satisfied: not FCR.
+	b := e.submit(intake("province", "18900000002", complaintBilling)).Order
+	e.submit(intake("province", "18900000002", complaintBilling))
+	e.status(b.ID, "accepted")
+	e.clock.Add(4 * 24 * time.Hour) // past the 3 working days
+	e.status(b.ID, "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, b.ID, "basically_satisfied", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	later := e.clock.Now().Format(time.DateOnly)
+	// c: an appeal, unsatisfied at the follow-up.
+	e.clock.Set(time.Date(2026, 11, 23, 11, 0, 0, 0, e.cfg.Location))
+	c := e.submit(intake("appeal", "18900000003", complaintNetwork)).Order
+	e.status(c.ID, "accepted", "resolved")
+	if _, err := e.svc.RecordFollowup(ctx, c.ID, "unsatisfied", "still slow", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	// d: invalid: not counted; a query: not a complaint.
+	d := e.submit(intake("province", "18900000004", complaintBilling)).Order
+	if _, err := e.svc.MarkInvalid(ctx, d.ID, "outside_telecom", "", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	e.submit(intake("province", "18900000005", queryBilling))
+
+	rows, err := e.svc.Indicators(ctx, "GD", day, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDate := map[string]workorder.IndicatorDay{}
+	for _, r := range rows {
+		byDate[r.Date] = r
+	}
+	first := byDate[day]
+	for k, want := range map[string]int64{"complaints": 3, "appeal": 1, "repeat": 0, "archived": 1, "fcr": 1,
+		"followup.satisfied": 1, "followup.unsatisfied": 1, "stage.resolve.met": 2} {
+		if got := first.Counts[k]; got != want {
+			t.Errorf("%s %s = %d, want %d (%v)", day, k, got, want, first.Counts)
+		}
+	}
+	second := byDate[later]
+	for k, want := range map[string]int64{"archived": 1, "fcr": 0, "followup.basically_satisfied": 1, "stage.resolve.breached": 1} {
+		if got := second.Counts[k]; got != want {
+			t.Errorf("%s %s = %d, want %d (%v)", later, k, got, want, second.Counts)
+		}
+	}
+	total := byDate["total"]
+	for k, want := range map[string]float64{"first_contact_resolution": 0.5, "appeal_rate": 1.0 / 3, "repeat_rate": 0,
+		"satisfaction": 2.0 / 3, "timeliness.resolve": 2.0 / 3} {
+		if got := total.Rates[k]; got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("total %s = %v, want %v (%v)", k, got, want, total.Rates)
+		}
+	}
+	// A repeat of a within 30 days takes its first-contact resolution back.
+	e.clock.Add(24 * time.Hour)
+	if o := e.submit(intake("province", "18900000001", complaintNetwork)).Order; o.Class != "repeat_complaint" {
+		t.Fatalf("repeat: %s", o.Class)
+	}
+	rows, _ = e.svc.Indicators(ctx, "GD", day, day)
+	if got := rows[0].Counts["fcr"]; got != 0 {
+		t.Errorf("fcr after the repeat: %d", got)
+	}
+	if _, err := e.svc.Indicators(ctx, "GD", later, day); !errors.Is(err, workorder.ErrBadRange) {
+		t.Errorf("reversed range: %v", err)
+	}
+}
+
+// TestBatchComplaint: 10 complaints of one problem in one province within
+// 2 hours, any tier, raise a batch incident: members flagged batch, routed
+// to the batch topic, their class kept; the 11th joins.
+func TestBatchComplaint(t *testing.T) {
+	e := newEnv(t, func(r *classifier.Rules) { r.GroupComplaint.SameMonth.Threshold = 1000 })
+	var ids []string
+	for i := 0; i < 10; i++ {
+		o := e.submit(intake("province", fmt.Sprintf("1890000%04d", i), complaintNetwork)).Order
+		ids = append(ids, o.ID)
+		e.clock.Add(10 * time.Minute)
+	}
+	id := "BC-H2026112311-GD-network.quality" // raised at 11:30
+	evs := e.eventsOf(queue.TypeIncidentBatch, id)
+	if len(evs) != 1 || !slices.Contains(evs[0].Topics, "hotline.workorders.batch") {
+		t.Fatalf("batch events %v", evs)
+	}
+	if inc := incidentOf(t, evs[0]); inc.State != "open" || !slices.Equal(inc.Members, ids) || inc.Verified {
+		t.Errorf("batch incident %+v", inc)
+	}
+	for _, id := range ids {
+		o := e.get(id)
+		if o.Class != "complaint" || !o.HasFlag(configs.FlagBatch) || o.HasFlag(configs.FlagSuspectedGroup) {
+			t.Errorf("member %s: %s %v", id, o.Class, o.Flags)
+		}
+	}
+	eleventh := e.submit(intake("group", "18900009999", complaintNetwork)).Order
+	if !eleventh.HasFlag(configs.FlagBatch) || !slices.Contains(eleventh.Incidents, id) {
+		t.Errorf("11th: %v %v", eleventh.Flags, eleventh.Incidents)
+	}
+	if ev := e.eventsOf(queue.TypeWorkOrderCreated, eleventh.ID); len(ev) != 1 || !slices.Contains(ev[0].Topics, "hotline.workorders.batch") {
+		t.Errorf("the 11th's topics %v", ev)
+	}
+	// Spread over more than 2 hours: no batch.
+	e.clock.Add(24 * time.Hour)
+	for i := 0; i < 10; i++ {
+		o := e.submit(intake("province", fmt.Sprintf("1890001%04d", i), complaintBilling)).Order
+		if o.HasFlag(configs.FlagBatch) {
+			t.Fatalf("spread %d: %v", i, o.Flags)
+		}
+		e.clock.Add(15 * time.Minute)
 	}
 }

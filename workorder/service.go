@@ -29,6 +29,7 @@ type Service struct {
 	eventID   func() string
 	log       zerolog.Logger
 	created   *prometheus.CounterVec
+	purged    prometheus.Counter
 	rules     *classifier.Rules
 	groups    GroupCounter
 	unknown   string // the province code of an unknown province: not counted
@@ -104,6 +105,12 @@ func NewService(p ServiceParams) *Service {
 	p.Store.keep = max(time.Duration(rules.RepeatComplaint.WindowDays+1)*24*time.Hour, rules.UnsatisfiedWithResult.Window.D())
 	p.Store.keepEscalations = time.Duration(rules.EscalationRecord.WindowDays+1) * 24 * time.Hour
 	p.Store.archiveAfter = p.Config.Escalation.AutoArchiveAfter.D()
+	p.Store.retain = p.Config.Retention.AfterArchive.D()
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_workorders_purged_total",
+		Help: "Archived work orders purged after their retention (retention.after_archive).",
+	})
+	p.Registerer.MustRegister(purged)
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}
@@ -114,7 +121,7 @@ func NewService(p ServiceParams) *Service {
 		tracer: p.Tracer,
 		store:  p.Store, router: p.Router, deadlines: p.Config.Escalation.Deadlines, policies: p.Policies,
 		loc: p.Config.Location, source: p.Config.Kafka.Source, now: p.Now, eventID: p.EventID,
-		log: p.Logger.With().Str("component", "workorder").Logger(), created: created,
+		log: p.Logger.With().Str("component", "workorder").Logger(), created: created, purged: purged,
 		rules: rules, groups: p.Groups, unknown: p.Config.Provinces.Unknown, grace: p.Grace,
 		provinceOf: p.Config.ProvinceOf, defaultProblemCode: p.Config.DefaultProblemCode, problemCodes: p.Config.ProblemCodes,
 	}

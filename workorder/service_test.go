@@ -128,7 +128,10 @@ func TestChangeStatusMovesTimersAndOpensRepeatWindow(t *testing.T) {
 		t.Errorf("index of a resolved complaint: TTL %v, want 30 days and a slack", ttl)
 	}
 	now = now.Add(time.Minute)
-	if _, err := change("archived", "c7"); err != nil {
+	if _, err := change("archived", "c7"); !errors.Is(err, workorder.ErrFollowupRequired) {
+		t.Fatalf("archived without a follow-up: %v", err)
+	}
+	if _, err := svc.RecordFollowup(ctx, o.ID, "satisfied", "", "agent-7"); err != nil {
 		t.Fatal(err)
 	}
 	if h := history(); len(h) != 1 || h[0].Status != "archived" || !h[0].ClosedAt.Equal(now) {

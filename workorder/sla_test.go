@@ -278,7 +278,10 @@ func TestServiceSLALifecycle(t *testing.T) {
 		t.Errorf("resolved alerts %+v", res)
 	}
 	e.now = e.now.Add(time.Hour)
-	o = e.change(o.ID, "archived", "")
+	o, err = e.svc.RecordFollowup(e.ctx, o.ID, "satisfied", "", "agent-7") // archives it
+	if err != nil || o.Status != "archived" || o.Followup == nil {
+		t.Fatalf("follow-up: %v", err)
+	}
 	if e.timer(o, "follow_up") != nil || len(o.Deadlines) != 0 {
 		t.Errorf("after archived: %v", o.Deadlines)
 	}

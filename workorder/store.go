@@ -43,6 +43,9 @@ type Store struct {
 	// archiveAfter is how long a resolved order waits to be archived
 	// automatically; 0 never (NewService sets it).
 	archiveAfter time.Duration
+	// retain is how long an archived order is kept; 0 forever
+	// (NewService sets it).
+	retain time.Duration
 }
 
 // NewStore returns the store.
@@ -556,6 +559,9 @@ func (s *Store) archiveKey(shard int) string {
 // orders to archive: due archiveAfter after it became resolved, gone once
 // it is in any other status.
 func (s *Store) writeArchiveDue(ctx context.Context, pipe redis.Pipeliner, shard int, o *Order) {
+	if o.Status == configs.StatusArchived && s.retain > 0 {
+		pipe.ZAdd(ctx, s.purgeKey(shard), redis.Z{Score: float64(o.UpdatedAt.Add(s.retain).UnixMilli()), Member: o.ID})
+	}
 	if o.Status == configs.StatusResolved && s.archiveAfter > 0 {
 		pipe.ZAdd(ctx, s.archiveKey(shard), redis.Z{Score: float64(o.UpdatedAt.Add(s.archiveAfter).UnixMilli()), Member: o.ID})
 		return

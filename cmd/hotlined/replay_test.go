@@ -13,7 +13,7 @@ func TestReplaySubcommand(t *testing.T) {
 	var out, errs bytes.Buffer
 	code := runReplay([]string{"-config", cfg, "-format", "table", "../../daemon/replay/testdata/major_ladder.jsonl"},
 		strings.NewReader(""), &out, &errs)
-	if code != 0 || !strings.Contains(out.String(), "report_upward: group_customer_service 3") {
+	if code != 0 || !strings.Contains(out.String(), "report_upward: group_customer_service 4") {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errs.String(), out.String())
 	}
 

@@ -33,6 +33,7 @@ import (
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/phone"
 	"github.com/hotlined/hotlined/ivr"
 	"github.com/hotlined/hotlined/queue"
 	"github.com/hotlined/hotlined/workorder"
@@ -360,7 +361,13 @@ func (r *run) apply(ctx context.Context, s step) error {
 			return fmt.Errorf("class: %w", err)
 		}
 	case s.Followup != nil:
-		return errors.New("followup: not supported by this build: the work-order service has no follow-up action yet")
+		id, err := r.order(s.Followup.Order)
+		if err != nil {
+			return fmt.Errorf("followup: %w", err)
+		}
+		if _, err := r.svc.RecordFollowup(ctx, id, s.Followup.Result, s.Followup.Reason, actor(s.Followup.By, agentActor)); err != nil {
+			return fmt.Errorf("followup: %w", err)
+		}
 	case s.Incident != nil:
 		return r.incident(ctx, s)
 	case s.Ack != nil:
@@ -376,6 +383,12 @@ func (r *run) contact(ctx context.Context, s step) error {
 	if s.Label != "" {
 		if _, dup := r.labels[s.Label]; dup {
 			return fmt.Errorf("label %q: used before", s.Label)
+		}
+	}
+	// Numbers in any form to national form, as the SIP edge and the API do.
+	for _, n := range []*string{&c.ServiceNumber, &c.Caller} {
+		if v := phone.National(*n); v != "" {
+			*n = v
 		}
 	}
 	var in workorder.Intake
@@ -419,7 +432,7 @@ func (r *run) call(c *contactStep, line int) (workorder.Intake, error) {
 		return workorder.Intake{}, fmt.Errorf("hotline %q is not in the config", c.Hotline)
 	}
 	if c.Channel != "" || c.Tier != "" || c.Category != "" || c.Subcategory != "" || c.ProblemCode != "" ||
-		c.EscalationTendency || c.PublicOpinionRisk || len(c.Appeal) > 0 {
+		c.EscalationTendency || c.PublicOpinionRisk || c.ReceivedAt != "" || c.Appeal != nil {
 		return workorder.Intake{}, errors.New("a call takes hotline, ivr_path, call_id, caller, service_number, province and description; the other fields are for other channels")
 	}
 	if c.IVRPath == "" {
@@ -459,19 +472,50 @@ func (r *run) call(c *contactStep, line int) (workorder.Intake, error) {
 		ServiceNumber: sess.ServiceNumber(), IVRPath: sess.Path(), Leaf: *leaf, Description: c.Description}, nil
 }
 
-// channels an order may come from through the API (calls come by SIP).
-var channels = []string{"web", "app", "letter", "wechat", "email"}
+// channels an order may come from through the API (calls come by SIP);
+// regulator_transfer is an appeal a regulator's centre transferred.
+var channels = []string{"web", "app", "letter", "wechat", "email", channelRegulatorTransfer}
+
+const channelRegulatorTransfer = "regulator_transfer"
 
 // intake is the intake of an order from another channel, checked as POST
-// /v1/workorders checks it.
+// /v1/workorders checks it (received_at: not after the line's time).
 func (r *run) intake(c *contactStep) (workorder.Intake, error) {
+	var received time.Time
+	if c.ReceivedAt != "" {
+		t, err := time.Parse(time.RFC3339, c.ReceivedAt)
+		if err != nil || t.After(r.now) {
+			return workorder.Intake{}, fmt.Errorf("received_at %q: want RFC 3339, not after the line's at", c.ReceivedAt)
+		}
+		received = t
+	}
+	var appeal *workorder.Appeal
+	if a := c.Appeal; a != nil {
+		appeal = &workorder.Appeal{Authority: strings.TrimSpace(a.Authority), CaseNumber: strings.TrimSpace(a.CaseNumber)}
+		var errA, errD error
+		appeal.ReceivedAt, errA = time.Parse(time.RFC3339, a.ReceivedAt)
+		appeal.Deadline, errD = time.Parse(time.RFC3339, a.Deadline)
+		switch {
+		case appeal.Authority == "" || appeal.CaseNumber == "":
+			return workorder.Intake{}, errors.New("appeal: authority and case_number are required")
+		case errA != nil:
+			return workorder.Intake{}, fmt.Errorf("appeal.received_at: want RFC 3339: %w", errA)
+		case errD != nil || !appeal.Deadline.After(appeal.ReceivedAt):
+			return workorder.Intake{}, errors.New("appeal.deadline: want RFC 3339, after appeal.received_at")
+		}
+		if received.IsZero() {
+			received = appeal.ReceivedAt
+		}
+	}
 	switch {
 	case c.IVRPath != "" || c.CallID != "":
 		return workorder.Intake{}, errors.New("ivr_path and call_id need a hotline")
-	case c.Channel == "regulator_transfer" || len(c.Appeal) > 0:
-		return workorder.Intake{}, errors.New("channel regulator_transfer and appeal: not supported by this build (the work-order intake has no appeal fields yet)")
 	case !slices.Contains(channels, c.Channel):
 		return workorder.Intake{}, fmt.Errorf("channel %q: want hotline (a call) or one of %s", c.Channel, strings.Join(channels, ", "))
+	case c.Channel == channelRegulatorTransfer && (c.Tier != configs.TierAppeal || appeal == nil):
+		return workorder.Intake{}, errors.New("appeal: a regulator_transfer is an appeal-tier contact with the appeal fields")
+	case c.Channel != channelRegulatorTransfer && appeal != nil:
+		return workorder.Intake{}, errors.New("appeal: only with channel regulator_transfer")
 	case !slices.Contains(configs.Tiers, c.Tier):
 		return workorder.Intake{}, fmt.Errorf("tier %q: want one of %s", c.Tier, strings.Join(configs.Tiers, ", "))
 	case c.Tier == configs.TierProvince && !configs.ValidProvince(c.Province), c.Province != "" && !configs.ValidProvince(c.Province):
@@ -485,6 +529,7 @@ func (r *run) intake(c *contactStep) (workorder.Intake, error) {
 	}
 	return workorder.Intake{Channel: c.Channel, Tier: c.Tier, Province: c.Province, Caller: c.Caller,
 		ServiceNumber: c.ServiceNumber, Description: c.Description, ProblemCode: c.ProblemCode,
+		ReceivedAt: received, Appeal: appeal,
 		Leaf: configs.Leaf{Category: c.Category, Subcategory: c.Subcategory, EscalationTendency: c.EscalationTendency,
 			PublicOpinionRisk: c.PublicOpinionRisk}}, nil
 }

@@ -165,8 +165,10 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"unknown hotline", `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"95555","ivr_path":"1"}}`,
 			`line 1: contact: hotline "95555" is not in the config`},
 		{"label twice", c1 + "\n" + strings.Replace(c1, "18912340001", "18912340002", 1), `line 2: label "C1": used before`},
-		{"followup", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","followup":{"order":"C1","result":"satisfied"}}`,
-			"line 2: followup: not supported by this build"},
+		{"followup before resolved", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","followup":{"order":"C1","result":"satisfied"}}`,
+			"the order is not resolved"},
+		{"appeal without regulator_transfer", `{"at":"2026-11-02T10:00:00+08:00","contact":{"channel":"web","tier":"appeal","category":"complaint","subcategory":"billing","appeal":{"authority":"GD CA","case_number":"1","received_at":"2026-11-01T10:00:00+08:00","deadline":"2026-11-10T10:00:00+08:00"}}}`,
+			"line 1: contact: appeal: only with channel regulator_transfer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := replay.Run(context.Background(), params(t), strings.NewReader(tc.timeline), &bytes.Buffer{})

@@ -44,14 +44,24 @@ type contactStep struct {
 	Province      string `json:"province"`
 	Description   string `json:"description"`
 
-	Channel            string          `json:"channel"`
-	Tier               string          `json:"tier"`
-	Category           string          `json:"category"`
-	Subcategory        string          `json:"subcategory"`
-	ProblemCode        string          `json:"problem_code"`
-	EscalationTendency bool            `json:"escalation_tendency"`
-	PublicOpinionRisk  bool            `json:"public_opinion_risk"`
-	Appeal             json.RawMessage `json:"appeal"`
+	Channel            string      `json:"channel"`
+	Tier               string      `json:"tier"`
+	Category           string      `json:"category"`
+	Subcategory        string      `json:"subcategory"`
+	ProblemCode        string      `json:"problem_code"`
+	EscalationTendency bool        `json:"escalation_tendency"`
+	PublicOpinionRisk  bool        `json:"public_opinion_risk"`
+	ReceivedAt         string      `json:"received_at"`
+	Appeal             *appealStep `json:"appeal"`
+}
+
+// appealStep is the appeal centre's transfer of a regulator_transfer
+// contact (RFC 3339 times).
+type appealStep struct {
+	Authority  string `json:"authority"`
+	CaseNumber string `json:"case_number"`
+	ReceivedAt string `json:"received_at"`
+	Deadline   string `json:"deadline"`
 }
 
 type statusStep struct {
