@@ -66,3 +66,9 @@ bench-classifier: deps
 .PHONY: bench-escalation
 bench-escalation: deps
 	$(GO) test -run='^$$' -bench='BenchmarkTimerFiring' -benchtime=1x -timeout=20m $(BENCHFLAGS) ./escalation
+
+# hotlined replay: a synthetic month of 100,000 contacts into redis-server,
+# and 10,000 on the embedded Redis (BENCHMARKS.md).
+.PHONY: bench-replay
+bench-replay: deps
+	$(GO) test -run='^$$' -bench='BenchmarkReplayMonth' -benchtime=1x -timeout=60m ./daemon/replay

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -28,7 +26,7 @@ func (s *Service) events(typ string, o *Order, now time.Time) ([]queue.Event, er
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("work order %s: no kafka route matches tier %s class %s", o.ID, o.Tier, o.Class)
 	}
-	id := uuid.NewString()
+	id := s.eventID()
 	var out []queue.Event
 	byFields := map[string]int{} // the fields' key -> index in out
 	for _, t := range targets {

@@ -17,7 +17,12 @@ import (
 	"github.com/hotlined/hotlined/daemon"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "replay" {
+		os.Exit(runReplay(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(run())
+}
 
 // run is main with an exit code, so every deferred stop runs before the
 // process exits: 0 after a clean (or grace-bounded) shutdown, 1 on a

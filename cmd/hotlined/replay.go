@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/daemon"
+	"github.com/hotlined/hotlined/daemon/replay"
+)
+
+// runReplay is `hotlined replay [flags] TIMELINE.jsonl` (daemon/replay):
+// the timeline through the config's rules on a simulated clock, the events
+// to stdout. It returns the exit code: 0, 1 on a replay error (the line
+// named), 2 on bad usage or config.
+func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "configs/hotlined.yaml", "path to the YAML config whose rules are replayed")
+	redisAddr := fs.String("redis", "", "host:port of a Redis to replay into; empty: an embedded one in this process")
+	force := fs.Bool("force", false, "replay into a Redis that holds hotlined keys (they stay, and count)")
+	format := fs.String("format", "json", "json (JSON Lines) or table")
+	logLevel := fs.String("log-level", "error", "log level on stderr (trace, debug, info, warn, error); the events are on stdout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hotlined replay [-config PATH] [-redis ADDR [-force]] [-format json|table] TIMELINE.jsonl (- for stdin)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	level, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotlined replay: -log-level: %v\n", err)
+		return 2
+	}
+	cfg, err := configs.Load(*configPath, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotlined replay: config: %v\n", err)
+		return 2
+	}
+	files, err := daemon.LoadFiles(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hotlined replay: config: %v\n", err)
+		return 2
+	}
+	in := stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "hotlined replay: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		in = f
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	err = replay.Run(ctx, replay.Params{Config: cfg, Rules: files.Rules, Policies: files.Policies,
+		RedisAddr: *redisAddr, Force: *force, Format: *format,
+		Logger: zerolog.New(stderr).Level(level).With().Timestamp().Logger()}, in, out)
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hotlined replay: %s: %v\n", fs.Arg(0), err)
+		return 1
+	}
+	return 0
+}

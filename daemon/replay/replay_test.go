@@ -1,0 +1,200 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/daemon"
+	"github.com/hotlined/hotlined/daemon/replay"
+	"github.com/hotlined/hotlined/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata from this run")
+
+// params are the shipped config's: the rules an operator would replay.
+func params(t testing.TB) replay.Params {
+	t.Helper()
+	cfg, err := configs.Load("../../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := daemon.LoadFiles(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replay.Params{Config: cfg, Rules: files.Rules, Policies: files.Policies, Logger: zerolog.Nop()}
+}
+
+func replayFile(t testing.TB, p replay.Params, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	if err := replay.Run(context.Background(), p, f, &out); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out.Bytes()
+}
+
+// golden compares got with the golden file, or rewrites it with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./daemon/replay -run Golden -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < max(len(gl), len(wl)); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs at line %d:\n got: %.600s\nwant: %.600s\n(check the change, then -update)", path, i+1, g, w)
+			}
+		}
+	}
+}
+
+// TestGolden replays every timeline of testdata and compares the output,
+// byte for byte, with its .golden file: the rules' decisions at the
+// boundaries of time the timelines' comments describe.
+func TestGolden(t *testing.T) {
+	timelines, err := filepath.Glob("testdata/*.jsonl")
+	if err != nil || len(timelines) < 6 {
+		t.Fatalf("timelines: %v, %v", timelines, err)
+	}
+	for _, tl := range timelines {
+		name := strings.TrimSuffix(filepath.Base(tl), ".jsonl")
+		t.Run(name, func(t *testing.T) {
+			golden(t, strings.TrimSuffix(tl, ".jsonl")+".golden", replayFile(t, params(t), tl))
+		})
+	}
+}
+
+// TestGoldenTable is the table format of one timeline.
+func TestGoldenTable(t *testing.T) {
+	p := params(t)
+	p.Format = "table"
+	golden(t, "testdata/major_ladder.table.golden", replayFile(t, p, "testdata/major_ladder.jsonl"))
+}
+
+// TestSameTimelineSameBytes replays one timeline twice in one process
+// (Go's map order differs between the runs) and once into a redis-server
+// instead of the embedded Redis: the three outputs are the same bytes.
+func TestSameTimelineSameBytes(t *testing.T) {
+	const tl = "testdata/group_same_day.jsonl"
+	first := replayFile(t, params(t), tl)
+	if second := replayFile(t, params(t), tl); !bytes.Equal(first, second) {
+		t.Fatal("two replays of the same timeline differ")
+	}
+	p := params(t)
+	p.RedisAddr = testenv.StartRedis(t).Addr
+	if server := replayFile(t, p, tl); !bytes.Equal(first, server) {
+		t.Fatal("the replay on redis-server differs from the embedded one")
+	}
+	if !bytes.Contains(first, []byte(`"state":"confirmed"`)) {
+		t.Fatal("the timeline no longer confirms its incident: not a useful check")
+	}
+}
+
+func TestRefusesARedisWithHotlinedKeys(t *testing.T) {
+	r := testenv.StartRedis(t)
+	if err := r.Client.Set(context.Background(), "hotlined:{0}:wo:WO-20200101-GD-000001", "{}", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := params(t)
+	p.RedisAddr = r.Addr
+	tl := `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"1","caller":"18912340001"}}`
+	err := replay.Run(context.Background(), p, strings.NewReader(tl), &bytes.Buffer{})
+	if !errors.Is(err, replay.ErrRedisInUse) {
+		t.Fatalf("err = %v, want ErrRedisInUse", err)
+	}
+	p.Force = true
+	var out bytes.Buffer
+	if err := replay.Run(context.Background(), p, strings.NewReader(tl), &out); err != nil {
+		t.Fatalf("with Force: %v", err)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(`"type":"hotline.workorder.created"`)) {
+		t.Fatalf("with Force, no order:\n%s", out.String())
+	}
+}
+
+// TestErrorsNameTheLine: malformed or impossible lines stop the replay
+// with their line number; lines that no longer apply are skipped and
+// reported.
+func TestErrorsNameTheLine(t *testing.T) {
+	const c1 = `{"at":"2026-11-02T10:00:00+08:00","label":"C1","contact":{"hotline":"10000","ivr_path":"41","caller":"18912340001"}}`
+	for _, tc := range []struct{ name, timeline, want string }{
+		{"out of order", c1 + "\n# a comment\n\n" + `{"at":"2026-11-02T09:59:59+08:00","status":{"order":"C1","to":"accepted"}}`,
+			"line 4: 2026-11-02T09:59:59+08:00 is before line 1's"},
+		{"unknown label", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","status":{"order":"C9","to":"accepted"}}`,
+			`line 2: status: order "C9": no contact before has this label`},
+		{"illegal transition", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","status":{"order":"C1","to":"archived"}}`,
+			"line 2: status: update work order WO-20261102-GD-3600000001: illegal status transition"},
+		{"unknown key", `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_pth":"1"}}`,
+			`line 1: decode: json: unknown field "ivr_pth"`},
+		{"two actions", `{"at":"2026-11-02T10:00:00+08:00","status":{},"ack":{}}`, "line 1: want exactly one of"},
+		{"no offset", `{"at":"2026-11-02T10:00:00","status":{"order":"C1","to":"accepted"}}`, "line 1: at: want RFC 3339 with an offset"},
+		{"path off the menu", `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"49"}}`,
+			`line 1: contact: ivr_path "49"`},
+		{"path short of a leaf", `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"4"}}`,
+			`line 1: contact: ivr_path "4" does not reach a leaf`},
+		{"unknown hotline", `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"95555","ivr_path":"1"}}`,
+			`line 1: contact: hotline "95555" is not in the config`},
+		{"label twice", c1 + "\n" + strings.Replace(c1, "18912340001", "18912340002", 1), `line 2: label "C1": used before`},
+		{"followup before resolved", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","followup":{"order":"C1","result":"satisfied"}}`,
+			"the order is not resolved"},
+		{"appeal without regulator_transfer", `{"at":"2026-11-02T10:00:00+08:00","contact":{"channel":"web","tier":"appeal","category":"complaint","subcategory":"billing","appeal":{"authority":"GD CA","case_number":"1","received_at":"2026-11-01T10:00:00+08:00","deadline":"2026-11-10T10:00:00+08:00"}}}`,
+			"line 1: contact: appeal: only with channel regulator_transfer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := replay.Run(context.Background(), params(t), strings.NewReader(tc.timeline), &bytes.Buffer{})
+			var le *replay.LineError
+			if !errors.As(err, &le) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a *LineError containing %q", err, tc.want)
+			}
+		})
+	}
+
+	// An ack with no open alert and a confirmation without an incident do
+	// not apply under these rules: reported, and the replay goes on.
+	tl := c1 + "\n" + `{"at":"2026-11-02T10:01:00+08:00","ack":{"order":"C1","stage":"reply"}}` + "\n" +
+		`{"at":"2026-11-02T10:02:00+08:00","incident":{"member":"C1","action":"confirm"}}` + "\n" +
+		`{"at":"2026-11-02T10:03:00+08:00","status":{"order":"C1","to":"accepted"}}`
+	var out bytes.Buffer
+	if err := replay.Run(context.Background(), params(t), strings.NewReader(tl), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`{"at":"2026-11-02T10:01:00+08:00","line":2,"skipped":"ack: C1 (WO-20261102-GD-3600000001) has no open alert at stage reply"}`,
+		`{"at":"2026-11-02T10:02:00+08:00","line":3,"skipped":"incident: C1 (WO-20261102-GD-3600000001) is in no suspected incident"}`,
+		`"type":"hotline.workorder.status_changed"`, `"skipped_lines":2`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s:\n%s", want, out.String())
+		}
+	}
+}
