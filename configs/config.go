@@ -94,7 +94,7 @@ type SIP struct {
 	// transferModeForced: HOTLINED_TRANSFER_MODE was set, leaves' modes
 	// do not count.
 	transferModeForced bool
-	IVR             IVR      `yaml:"ivr"`
+	IVR                IVR `yaml:"ivr"`
 
 	// Admission: what a source may hold, so a flood cannot starve callers.
 	// AckTimeout frees the slot of an answered INVITE whose ACK has not
@@ -292,8 +292,8 @@ type Node struct {
 
 // Leaf is where the caller's choice ends.
 type Leaf struct {
-	Category             string `yaml:"category"`
-	Subcategory          string `yaml:"subcategory"`
+	Category    string `yaml:"category"`
+	Subcategory string `yaml:"subcategory"`
 	// Queue is the contact-centre queue that takes the call (the user
 	// part of the target at sip.acd_uri); Transfer, a whole sip: URI,
 	// beats it for a target outside the contact centre.
