@@ -38,11 +38,14 @@ const (
 	TypeWorkOrderEscalated     = "hotline.workorder.escalated"
 	// TypeWorkOrderUpdated: a change with no type of its own (a note, the
 	// problem code, the province set by an agent).
-	TypeWorkOrderUpdated       = "hotline.workorder.updated"
-	TypeIncidentGroupComplaint = "hotline.incident.group_complaint"
-	TypeAlertRaised            = "hotline.alert.raised"
-	TypeAlertAcked             = "hotline.alert.acked"
-	TypeAlertResolved          = "hotline.alert.resolved"
+	TypeWorkOrderUpdated = "hotline.workorder.updated"
+	// TypeWorkOrderCallbackRequested: the transfer to an agent failed; the
+	// customer is to be called back (DESIGN "Transfer").
+	TypeWorkOrderCallbackRequested = "hotline.workorder.callback_requested"
+	TypeIncidentGroupComplaint     = "hotline.incident.group_complaint"
+	TypeAlertRaised                = "hotline.alert.raised"
+	TypeAlertAcked                 = "hotline.alert.acked"
+	TypeAlertResolved              = "hotline.alert.resolved"
 	// TypeStatusUpdate is the inbound type on hotline.workorders.updates.
 	TypeStatusUpdate = "hotline.workorder.status_update"
 )
