@@ -229,6 +229,14 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	}
 	sweeper.Start(ctx)
 	d.onShutdown(sweeper.Shutdown)
+	// Orders whose call was lost with its daemon before the transfer.
+	transfers, err := workorder.NewTransferSweeper(workorder.TransferSweeperParams{
+		Service: orders, Interval: 15 * time.Second, Logger: log, Registerer: d.registry})
+	if err != nil {
+		return nil, err
+	}
+	transfers.Start(ctx)
+	d.onShutdown(transfers.Shutdown)
 
 	updates, err := queue.NewUpdatesConsumer(queue.UpdatesParams{
 		Reader: kafka.NewReader(kafka.ReaderConfig{
