@@ -140,6 +140,7 @@ var uiMessages = []uiMessage{
 	{"action.problem", "问题编码", "Problem code"},
 	{"action.province", "省份", "Province"},
 	{"action.transfer", "转接坐席", "Transferred to an agent"},
+	{"action.transfer_abandoned", "转接中客户挂机", "Caller hung up during the transfer"},
 	{"action.group", "群体投诉", "Group complaint"},
 	{"role.agent", "坐席", "Agent"},
 	{"role.supervisor", "主管", "Supervisor"},

@@ -70,6 +70,7 @@ func boot(t *testing.T, edit func(*configs.Config), opts ...daemon.Option) *harn
 		t.Fatal(err)
 	}
 	cfg.Kafka.EmbeddedListen = "127.0.0.1:0"
+	cfg.SIP.TransferMode = configs.TransferRefer // testenv.Caller answers REFER; bridge tests set it
 	if edit != nil {
 		edit(cfg)
 	}

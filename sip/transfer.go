@@ -31,6 +31,8 @@ type Transfers interface {
 	Transferred(ctx context.Context, id, target, mode string) (*workorder.Order, error)
 	// TransferFailed: flag, alert and call-back request.
 	TransferFailed(ctx context.Context, id, reason string) (*workorder.Order, error)
+	// TransferAbandoned: the caller hung up before an agent answered.
+	TransferAbandoned(ctx context.Context, id, target, mode string) (*workorder.Order, error)
 }
 
 // Transfer results, the label of hotlined_sip_transfers_total besides
@@ -79,10 +81,14 @@ func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, targ
 // recordTransfer writes the outcome on the order, with a bounded context
 // of its own: the call may be gone already.
 func (s *Server) recordTransfer(log zerolog.Logger, o *workorder.Order, target, mode, result, reason string) {
-	if result != transferAccepted {
+	switch {
+	case reason == workorder.TransferCallerHungUp:
+		s.metrics.transferFailed.WithLabelValues(mode, reason).Inc()
+		log.Info().Msg("the caller hung up before an agent answered")
+	case result != transferAccepted:
 		s.metrics.transferFailed.WithLabelValues(mode, reason).Inc()
 		log.Warn().Str("result", result).Str("reason", reason).Msg("transfer failed")
-	} else {
+	default:
 		log.Info().Msg("call transferred")
 	}
 	if s.transfers == nil {
@@ -91,9 +97,12 @@ func (s *Server) recordTransfer(log zerolog.Logger, o *workorder.Order, target, 
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
 	var err error
-	if result == transferAccepted {
+	switch {
+	case result == transferAccepted:
 		_, err = s.transfers.Transferred(ctx, o.ID, target, mode)
-	} else {
+	case reason == workorder.TransferCallerHungUp:
+		_, err = s.transfers.TransferAbandoned(ctx, o.ID, target, mode)
+	default:
 		_, err = s.transfers.TransferFailed(ctx, o.ID, reason)
 	}
 	if err != nil && !errors.Is(err, workorder.ErrUnchanged) {
@@ -144,7 +153,7 @@ func (s *Server) refer(ctx context.Context, log zerolog.Logger, c *call, o *work
 	res, err := c.dlg.Do(rctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return transferFailed, "caller_hung_up"
+			return transferFailed, workorder.TransferCallerHungUp
 		}
 		log.Warn().Err(err).Msg("REFER got no answer")
 		return transferFailed, workorder.TransferError
@@ -167,7 +176,11 @@ func (s *Server) refer(ctx context.Context, log zerolog.Logger, c *call, o *work
 			}
 		case <-rctx.Done():
 			if ctx.Err() != nil {
-				return transferFailed, "caller_hung_up"
+				// The transferee left our leg after accepting the REFER
+				// without a failure NOTIFY: what RFC 5589 (6.1) has it do
+				// once its call to the target stands.
+				log.Info().Msg("the caller's side ended our leg after accepting the REFER")
+				return transferAccepted, ""
 			}
 			log.Warn().Msg("no final NOTIFY for the transfer")
 			return transferFailed, workorder.TransferNoAnswer
@@ -265,7 +278,7 @@ func (s *Server) bridge(ctx context.Context, log zerolog.Logger, c *call, o *wor
 			log.Info().Int("status", refused.Res.StatusCode).Msg("the agent side refused the call")
 			return transferRefused, failureReason(refused.Res.StatusCode)
 		case ctx.Err() != nil:
-			return transferFailed, "caller_hung_up"
+			return transferFailed, workorder.TransferCallerHungUp
 		case ring.Err() != nil:
 			return transferFailed, workorder.TransferNoAnswer
 		default:

@@ -41,6 +41,9 @@ const (
 	// TransferCallLost: the call ended before the transfer finished and no
 	// daemon recorded how (the daemon holding it crashed).
 	TransferCallLost = "call_lost"
+	// TransferCallerHungUp: the caller left before an agent answered; not
+	// a failure (TransferAbandoned), only a metric's reason.
+	TransferCallerHungUp = "caller_hung_up"
 )
 
 // actorTransfer is the history actor of transfer entries.
@@ -114,11 +117,27 @@ func (s *Service) Transferred(ctx context.Context, id, target, mode string) (*Or
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
 		o.UpdatedAt = now
 		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer", To: target, Note: mode})
-		ev, err := s.event(queue.TypeWorkOrderUpdated, o, now)
-		if err != nil {
-			return Mutation{}, err
-		}
-		return Mutation{Events: []queue.Event{ev}}, nil
+		return Mutation{}, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	if err := s.store.clearTransferPending(ctx, id); err != nil {
+		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
+	}
+	return o, nil
+}
+
+// TransferAbandoned records on order id that the caller hung up while the
+// transfer was under way (before an agent answered): a history entry
+// (action transfer_abandoned), no flag, no event, no call-back (the
+// customer chose to leave); the pending mark goes. Errors: ErrNotFound.
+func (s *Service) TransferAbandoned(ctx context.Context, id, target, mode string) (*Order, error) {
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer_abandoned", To: target, Note: mode})
+		return Mutation{}, nil
 	})
 	if err != nil {
 		return o, err
@@ -191,7 +210,7 @@ func transferOutcome(o *Order) bool {
 		return true
 	}
 	for _, c := range o.History {
-		if c.Action == "transfer" {
+		if c.Action == "transfer" || c.Action == "transfer_abandoned" {
 			return true
 		}
 	}
