@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: redis-server,
 # SIPp (sip-tester), kcat, chromium and a CJK font (the browser tests in
-# daemon/ui_test.go check the Chinese pages' glyphs) and staticcheck. Does
-# nothing when all are there.
+# daemon/ui_test.go check the Chinese pages' glyphs), baresip (the
+# softphones of daemon/transfer_test.go; baresip-core is the headless part
+# of Debian's baresip) and staticcheck. Does nothing when all are there.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v kcat >/dev/null || missing+=(kcat)
+command -v baresip >/dev/null || missing+=(baresip-core)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
