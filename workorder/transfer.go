@@ -46,8 +46,9 @@ const (
 	TransferCallerHungUp = "caller_hung_up"
 )
 
-// actorTransfer is the history actor of transfer entries.
-const actorTransfer = "system:transfer"
+// actorTransfer is the history actor of transfer entries (the pages show
+// it as the system).
+const actorTransfer = "system"
 
 // CallbackRequest is the data of hotline.workorder.callback_requested: the
 // customer of the order is to be called back on Number (the caller, else
@@ -107,8 +108,8 @@ func (s *Service) TransferFailed(ctx context.Context, id, reason string) (*Order
 	return o, nil
 }
 
-// Transferred records on order id that its call reached an agent at
-// target, by mode (bridge: the agent answered; refer: the final NOTIFY
+// Transferred records on order id that its call reached an agent (the
+// target is the order's transfer already; target and mode go to the log), (bridge: the agent answered; refer: the final NOTIFY
 // said 2xx): a history entry (action transfer) and
 // hotline.workorder.updated in one transaction; the pending mark goes.
 // Errors: ErrNotFound.
@@ -116,12 +117,13 @@ func (s *Service) Transferred(ctx context.Context, id, target, mode string) (*Or
 	now := s.now().In(s.loc)
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer", To: target, Note: mode})
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer"})
 		return Mutation{}, nil
 	})
 	if err != nil {
 		return o, err
 	}
+	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer recorded")
 	if err := s.store.clearTransferPending(ctx, id); err != nil {
 		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
 	}
@@ -130,18 +132,19 @@ func (s *Service) Transferred(ctx context.Context, id, target, mode string) (*Or
 
 // TransferAbandoned records on order id that the caller hung up while the
 // transfer was under way (before an agent answered): a history entry
-// (action transfer_abandoned), no flag, no event, no call-back (the
+// (action transfer_abandoned; target and mode go to the log), no flag, no event, no call-back (the
 // customer chose to leave); the pending mark goes. Errors: ErrNotFound.
 func (s *Service) TransferAbandoned(ctx context.Context, id, target, mode string) (*Order, error) {
 	now := s.now().In(s.loc)
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer_abandoned", To: target, Note: mode})
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer_abandoned"})
 		return Mutation{}, nil
 	})
 	if err != nil {
 		return o, err
 	}
+	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer abandoned by the caller")
 	if err := s.store.clearTransferPending(ctx, id); err != nil {
 		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
 	}
