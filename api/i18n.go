@@ -81,6 +81,7 @@ var uiMessages = []uiMessage{
 	{"stage.answer", "答复", "Answer"},
 	{"stage.report_upward", "逐级上报", "Report upward"},
 	{"stage.outbox", "消息积压", "Outbox backlog"},
+	{"stage.transfer_failed", "转接失败，需回呼", "Transfer failed: call back"},
 	// Ladder levels (DOMAIN.md, escalation ladder).
 	{"level.handling_agent", "处理坐席", "Handling agent"},
 	{"level.team_lead", "班组长", "Team lead"},
@@ -138,6 +139,8 @@ var uiMessages = []uiMessage{
 	{"action.note", "记录", "Note"},
 	{"action.problem", "问题编码", "Problem code"},
 	{"action.province", "省份", "Province"},
+	{"action.transfer", "转接坐席", "Transferred to an agent"},
+	{"action.transfer_abandoned", "转接中客户挂机", "Caller hung up during the transfer"},
 	{"action.group", "群体投诉", "Group complaint"},
 	{"role.agent", "坐席", "Agent"},
 	{"role.supervisor", "主管", "Supervisor"},

@@ -85,9 +85,22 @@ type SIP struct {
 	// Prompts is the folder of WAV prompts, Language its subfolder.
 	Prompts  string `yaml:"prompts"`
 	Language string `yaml:"language"`
-	// TransferTimeout bounds the wait for the REFER's final NOTIFY.
+	// TransferTimeout bounds the wait for the REFER's final NOTIFY, and in
+	// bridge mode for the agent's answer (no answer by then: a failed
+	// transfer).
 	TransferTimeout Duration `yaml:"transfer_timeout"`
-	IVR             IVR      `yaml:"ivr"`
+	// TransferMode is how a call reaches the agent: TransferBridge
+	// (hotlined calls the agent itself and joins the two legs, relaying
+	// the media) or TransferRefer (REFER to the caller's side); a leaf's
+	// transfer_mode overrides it, HOTLINED_TRANSFER_MODE overrides both.
+	TransferMode string `yaml:"transfer_mode"`
+	// ACDURI names the contact centre, "sip:host[:port][;transport=tcp]"
+	// with no user part: a leaf's queue Q is called at sip:Q@host:port.
+	ACDURI string `yaml:"acd_uri"`
+	// transferModeForced: HOTLINED_TRANSFER_MODE was set, leaves' modes
+	// do not count.
+	transferModeForced bool
+	IVR                IVR `yaml:"ivr"`
 
 	// Admission: what a source may hold, so a flood cannot starve callers.
 	// AckTimeout frees the slot of an answered INVITE whose ACK has not
@@ -335,9 +348,15 @@ type Node struct {
 
 // Leaf is where the caller's choice ends.
 type Leaf struct {
-	Category             string `yaml:"category"`
-	Subcategory          string `yaml:"subcategory"`
-	Transfer             string `yaml:"transfer"`
+	Category    string `yaml:"category"`
+	Subcategory string `yaml:"subcategory"`
+	// Queue is the contact-centre queue that takes the call (the user
+	// part of the target at sip.acd_uri); Transfer, a whole sip: URI,
+	// beats it for a target outside the contact centre.
+	Queue    string `yaml:"queue"`
+	Transfer string `yaml:"transfer"`
+	// TransferMode overrides sip.transfer_mode for this leaf ("" keeps it).
+	TransferMode         string `yaml:"transfer_mode"`
 	CollectServiceNumber bool   `yaml:"collect_service_number"`
 	// ProblemCode is the leaf's default problem code (group.code in the
 	// problem-code table); agents refine it on the order.
@@ -439,6 +458,7 @@ func Default() *Config {
 			Prompts:         "prompts",
 			Language:        "zh",
 			TransferTimeout: Duration(30 * time.Second),
+			TransferMode:    TransferBridge,
 
 			AckTimeout:           Duration(5 * time.Second),
 			MaxHalfOpen:          500,
@@ -802,6 +822,14 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) error {
 	if v, ok := get("HOTLINED_LOG_LEVEL"); ok && v != "" {
 		c.Log.Level = v
 	}
+	// The contact centre and the transfer mode of every leaf (DESIGN
+	// "Transfer").
+	if v, ok := get("HOTLINED_ACD_URI"); ok && v != "" {
+		c.SIP.ACDURI = v
+	}
+	if v, ok := get("HOTLINED_TRANSFER_MODE"); ok && v != "" {
+		c.SIP.TransferMode, c.SIP.transferModeForced = v, true
+	}
 	for _, sec := range []struct {
 		path string
 		env  string
@@ -928,6 +956,14 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.TransferTimeout.D() < time.Second {
 		bad("sip.transfer_timeout", "must be >= 1s")
+	}
+	if !slices.Contains(TransferModes, c.SIP.TransferMode) {
+		bad("sip.transfer_mode", "must be bridge or refer; got %q", c.SIP.TransferMode)
+	}
+	if c.SIP.ACDURI != "" {
+		if err := checkACDURI(c.SIP.ACDURI); err != nil {
+			bad("sip.acd_uri", "%v", err)
+		}
 	}
 	if c.SIP.IVR.FirstDigitTimeout.D() < 0 || c.SIP.IVR.InterDigitTimeout.D() < 0 || c.SIP.IVR.MaxDuration.D() < 0 || c.SIP.IVR.MaxRetries < 0 {
 		bad("sip.ivr", "timeouts and retries must not be negative")
@@ -1109,6 +1145,7 @@ func (c *Config) Validate() error {
 	for _, name := range sortedKeys(c.Menus) {
 		validateNode(bad, "menus."+name, c.Menus[name], 0)
 	}
+	validateQueues(c, bad)
 	if len(c.Hotlines) == 0 {
 		bad("hotlines", "at least one hotline is required")
 	}
@@ -1197,8 +1234,14 @@ func validateNode(bad func(string, string, ...any), path string, n *Node, depth 
 		if n.Transfer != "" && !strings.HasPrefix(n.Transfer, "sip:") && !strings.HasPrefix(n.Transfer, "sips:") {
 			bad(path+".transfer", "must be a sip: or sips: URI; got %q", n.Transfer)
 		}
-		if n.ResolveInIVR && n.Transfer != "" {
+		if n.ResolveInIVR && (n.Transfer != "" || n.Queue != "") {
 			bad(path+".resolve_in_ivr", "a leaf resolved in the IVR has no transfer")
+		}
+		if n.Queue != "" && !queueRe.MatchString(n.Queue) {
+			bad(path+".queue", "must be a SIP user name like complaint (letters, digits, - _ . +); got %q", n.Queue)
+		}
+		if n.TransferMode != "" && !slices.Contains(TransferModes, n.TransferMode) {
+			bad(path+".transfer_mode", "must be bridge or refer; got %q", n.TransferMode)
 		}
 		if n.ProblemCode != "" && !ValidProblemCode(n.ProblemCode) {
 			bad(path+".problem_code", "must be group.code like billing.overcharge; got %q", n.ProblemCode)

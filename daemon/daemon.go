@@ -252,6 +252,15 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 	if err := d.run(ctx, "incident sweeper", sweeper); err != nil {
 		return nil, err
 	}
+	// Orders whose call was lost with its daemon before the transfer.
+	transfers, err := workorder.NewTransferSweeper(workorder.TransferSweeperParams{
+		Service: orders, Interval: 15 * time.Second, Logger: log, Registerer: d.registry})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.run(ctx, "transfer sweeper", transfers); err != nil {
+		return nil, err
+	}
 
 	updates, err := queue.NewUpdatesConsumer(queue.UpdatesParams{
 		Reader: kafka.NewReader(kafka.ReaderConfig{

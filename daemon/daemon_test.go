@@ -83,6 +83,7 @@ func bootOn(t *testing.T, redisEnv map[string]string, edit func(*configs.Config)
 		t.Fatal(err)
 	}
 	cfg.Kafka.EmbeddedListen = "127.0.0.1:0"
+	cfg.SIP.TransferMode = configs.TransferRefer // testenv.Caller answers REFER; bridge tests set it
 	if edit != nil {
 		edit(cfg)
 	}

@@ -440,7 +440,7 @@ func TestBrowserWorkOrderPageAndBoard(t *testing.T) {
 	// Status changes from the page, recorded with the logged-in role.
 	b.run("accept", chromedp.Click(`button[data-status="accepted"]`, chromedp.ByQuery))
 	b.run("accepted", until(`document.getElementById("status").dataset.status === "accepted" && document.readyState === "complete" && document.querySelector('button[data-status="resolved"]') !== null && !document.querySelector('button[data-status="accepted"]')`))
-	if got := b.text("table.history tbody tr"); !strings.Contains(got, "状态变更: 新建待受理 → 已受理") || !strings.Contains(got, "+08:00") || !strings.HasPrefix(strings.TrimSpace(strings.SplitN(got, "+08:00", 2)[1]), "主管 ") {
+	if got := b.text("table.history tbody tr:last-child"); !strings.Contains(got, "状态变更: 新建待受理 → 已受理") || !strings.Contains(got, "+08:00") || !strings.HasPrefix(strings.TrimSpace(strings.SplitN(got, "+08:00", 2)[1]), "主管 ") {
 		t.Errorf("history row %q", got)
 	}
 

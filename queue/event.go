@@ -38,8 +38,11 @@ const (
 	TypeWorkOrderEscalated     = "hotline.workorder.escalated"
 	// TypeWorkOrderUpdated: a change with no type of its own (a note, the
 	// problem code, the province set by an agent).
-	TypeWorkOrderUpdated       = "hotline.workorder.updated"
-	TypeIncidentGroupComplaint = "hotline.incident.group_complaint"
+	TypeWorkOrderUpdated = "hotline.workorder.updated"
+	// TypeWorkOrderCallbackRequested: the transfer to an agent failed; the
+	// customer is to be called back (DESIGN "Transfer").
+	TypeWorkOrderCallbackRequested = "hotline.workorder.callback_requested"
+	TypeIncidentGroupComplaint     = "hotline.incident.group_complaint"
 	// TypeIncidentBatch: a batch complaint (批量投诉) raised.
 	TypeIncidentBatch = "hotline.incident.batch"
 	TypeAlertRaised   = "hotline.alert.raised"

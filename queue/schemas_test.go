@@ -15,7 +15,8 @@ func TestSchemas(t *testing.T) {
 	s := testenv.LoadSchemas(t)
 	for _, typ := range []string{queue.TypeWorkOrderCreated, queue.TypeWorkOrderUrged, queue.TypeWorkOrderReclassified,
 		queue.TypeWorkOrderStatusChanged, queue.TypeWorkOrderEscalated, queue.TypeIncidentGroupComplaint,
-		queue.TypeAlertRaised, queue.TypeAlertAcked, queue.TypeAlertResolved, queue.TypeStatusUpdate} {
+		queue.TypeAlertRaised, queue.TypeAlertAcked, queue.TypeAlertResolved, queue.TypeStatusUpdate,
+		queue.TypeWorkOrderCallbackRequested} {
 		if !slices.Contains(s.Types(), typ) {
 			t.Errorf("no schema for %s", typ)
 		}

@@ -2,7 +2,9 @@
 # Installs what the tests need on a fresh Debian machine: redis-server and
 # redis-tools, SIPp (sip-tester), Kamailio (scripts/cluster.sh), kcat,
 # chromium and a CJK font (the browser tests in daemon/ui_test.go check the
-# Chinese pages' glyphs) and staticcheck. Does nothing when all are there.
+# Chinese pages' glyphs), baresip (the softphones of
+# daemon/transfer_test.go; baresip-core is the headless part of Debian's
+# baresip) and staticcheck. Does nothing when all are there.
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,7 @@ command -v redis-cli >/dev/null || missing+=(redis-tools) # redis-cli --cluster 
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v kamailio >/dev/null || missing+=(kamailio) # scripts/cluster.sh
 command -v kcat >/dev/null || missing+=(kcat)
+command -v baresip >/dev/null || missing+=(baresip-core)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)

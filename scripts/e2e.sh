@@ -58,6 +58,7 @@ HOTLINED_SIP_LISTEN="udp:127.0.0.1:$sip_port,tcp:127.0.0.1:$sip_port" \
 HOTLINED_HTTP_LISTEN="127.0.0.1:$http_port" \
 HOTLINED_REDIS_ADDR="127.0.0.1:$redis_port" \
 HOTLINED_API_TOKENS="agent:e2e-agent-token" \
+HOTLINED_TRANSFER_MODE=refer \
   bin/hotlined -config "$cfg" >"$work/hotlined.log" 2>&1 &
 daemon=$!
 pids+=($daemon)

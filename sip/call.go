@@ -205,10 +205,12 @@ func (s *Server) run(c *call) {
 	if !s.walkMenu(ctx, c) {
 		return // the caller hung up before a leaf: abandoned (see finish)
 	}
-	leaf := c.session.Leaf()
+	leaf := *c.session.Leaf()
+	target, mode := s.cfg.Transfer(&leaf)
+	leaf.Transfer = target // the order records where the call goes
 	o := s.createOrder(c, workorder.Intake{
 		CallID: c.id, Hotline: c.hotline.Number, Tier: c.hotline.Tier, Province: c.province,
-		Caller: c.caller, ServiceNumber: c.session.ServiceNumber(), IVRPath: c.session.Path(), Leaf: *leaf,
+		Caller: c.caller, ServiceNumber: c.session.ServiceNumber(), IVRPath: c.session.Path(), Leaf: leaf,
 	})
 	if o == nil {
 		s.hangUp(c)
@@ -221,12 +223,12 @@ func (s *Server) run(c *call) {
 	case leaf.ResolveInIVR:
 		s.play(ctx, c, "resolved")
 		s.metrics.transfers.WithLabelValues("resolved_in_ivr").Inc()
-	case leaf.Transfer == "":
+	case target == "":
 		s.goodbye(ctx, c, o.ID)
 		s.metrics.transfers.WithLabelValues("no_transfer").Inc()
 	default:
 		s.play(ctx, c, "transfer")
-		if result := s.transfer(ctx, c, o, leaf.Transfer); result != "accepted" {
+		if !s.transfer(ctx, c, o, target, mode) {
 			s.goodbye(ctx, c, o.ID)
 		}
 	}
@@ -320,57 +322,6 @@ func (s *Server) goodbye(ctx context.Context, c *call, orderID string) {
 	s.play(ctx, c, names...)
 }
 
-// transfer sends REFER to the agent queue with the order in the Refer-To
-// URI headers and a Call-Info screen-pop link, and waits for the NOTIFY
-// that says how it went. It returns "accepted", "refused" or "failed".
-func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, to string) string {
-	result := "failed"
-	defer func() { s.metrics.transfers.WithLabelValues(result).Inc() }()
-	var target sipmsg.Uri
-	if err := sipmsg.ParseUri(to, &target); err != nil {
-		c.log.Error().Err(err).Str("transfer", to).Msg("bad transfer uri")
-		return result
-	}
-	target.Headers = sipmsg.NewParams()
-	target.Headers.Add("X-Work-Order-ID", o.ID)
-	target.Headers.Add("X-Work-Order-Class", o.Class)
-	target.Headers.Add("X-Priority", strconv.Itoa(o.Priority))
-	req := sipmsg.NewRequest(sipmsg.REFER, c.dlg.InviteRequest.Contact().Address)
-	req.AppendHeader(sipmsg.NewHeader("Refer-To", "<"+target.String()+">"))
-	req.AppendHeader(sipmsg.NewHeader("Referred-By", "<sip:"+c.hotline.Number+"@"+s.mediaHost+">"))
-	req.AppendHeader(sipmsg.NewHeader("Call-Info", fmt.Sprintf("<%s/ui/workorders/%s>;purpose=info", s.publicURL, o.ID)))
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.SIP.TransferTimeout.D())
-	defer cancel()
-	res, err := c.dlg.Do(rctx, req)
-	if err != nil {
-		c.log.Warn().Err(err).Msg("REFER got no answer")
-		return result
-	}
-	if !res.IsSuccess() {
-		result = "refused"
-		c.log.Info().Int("status", res.StatusCode).Msg("transfer refused")
-		return result
-	}
-	for {
-		select {
-		case code := <-c.notify:
-			switch {
-			case code < 200:
-				continue
-			case code < 300:
-				result = "accepted"
-				c.log.Info().Str("work_order", o.ID).Str("to", to).Msg("call transferred")
-			default:
-				c.log.Info().Int("status", code).Msg("transfer failed at the agent side")
-			}
-			return result
-		case <-rctx.Done():
-			c.log.Warn().Msg("no final NOTIFY for the transfer")
-			return result
-		}
-	}
-}
-
 // answerInDialog answers a re-INVITE or UPDATE of a known dialog so a
 // session refresh or hold does not drop the call. An offer is answered
 // with the direction RFC 3264 6.1 asks (a hold, sendonly, gets recvonly;
@@ -462,6 +413,13 @@ func (s *Server) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (s *Server) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if l := s.legOf(req); l != nil {
+		// The agent of a bridged call hung up: bridge ends the caller's leg.
+		if err := l.dlg.ReadBye(req, tx); err != nil {
+			s.log.Debug().Err(err).Msg("read agent's bye")
+		}
+		return
+	}
 	c := s.callOf(req, tx)
 	if c == nil {
 		return

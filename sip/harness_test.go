@@ -74,6 +74,8 @@ func startServer(t testing.TB, edit func(*configs.Config)) *testServer {
 		t.Fatal(err)
 	}
 	cfg.SIP.AnswerDelay = 0
+	// The peer of these tests answers REFER; bridge tests set their mode.
+	cfg.SIP.TransferMode = configs.TransferRefer
 	if edit != nil {
 		edit(cfg)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -41,6 +42,13 @@ type media struct {
 	mute     bool // our direction is recvonly or inactive: send nothing (RFC 3264 5.1)
 	packets  *Packetizer
 	detector DTMFDetector
+	offer    mediaOffer // the last SDP agreed: codec, telephone-event
+
+	// peer is the other leg of a bridged call: what we receive is relayed
+	// to it unchanged (headers, SSRC, DTMF events and all), not read.
+	peer atomic.Pointer[media]
+	// relayed counts the packets relayed to peer.
+	relayed prometheus.Counter
 }
 
 // openMedia binds an RTP port from [lo, hi] on host.
@@ -67,7 +75,7 @@ func (m *media) Port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
 func (m *media) negotiated(n mediaOffer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.pt, m.dtmfPT = n.codec.pt, n.dtmfPT
+	m.pt, m.dtmfPT, m.offer = n.codec.pt, n.dtmfPT, n
 	m.mute = !n.direction.answer().sends()
 	if n.remoteAddr != "" && n.remotePort > 0 {
 		if addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(n.remoteAddr, strconv.Itoa(n.remotePort))); err == nil {
@@ -135,6 +143,13 @@ func (m *media) read() {
 			continue
 		}
 		m.mu.Unlock()
+		if p := m.peer.Load(); p != nil {
+			// Bridged: the other phone hears this phone, keys included.
+			if p.forward(buf[:n]) && m.relayed != nil {
+				m.relayed.Inc()
+			}
+			continue
+		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue // not RTP: dropped
 		}
@@ -207,6 +222,32 @@ func (m *media) Play(ctx context.Context, prompts ...*Prompt) bool {
 		}
 	}
 	return true
+}
+
+// forward sends a packet received on the other leg to this leg's phone
+// (its latched or SDP address) unless our direction is muted (held); it
+// reports whether it did.
+func (m *media) forward(pkt []byte) bool {
+	m.mu.Lock()
+	remote, mute := m.remote, m.mute
+	m.mu.Unlock()
+	if remote == nil || mute {
+		return false
+	}
+	if _, err := m.conn.WriteTo(pkt, remote); err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			m.log.Debug().Err(err).Msg("rtp relay write")
+		}
+		return false
+	}
+	return true
+}
+
+// agreed is the last SDP agreed on this leg.
+func (m *media) agreed() mediaOffer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.offer
 }
 
 // Close releases the port.

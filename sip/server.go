@@ -56,13 +56,17 @@ type Params struct {
 	// Tracer starts one sip.call span per call, the root of the trace that
 	// goes on through the work order to the Kafka publish; nil records none.
 	Tracer trace.Tracer
+	// Transfers records transfer outcomes on the orders; nil takes Orders
+	// when it implements Transfers, else nothing is recorded.
+	Transfers Transfers
 }
 
 // Server is the SIP user agent server of the hotline.
 type Server struct {
-	cfg    *configs.Config
-	orders Orders
-	log    zerolog.Logger
+	cfg       *configs.Config
+	orders    Orders
+	transfers Transfers
+	log       zerolog.Logger
 	// refusals logs refused requests: a burst of 20 lines a second, the
 	// rest only counted in metrics, so a flood does not flood the log.
 	refusals zerolog.Logger
@@ -76,6 +80,7 @@ type Server struct {
 	addrs    []string
 	closers  []func() error
 	calls    sync.Map // dialog id -> *call
+	legs     sync.Map // Call-ID of a bridged agent leg -> *leg
 	draining atomic.Bool
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -105,6 +110,10 @@ type metrics struct {
 	tcpRefuse  prometheus.Counter
 	rtpDropped prometheus.Counter
 	stackMuted prometheus.Counter
+
+	transferFailed *prometheus.CounterVec
+	rtpRelayed     prometheus.Counter
+	bridged        prometheus.Gauge
 }
 
 // Call outcomes, the label of hotlined_sip_calls_total.
@@ -142,6 +151,10 @@ func New(p Params) (*Server, error) {
 		halfOpen:             map[netip.Addr]int{},
 	}
 	s.tracer = p.Tracer
+	s.transfers = p.Transfers
+	if t, ok := p.Orders.(Transfers); ok && s.transfers == nil {
+		s.transfers = t
+	}
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("")
 	}
@@ -212,9 +225,22 @@ func New(p Params) (*Server, error) {
 		Name: "hotlined_sip_stack_log_suppressed_total",
 		Help: "Log lines of the SIP library dropped by its rate limit.",
 	})
+	s.metrics.transferFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotlined_sip_transfers_failed_total",
+		Help: "Transfers to an agent that failed, by mode (bridge, refer) and reason (busy, no_answer, refused, error, caller_hung_up, refused_NNN).",
+	}, []string{"mode", "reason"})
+	s.metrics.rtpRelayed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hotlined_sip_rtp_relayed_total",
+		Help: "RTP packets relayed between the legs of bridged calls, both ways.",
+	})
+	s.metrics.bridged = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hotlined_sip_bridged_calls",
+		Help: "Calls bridged to an agent now (bridge transfer mode).",
+	})
 	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
 	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
-		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted} {
+		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted,
+		s.metrics.transferFailed, s.metrics.rtpRelayed, s.metrics.bridged} {
 		if err := p.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register sip metrics: %w", err)
 		}

@@ -1,0 +1,345 @@
+package workorder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/queue"
+)
+
+// The transfer of a call to an agent, as the order records it (DESIGN
+// "Transfer"): a transfer that failed, was refused or not answered flags
+// the order transfer_failed, raises a supervisor alert and asks for the
+// customer to be called back (hotline.workorder.callback_requested). A
+// transfer under way is marked pending in its shard, so orders whose call
+// was lost with its daemon are found by the TransferSweeper and treated
+// the same way.
+
+// StageTransferFailed is the stage of the alert a failed transfer raises
+// at once: a supervisor has the customer called back.
+const StageTransferFailed = "transfer_failed"
+
+// Why a transfer failed: the reason of TransferFailed, in the history and
+// the call-back event. The SIP edge may give others (e.g. "refused_603").
+const (
+	TransferBusy     = "busy"      // 486 or 600 from the agent side
+	TransferNoAnswer = "no_answer" // nobody answered within sip.transfer_timeout
+	TransferRefused  = "refused"   // any other final refusal (REFER or INVITE)
+	TransferError    = "error"     // unreachable target, no response, bad URI
+	// TransferCallLost: the call ended before the transfer finished and no
+	// daemon recorded how (the daemon holding it crashed).
+	TransferCallLost = "call_lost"
+	// TransferCallerHungUp: the caller left before an agent answered; not
+	// a failure (TransferAbandoned), only a metric's reason.
+	TransferCallerHungUp = "caller_hung_up"
+)
+
+// actorTransfer is the history actor of transfer entries (the pages show
+// it as the system).
+const actorTransfer = "system"
+
+// CallbackRequest is the data of hotline.workorder.callback_requested: the
+// customer of the order is to be called back on Number (the caller, else
+// the service number) because the transfer to an agent failed.
+type CallbackRequest struct {
+	WorkOrderID   string    `json:"work_order_id"`
+	Number        string    `json:"number"`
+	Reason        string    `json:"reason"`
+	RequestedAt   time.Time `json:"requested_at"`
+	Hotline       string    `json:"hotline,omitempty"`
+	Class         string    `json:"class"`
+	Priority      int       `json:"priority"`
+	ServiceNumber string    `json:"service_number,omitempty"`
+}
+
+// TransferFailed records on order id that its call could not reach an
+// agent, for reason (TransferBusy, TransferNoAnswer, ...): in one
+// transaction the transfer_failed flag, a history entry, the
+// hotline.workorder.updated event, a hotline.workorder.callback_requested
+// event on the order's topics with the number to call back (none when the
+// customer left no number), and the alert timer of StageTransferFailed
+// (due at once, severity warning). The order's pending mark goes. Errors:
+// ErrUnchanged when the order is flagged already (a second report of the
+// same failure: nothing is written), ErrNotFound.
+func (s *Service) TransferFailed(ctx context.Context, id, reason string) (*Order, error) {
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		if !o.SetFlag(configs.FlagTransferFailed) {
+			return Mutation{}, fmt.Errorf("%w: flagged %s", ErrUnchanged, configs.FlagTransferFailed)
+		}
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "flag", To: configs.FlagTransferFailed,
+			Note: "transfer to an agent failed: " + reason})
+		evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
+		if err != nil {
+			return Mutation{}, err
+		}
+		m := Mutation{Events: evs}
+		if cb, ok, err := s.callbackEvent(o, reason, now, topicsOf(evs)); err != nil {
+			return Mutation{}, err
+		} else if ok {
+			m.Events = append(m.Events, cb)
+		}
+		t := s.timer(o, StageTransferFailed, now)
+		t.Severity = escalation.SeverityWarning
+		m.AddTimers = []escalation.Timer{t}
+		return m, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.log.Warn().Str("work_order", o.ID).Str("call_id", o.CallID).Str("reason", reason).
+		Str("number", Mask(callbackNumber(o))).Msg("transfer failed: call-back requested")
+	if err := s.store.clearTransferPending(ctx, id); err != nil {
+		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
+	}
+	return o, nil
+}
+
+// Transferred records on order id that its call reached an agent (the
+// target is the order's transfer already; target and mode go to the log), (bridge: the agent answered; refer: the final NOTIFY
+// said 2xx): a history entry (action transfer) and
+// hotline.workorder.updated in one transaction; the pending mark goes.
+// Errors: ErrNotFound.
+func (s *Service) Transferred(ctx context.Context, id, target, mode string) (*Order, error) {
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer"})
+		return Mutation{}, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer recorded")
+	if err := s.store.clearTransferPending(ctx, id); err != nil {
+		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
+	}
+	return o, nil
+}
+
+// TransferAbandoned records on order id that the caller hung up while the
+// transfer was under way (before an agent answered): a history entry
+// (action transfer_abandoned; target and mode go to the log), no flag, no event, no call-back (the
+// customer chose to leave); the pending mark goes. Errors: ErrNotFound.
+func (s *Service) TransferAbandoned(ctx context.Context, id, target, mode string) (*Order, error) {
+	now := s.now().In(s.loc)
+	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		o.UpdatedAt = now
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer_abandoned"})
+		return Mutation{}, nil
+	})
+	if err != nil {
+		return o, err
+	}
+	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer abandoned by the caller")
+	if err := s.store.clearTransferPending(ctx, id); err != nil {
+		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
+	}
+	return o, nil
+}
+
+// TransferPending marks order id's transfer as under way until deadline:
+// past it, with no outcome recorded (Transferred or TransferFailed), the
+// TransferSweeper takes the call as lost. The SIP edge calls it before it
+// starts a transfer.
+func (s *Service) TransferPending(ctx context.Context, id string, deadline time.Time) error {
+	shard := s.store.Shard(id)
+	if err := s.store.rdb.ZAdd(ctx, s.store.transfersKey(shard), redis.Z{Score: float64(deadline.UnixMilli()), Member: id}).Err(); err != nil {
+		return fmt.Errorf("mark transfer pending %s: %w", id, err)
+	}
+	return nil
+}
+
+// SweepTransfers treats every order whose transfer is past its pending
+// deadline as a lost call (TransferCallLost): at most limit per shard a
+// sweep. An order that recorded an outcome meanwhile loses its mark only.
+// It returns how many orders it flagged.
+func (s *Service) SweepTransfers(ctx context.Context, limit int) (int, error) {
+	now := s.now()
+	n := 0
+	var errs []error
+	for shard := 0; shard < s.store.shards; shard++ {
+		key := s.store.transfersKey(shard)
+		ids, err := s.store.rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{
+			Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit)}).Result()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read pending transfers: %w", err))
+			continue
+		}
+		for _, id := range ids {
+			o, err := s.store.Get(ctx, id)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				errs = append(errs, s.store.clearTransferPending(ctx, id))
+				continue
+			case err != nil:
+				errs = append(errs, err)
+				continue
+			}
+			if transferOutcome(o) {
+				errs = append(errs, s.store.clearTransferPending(ctx, id))
+				continue
+			}
+			_, err = s.TransferFailed(ctx, id, TransferCallLost)
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, ErrUnchanged):
+				errs = append(errs, s.store.clearTransferPending(ctx, id))
+			default:
+				errs = append(errs, err)
+			}
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// transferOutcome reports whether o records how its transfer ended.
+func transferOutcome(o *Order) bool {
+	if o.HasFlag(configs.FlagTransferFailed) {
+		return true
+	}
+	for _, c := range o.History {
+		if c.Action == "transfer" || c.Action == "transfer_abandoned" {
+			return true
+		}
+	}
+	return false
+}
+
+// callbackNumber is the number to call o's customer back on: the caller,
+// else the service number; "" when the customer left none.
+func callbackNumber(o *Order) string {
+	if o.Caller != "" {
+		return o.Caller
+	}
+	return o.ServiceNumber
+}
+
+// callbackEvent is the hotline.workorder.callback_requested event of o on
+// topics; false when there is no number to call back.
+func (s *Service) callbackEvent(o *Order, reason string, now time.Time, topics []string) (queue.Event, bool, error) {
+	number := callbackNumber(o)
+	if number == "" {
+		return queue.Event{}, false, nil
+	}
+	data, err := json.Marshal(CallbackRequest{WorkOrderID: o.ID, Number: number, Reason: reason, RequestedAt: now,
+		Hotline: o.Hotline, Class: o.Class, Priority: o.Priority, ServiceNumber: o.ServiceNumber})
+	if err != nil {
+		return queue.Event{}, false, fmt.Errorf("encode call-back request: %w", err)
+	}
+	return queue.Event{ID: uuid.NewString(), Type: queue.TypeWorkOrderCallbackRequested, Source: s.source, Subject: o.ID,
+		Time: now, Key: o.Key(), Topics: topics, Data: data}, true, nil
+}
+
+// transfersKey is the sorted set of a shard's transfers under way: order
+// id scored by the deadline (unix ms) past which the call counts as lost.
+func (s *Store) transfersKey(shard int) string {
+	return fmt.Sprintf("%s:{%d}:transfers:pending", s.prefix, shard)
+}
+
+func (s *Store) clearTransferPending(ctx context.Context, id string) error {
+	if err := s.rdb.ZRem(ctx, s.transfersKey(s.Shard(id)), id).Err(); err != nil {
+		return fmt.Errorf("clear pending transfer %s: %w", id, err)
+	}
+	return nil
+}
+
+// TransferSweeperParams configures a TransferSweeper.
+type TransferSweeperParams struct {
+	Service *Service
+	// Interval between sweeps; Limit orders per shard a sweep (default 100).
+	Interval time.Duration
+	Limit    int
+	Logger   zerolog.Logger
+	// Registerer takes hotlined_transfer_calls_lost_total; nil registers
+	// nothing.
+	Registerer prometheus.Registerer
+}
+
+// TransferSweeper runs Service.SweepTransfers every Interval until
+// Shutdown: the orders of calls lost with their daemon before the
+// transfer get transfer_failed and a call-back request.
+type TransferSweeper struct {
+	p      TransferSweeperParams
+	log    zerolog.Logger
+	lost   prometheus.Counter
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewTransferSweeper returns a sweeper; errors when the service is nil,
+// the interval not positive or the metric cannot be registered.
+func NewTransferSweeper(p TransferSweeperParams) (*TransferSweeper, error) {
+	if p.Service == nil || p.Interval <= 0 {
+		return nil, errors.New("new transfer sweeper: a service and an interval > 0 are required")
+	}
+	if p.Limit <= 0 {
+		p.Limit = 100
+	}
+	w := &TransferSweeper{p: p, done: make(chan struct{}), log: p.Logger.With().Str("loop", "transfer_sweeper").Logger(),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hotlined_transfer_calls_lost_total",
+			Help: "Orders whose call was lost before its transfer finished (daemon crash), found by the sweeper and flagged transfer_failed.",
+		})}
+	if p.Registerer != nil {
+		if err := p.Registerer.Register(w.lost); err != nil {
+			return nil, fmt.Errorf("register transfer sweeper metric: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Start runs the loop until Shutdown.
+func (w *TransferSweeper) Start(ctx context.Context) error {
+	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(w.p.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n, err := w.p.Service.SweepTransfers(ctx, w.p.Limit)
+			w.lost.Add(float64(n))
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("sweep pending transfers")
+			}
+		}
+	}()
+	return nil
+}
+
+// Shutdown stops the loop.
+func (w *TransferSweeper) Shutdown(ctx context.Context) error {
+	w.once.Do(func() {
+		if w.cancel != nil {
+			w.cancel()
+		} else {
+			close(w.done)
+		}
+	})
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("transfer sweeper shutdown: %w", ctx.Err())
+	}
+}
