@@ -493,11 +493,11 @@ func TestLiveSession(t *testing.T) {
 
 func TestFallbackLeaf(t *testing.T) {
 	menu := defaultMenu(t)
-	// The default fallback is the menu's own agent leaf, transfer URI included.
+	// The default fallback is the menu's own agent leaf, its queue included.
 	s, _ := NewSessionWithOptions(menu, "", Options{}, t0)
 	s.PressAt('3', t0)
 	s.PressAt('0', t0)
-	if l := s.Leaf(); l.Transfer != "sip:agent@acd.hotline.invalid" {
+	if l := s.Leaf(); l.Queue != "agent" || l.ProblemCode != "general.agent" {
 		t.Errorf("default fallback %+v, want the menu's agent leaf", l)
 	}
 

@@ -499,7 +499,11 @@ func (g *RedisGroups) Incidents(ctx context.Context) ([]string, error) {
 	for i, s := range slots {
 		province, code, _ := strings.Cut(s, ":")
 		for _, period := range cmds[i].Val() {
-			ids = append(ids, classifier.Window{Province: province, ProblemCode: code, Period: period}.IncidentID())
+			w := classifier.Window{Province: province, ProblemCode: code, Period: period}
+			if strings.HasPrefix(period, "H") { // a batch: BC-H<hour>-…
+				w.Rule = classifier.RuleBatch
+			}
+			ids = append(ids, w.IncidentID())
 		}
 	}
 	return ids, nil

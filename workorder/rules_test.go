@@ -1682,6 +1682,9 @@ func TestBatchComplaint(t *testing.T) {
 			t.Errorf("member %s: %s %v", id, o.Class, o.Flags)
 		}
 	}
+	if list, err := e.svc.Incidents(context.Background(), "open"); err != nil || len(list) != 1 || list[0].ID != id {
+		t.Errorf("open incidents %v %v", list, err)
+	}
 	eleventh := e.submit(intake("group", "18900009999", complaintNetwork)).Order
 	if !eleventh.HasFlag(configs.FlagBatch) || !slices.Contains(eleventh.Incidents, id) {
 		t.Errorf("11th: %v %v", eleventh.Flags, eleventh.Incidents)

@@ -61,6 +61,10 @@ func start(t *testing.T, bin, config, redisAddr string, brokers []string) *proce
 		"HOTLINED_HTTP_LISTEN="+p.http,
 		"HOTLINED_REDIS_ADDR="+redisAddr,
 		"HOTLINED_KAFKA_BROKERS="+strings.Join(brokers, ","),
+		// The test's callers hang up at once: REFER, as the shipped
+		// placeholder contact centre would fail every bridge and add
+		// call-back events to the count.
+		"HOTLINED_TRANSFER_MODE=refer",
 	)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {

@@ -468,8 +468,10 @@ func (r *run) call(c *contactStep, line int) (workorder.Intake, error) {
 	if callID == "" {
 		callID = fmt.Sprintf("replay-line-%d", line)
 	}
+	l := *leaf
+	l.Transfer, _ = r.cfg.Transfer(&l) // the order records where the call would go, as the SIP edge does
 	return workorder.Intake{CallID: callID, Hotline: hl.Number, Tier: hl.Tier, Province: province, Caller: c.Caller,
-		ServiceNumber: sess.ServiceNumber(), IVRPath: sess.Path(), Leaf: *leaf, Description: c.Description}, nil
+		ServiceNumber: sess.ServiceNumber(), IVRPath: sess.Path(), Leaf: l, Description: c.Description}, nil
 }
 
 // channels an order may come from through the API (calls come by SIP);
