@@ -234,7 +234,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 // locale is the request's language (pickLang) with the configured zone.
-func (s *server) locale(r *http.Request) *locale { return newLocale(pickLang(r), s.p.Location) }
+func (s *server) locale(r *http.Request) *locale {
+	return newLocale(pickLang(r), s.p.Location).withCodes(s.p.ProblemCodes)
+}
 
 // hasRoute reports whether the API serves method and path, so a page shows
 // a control only when its endpoint exists (an optional one, or one another

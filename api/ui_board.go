@@ -142,7 +142,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 		for _, o := range byStatus[st] {
 			snap.Queue = append(snap.Queue, boardOrder{ID: o.ID, Class: o.Class, Status: o.Status, Province: o.Province,
 				Priority: o.Priority, CreatedAt: o.CreatedAt, CallerMasked: workorder.Mask(o.Caller),
-				ServiceNumber: o.ServiceNumber, Flags: orderExtras(o).Flags})
+				ServiceNumber: o.ServiceNumber, Flags: o.Flags})
 		}
 	}
 	slices.SortFunc(snap.Queue, func(a, b boardOrder) int { return a.CreatedAt.Compare(b.CreatedAt) }) // oldest first
