@@ -322,6 +322,7 @@ var uiMessages = []uiMessage{
 	{"Window", "统计周期", ""},
 	{"Today's indicators", "今日指标", ""},
 	{"Timeliness: %s", "%s及时率", ""},
+	{"Timeliness", "及时率", ""},
 	{"First-contact resolution", "一次解决率", ""},
 	{"Satisfaction", "满意度", ""},
 	{"no data yet", "暂无数据", ""},
