@@ -85,6 +85,9 @@ var uiMessages = []uiMessage{
 	{"stage.report_upward", "逐级上报", "Report upward"},
 	{"stage.outbox", "消息积压", "Outbox backlog"},
 	{"stage.transfer_failed", "转接失败，需回呼", "Transfer failed: call back"},
+	{"stage.group_suspected", "疑似群体投诉待确认", "Suspected group complaint to decide"},
+	{"stage.report_escalation_risk", "越级倾向上报", "Report the escalation risk"},
+	{"stage.set_province", "补录省份", "Set the province"},
 	// Ladder levels (DOMAIN.md, escalation ladder).
 	{"level.handling_agent", "处理坐席", "Handling agent"},
 	{"level.team_lead", "班组长", "Team lead"},

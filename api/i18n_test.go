@@ -112,7 +112,8 @@ func TestCatalogueCoversIdentifiers(t *testing.T) {
 	if len(stages) < 5 || len(levels) < 4 {
 		t.Fatalf("policies.yaml gave stages %v levels %v: the walk is broken", stages, levels)
 	}
-	want["stage"] = stages
+	want["stage"] = append(stages, workorder.StageGroupSuspected, workorder.StageReportEscalationRisk,
+		workorder.StageSetProvince, workorder.StageTransferFailed, workorder.StageResolve)
 	want["level"] = levels
 	for _, stages := range cfg.Escalation.Deadlines {
 		for st := range stages {
