@@ -20,6 +20,8 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	"golang.org/x/text/message/catalog"
+
+	"github.com/hotlined/hotlined/configs"
 )
 
 const langCookie = "hotlined_lang"
@@ -37,7 +39,8 @@ type uiMessage struct{ key, zh, en string }
 // uiMessages is the catalogue. Kinds: class, category, sub (subcategory),
 // status, tier, stage, level (ladder rung), severity, flag, rule (reason),
 // province, channel, ground (invalid), followup, exposure, action
-// (history), role, incident (rule of an incident).
+// (history), role, incident_state, note (kind). Problem codes are named by
+// the table's own labels (configs/problem_codes.yaml, locale.Problem).
 var uiMessages = []uiMessage{
 	// Classes (DOMAIN.md) and the IVR categories.
 	{"class.query", "查询", "Query"},
@@ -82,6 +85,9 @@ var uiMessages = []uiMessage{
 	{"stage.report_upward", "逐级上报", "Report upward"},
 	{"stage.outbox", "消息积压", "Outbox backlog"},
 	{"stage.transfer_failed", "转接失败，需回呼", "Transfer failed: call back"},
+	{"stage.group_suspected", "疑似群体投诉待确认", "Suspected group complaint to decide"},
+	{"stage.report_escalation_risk", "越级倾向上报", "Report the escalation risk"},
+	{"stage.set_province", "补录省份", "Set the province"},
 	// Ladder levels (DOMAIN.md, escalation ladder).
 	{"level.handling_agent", "处理坐席", "Handling agent"},
 	{"level.team_lead", "班组长", "Team lead"},
@@ -101,6 +107,7 @@ var uiMessages = []uiMessage{
 	{"flag.batch", "批量投诉", "Batch complaint"},
 	{"flag.province_unknown", "省份未知", "Province unknown"},
 	{"flag.transfer_failed", "转接失败", "Transfer failed"},
+	{"flag.first_contact", "首诉（未先向企业投诉）", "First contact (went to the regulator first)"},
 	// Reason rules (classifier and configs/rules.yaml).
 	{"rule.base_category", "按语音菜单或渠道所选业务分类", "Class from the IVR menu or the channel's category"},
 	{"rule.invalid_anonymous", "匿名来电，无效投诉", "Anonymous caller: invalid complaint"},
@@ -119,6 +126,18 @@ var uiMessages = []uiMessage{
 	{"rule.escalated_from_lower_tier", "同一问题越级至更高层级，新建工单", "Same problem taken to a higher tier: a new order"},
 	{"rule.escalation_record", "近期有越级投诉记录", "Went over the operator's head recently"},
 	{"rule.keywords_cancelled", "关键词被否定，不计入", "Keywords negated: not counted"},
+	{"rule.appeal_of_earlier_complaint", "申诉：此前已向企业投诉", "Appeal of an earlier complaint"},
+	{"rule.appeal_first_contact", "申诉：未先向企业投诉（首诉）", "Appeal with no earlier complaint (first contact)"},
+	{"rule.batch_complaint", "短时间内同一问题批量投诉", "Batch: many complaints of one problem within hours"},
+	// Incident states (workorder.Incident.State; batch incidents are open).
+	{"incident_state.open", "进行中", "Open"},
+	{"incident_state.suspected", "疑似", "Suspected"},
+	{"incident_state.confirmed", "已确认属实", "Confirmed"},
+	{"incident_state.rejected", "已驳回", "Rejected"},
+	// Note kinds (workorder.NoteKinds).
+	{"note.customer_statement", "客户陈述", "Customer statement"},
+	{"note.holding_statement", "临时答复口径", "Holding statement"},
+	{"note.plan", "处理方案", "Handling plan"},
 	// Invalid grounds, follow-up results, exposure.
 	{"ground.anonymous", "匿名或非本网用户", "Anonymous or not a customer"},
 	{"ground.not_concrete", "无具体可核实内容", "Nothing concrete to verify"},
@@ -142,9 +161,12 @@ var uiMessages = []uiMessage{
 	{"action.transfer", "转接坐席", "Transferred to an agent"},
 	{"action.transfer_abandoned", "转接中客户挂机", "Caller hung up during the transfer"},
 	{"action.group", "群体投诉", "Group complaint"},
+	{"action.invalid", "无效投诉认定", "Invalid complaint"},
 	{"role.agent", "坐席", "Agent"},
 	{"role.supervisor", "主管", "Supervisor"},
 	{"role.system", "系统", "System"},
+	{"role.classifier", "自动分类", "Classifier"},
+	{"role.caller", "客户", "Caller"},
 	{"channel.phone", "电话", "Phone"},
 	{"channel.hotline", "热线电话", "Hotline call"},
 	{"channel.web", "网厅", "Web"},
@@ -258,6 +280,25 @@ var uiMessages = []uiMessage{
 	{"No other orders of this customer.", "该客户没有其他工单。", ""},
 	{"Notes", "备注记录", ""},
 	{"Add note", "添加备注", ""},
+	{"Kind", "类型", ""},
+	{"Received", "受理时间", ""},
+	{"Authority", "转办机构", ""},
+	{"Case number", "案件编号", ""},
+	{"Appeal deadline", "申诉办结时限", ""},
+	{"Unsatisfied with", "不满意原因", ""},
+	{"Set the problem code", "设置问题编码", ""},
+	{"Set", "设置", ""},
+	{"No problem code yet.", "尚未设置问题编码。", ""},
+	{"Set the province", "设置省份", ""},
+	{"The caller's province is unknown: ask the customer and set it.", "来电省份未知：请询问客户后设置。", ""},
+	{"Follow-up result", "回访结果", ""},
+	{"Record the follow-up", "记录回访结果", ""},
+	{"Why not satisfied", "不满意原因", ""},
+	{"Mark invalid", "认定为无效投诉", ""},
+	{"Ground", "认定依据", ""},
+	{"Undo: valid again", "撤销无效认定", ""},
+	{"Only a supervisor undoes an invalid mark.", "撤销无效认定只能由主管操作。", ""},
+	{"No notes yet.", "暂无备注。", ""},
 
 	// The board.
 	{"Operations board", "运营看板", ""},
@@ -280,6 +321,15 @@ var uiMessages = []uiMessage{
 	{"Hour", "时", ""},
 	{"Orders", "工单数", ""},
 	{"The counts and the chart cover at most %d orders per status.", "统计与图表每个状态最多计入 %d 张工单。", ""},
+	{"Open batch complaints", "进行中的批量投诉", ""},
+	{"Window", "统计周期", ""},
+	{"Today's indicators", "今日指标", ""},
+	{"Timeliness: %s", "%s及时率", ""},
+	{"Timeliness", "及时率", ""},
+	{"First-contact resolution", "一次解决率", ""},
+	{"Satisfaction", "满意度", ""},
+	{"no data yet", "暂无数据", ""},
+	{"Rates of today in every province, from the service's counters.", "今日全部省份的比率，来自服务的指标计数。", ""},
 
 	// Strings of the pages' JavaScript (uiJSStrings).
 	{"js.live", "实时", "live"},
@@ -307,6 +357,8 @@ var uiMessages = []uiMessage{
 	{"js.statusfailed", "状态变更失败：{err}", "Could not change the status: {err}"},
 	{"js.classfailed", "改类失败：{err}", "Could not reclassify: {err}"},
 	{"js.members", "{n} 张", "{n} orders"},
+	{"js.nobatches", "没有进行中的批量投诉。", "No open batch complaints."},
+	{"js.actionfailed", "操作失败：{err}", "Could not save: {err}"},
 	{"js.priority", "优先级 {n}", "P{n}"},
 }
 
@@ -331,9 +383,10 @@ var uiCatalog, uiKnown = func() (catalog.Catalog, map[string]bool) {
 // configured time zone.
 type locale struct {
 	// Lang is the page's language as an HTML lang value: zh-CN or en.
-	Lang string
-	p    *message.Printer
-	loc  *time.Location
+	Lang  string
+	p     *message.Printer
+	loc   *time.Location
+	codes *configs.ProblemCodes // nil: problem codes shown as they are
 }
 
 // pickLang chooses the page's language: ?lang= first, then the
@@ -372,6 +425,70 @@ func newLocale(tag language.Tag, loc *time.Location) *locale {
 	return &locale{Lang: lang, p: message.NewPrinter(tag, message.Catalog(uiCatalog)), loc: loc}
 }
 
+// withCodes names problem codes with the labels of codes (may be nil).
+func (l *locale) withCodes(codes *configs.ProblemCodes) *locale {
+	l.codes = codes
+	return l
+}
+
+// label picks the page's language of a table label.
+func (l *locale) label(lb configs.Label) string {
+	if l.Lang == "en" {
+		return lb.EN
+	}
+	return lb.ZH
+}
+
+// Problem names a problem code ("billing.overcharge") by the table's
+// label in the page's language; a code the table lacks is shown as it is
+// (data, like an order id). "" for "".
+func (l *locale) Problem(code string) string {
+	if pc, ok := l.codes.Lookup(code); ok {
+		return l.label(pc.Label)
+	}
+	return code
+}
+
+// uiOption is one choice of a select: an identifier and its words.
+type uiOption struct{ ID, Label string }
+
+// Options lists the identifiers of a kind the catalogue names, in the
+// catalogue's order, with their words: the choices of a select.
+func (l *locale) Options(kind string) []uiOption {
+	var out []uiOption
+	for _, m := range uiMessages {
+		if k, id, ok := strings.Cut(m.key, "."); ok && k == kind {
+			out = append(out, uiOption{id, l.p.Sprintf(m.key)})
+		}
+	}
+	return out
+}
+
+// uiProblemGroup is one optgroup of the problem-code select.
+type uiProblemGroup struct {
+	Label string
+	Codes []uiProblemOption
+}
+
+type uiProblemOption struct{ Code, Label string }
+
+// ProblemGroups is the code table in the page's language, in file order;
+// nil without a table.
+func (l *locale) ProblemGroups() []uiProblemGroup {
+	if l.codes == nil {
+		return nil
+	}
+	out := make([]uiProblemGroup, 0, len(l.codes.Groups))
+	for _, g := range l.codes.Groups {
+		pg := uiProblemGroup{Label: l.label(g.Label)}
+		for _, c := range g.Codes {
+			pg.Codes = append(pg.Codes, uiProblemOption{c.Code, l.label(c.Label)})
+		}
+		out = append(out, pg)
+	}
+	return out
+}
+
 // T translates a sentence (its English text is the key), formatting args
 // as fmt does.
 func (l *locale) T(key string, args ...any) string { return l.p.Sprintf(key, args...) }
@@ -388,8 +505,8 @@ func (l *locale) word(kind, id string) string {
 }
 
 // Class, Category, Sub, Status, Tier, Stage, Level, Severity, Flag, Rule,
-// Province, Channel, Ground, Followup, Exposure, Action and Role name an
-// identifier of their kind in words.
+// Province, Channel, Ground, Followup, Exposure, Action, IncidentState,
+// NoteKind and Role name an identifier of their kind in words.
 func (l *locale) Class(id string) string    { return l.word("class", id) }
 func (l *locale) Category(id string) string { return l.word("category", id) }
 func (l *locale) Sub(id string) string      { return l.word("sub", id) }
@@ -406,6 +523,10 @@ func (l *locale) Ground(id string) string   { return l.word("ground", id) }
 func (l *locale) Followup(id string) string { return l.word("followup", id) }
 func (l *locale) Exposure(id string) string { return l.word("exposure", id) }
 func (l *locale) Action(id string) string   { return l.word("action", id) }
+func (l *locale) IncidentState(id string) string {
+	return l.word("incident_state", id)
+}
+func (l *locale) NoteKind(id string) string { return l.word("note", id) }
 
 // Role names the role part of an actor ("supervisor:1a2b3c4d"), keeping
 // the token hash that tells two people apart.
@@ -457,6 +578,14 @@ func (l *locale) JSStrings() map[string]any {
 			words[kind] = map[string]string{}
 		}
 		words[kind][id] = l.p.Sprintf(m.key)
+	}
+	if l.codes != nil {
+		words["problem"] = map[string]string{}
+		for _, g := range l.codes.Groups {
+			for _, c := range g.Codes {
+				words["problem"][c.Code] = l.label(c.Label)
+			}
+		}
 	}
 	out["words"] = words
 	out["tz"] = l.loc.String()

@@ -13,6 +13,7 @@ import (
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/workorder"
 )
 
 func TestPickLang(t *testing.T) {
@@ -91,24 +92,28 @@ func TestCatalogueCoversIdentifiers(t *testing.T) {
 		"status":   configs.Statuses,
 		"tier":     configs.Tiers,
 		"severity": {escalation.SeverityWarning, escalation.SeverityBreach, escalation.SeverityMajor, escalation.SeverityGroup, escalation.SeverityEscalationRisk},
-		"flag":     {"escalation_risk", "escalation_record", "escalated", "suspected_group", "batch", "province_unknown", "transfer_failed"},
+		"flag":     configs.Flags,
 		"rule": {classifier.RuleBaseCategory, classifier.RuleInvalidAnonymous, classifier.RuleEscalationTendencyIVR,
 			classifier.RuleOpenComplaintUrged, classifier.RuleUnsatisfied, classifier.RuleRepeatAfterArchive,
 			classifier.RuleGroupSameDay, classifier.RuleGroupSameMonth, classifier.RuleReclassified,
 			classifier.RulePublicOpinionIVR, classifier.RuleEscalatedFrom, classifier.RuleEscalationRecord,
-			classifier.RuleKeywordsCancelled, "public_opinion_risk", "public_opinion_exposed", "escalation_tendency"},
-		"ground":   {"anonymous", "not_concrete", "unreachable", "outside_operator", "outside_telecom"},
-		"followup": {"satisfied", "basically_satisfied", "unsatisfied"},
-		"exposure": {"threatened", "exposed"},
-		"action":   {"status", "urge", "class", "escalated", "flag", "note", "problem", "province", "group"},
-		"role":     {"agent", "supervisor", "system"},
-		"province": {cfg.Provinces.Unknown},
+			classifier.RuleKeywordsCancelled, "public_opinion_risk", "public_opinion_exposed", "escalation_tendency",
+			classifier.RuleAppealOf, classifier.RuleAppealFirstContact, classifier.RuleBatch},
+		"incident_state": {"open", "suspected", "confirmed", "rejected"},
+		"note":           workorder.NoteKinds,
+		"ground":         configs.InvalidGrounds,
+		"followup":       {"satisfied", "basically_satisfied", "unsatisfied"},
+		"exposure":       {"threatened", "exposed"},
+		"action":         {"status", "urge", "class", "escalated", "flag", "note", "problem", "province", "group", "invalid"},
+		"role":           {"agent", "supervisor", "system", "classifier", "caller"},
+		"province":       {cfg.Provinces.Unknown},
 	}
 	stages, levels := policyNames(t, "../configs/policies.yaml")
 	if len(stages) < 5 || len(levels) < 4 {
 		t.Fatalf("policies.yaml gave stages %v levels %v: the walk is broken", stages, levels)
 	}
-	want["stage"] = stages
+	want["stage"] = append(stages, workorder.StageGroupSuspected, workorder.StageReportEscalationRisk,
+		workorder.StageSetProvince, workorder.StageTransferFailed, workorder.StageResolve)
 	want["level"] = levels
 	for _, stages := range cfg.Escalation.Deadlines {
 		for st := range stages {
@@ -149,6 +154,41 @@ func TestCatalogueCoversIdentifiers(t *testing.T) {
 	}
 	if got := zh.Stage("cool_off"); got != "cool off" {
 		t.Errorf("unknown stage in words = %q", got)
+	}
+}
+
+// Problem codes are named by the table's own labels, in the page's
+// language; a code the table lacks is shown as it is.
+func TestLocaleProblemLabels(t *testing.T) {
+	codes, err := configs.LoadProblemCodes("../configs/problem_codes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zh := newLocale(langZH, nil).withCodes(codes)
+	en := newLocale(language.English, nil).withCodes(codes)
+	if got := zh.Problem("billing.overcharge"); got != "多收费及重复扣费" {
+		t.Errorf("zh billing.overcharge = %q", got)
+	}
+	if got := en.Problem("billing.overcharge"); got != "Overcharge or double charge" {
+		t.Errorf("en billing.overcharge = %q", got)
+	}
+	if got := zh.Problem("billing.nonesuch"); got != "billing.nonesuch" {
+		t.Errorf("unknown code = %q", got)
+	}
+	groups := zh.ProblemGroups()
+	n := 0
+	for _, g := range groups {
+		n += len(g.Codes)
+	}
+	if len(groups) != len(codes.Groups) || n != codes.Len() || groups[0].Label != "计费账务" {
+		t.Errorf("problem groups: %d groups, %d codes, first %q", len(groups), n, groups[0].Label)
+	}
+	words := zh.JSStrings()["words"].(map[string]map[string]string)
+	if words["problem"]["billing.overcharge"] != "多收费及重复扣费" {
+		t.Errorf("the pages' JavaScript lacks the problem labels: %v", words["problem"]["billing.overcharge"])
+	}
+	if newLocale(langZH, nil).Problem("billing.overcharge") != "billing.overcharge" || newLocale(langZH, nil).ProblemGroups() != nil {
+		t.Error("without a table, codes are shown as they are")
 	}
 }
 

@@ -85,6 +85,9 @@ func (s *server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/board", s.page(s.boardPage, "agent", "supervisor"))
 	mux.HandleFunc("GET /ui/board/data", s.auth(s.boardData, "agent", "supervisor"))
 	mux.HandleFunc("GET /ui/board/hourly.svg", s.page(s.hourlyChart, "agent", "supervisor"))
+	if s.p.Indicators != nil {
+		mux.HandleFunc("GET /ui/board/indicators.svg", s.page(s.indicatorChart, "supervisor"))
+	}
 }
 
 func staticHeaders(h http.Handler) http.Handler {
@@ -234,7 +237,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 // locale is the request's language (pickLang) with the configured zone.
-func (s *server) locale(r *http.Request) *locale { return newLocale(pickLang(r), s.p.Location) }
+func (s *server) locale(r *http.Request) *locale {
+	return newLocale(pickLang(r), s.p.Location).withCodes(s.p.ProblemCodes)
+}
 
 // hasRoute reports whether the API serves method and path, so a page shows
 // a control only when its endpoint exists (an optional one, or one another
@@ -367,5 +372,7 @@ func (s *server) boardPage(w http.ResponseWriter, r *http.Request) {
 		"CanConfirm": ss.Role == "supervisor" && s.hasRoute(http.MethodPost, "/v1/incidents/GC-20260101-GD-billing/confirm"),
 		"CanReject":  ss.Role == "supervisor" && s.hasRoute(http.MethodPost, "/v1/incidents/GC-20260101-GD-billing/reject"),
 		"MaxList":    workorder.MaxList,
+		// Today's indicators: for supervisors, as GET /v1/indicators.
+		"HasIndicators": ss.Role == "supervisor" && s.p.Indicators != nil,
 	})
 }

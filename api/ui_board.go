@@ -41,10 +41,14 @@ type boardOrder struct {
 	Flags         []string  `json:"flags"`
 }
 
-// boardIncident is a group-complaint incident not yet confirmed.
+// boardIncident is a group-complaint incident not yet confirmed, or an
+// open batch incident.
 type boardIncident struct {
 	ID          string    `json:"id"`
 	Rule        string    `json:"rule"`
+	State       string    `json:"state"`
+	Window      string    `json:"window,omitempty"`
+	Period      string    `json:"period,omitempty"`
 	Province    string    `json:"province"`
 	Subcategory string    `json:"subcategory"`
 	ProblemCode string    `json:"problem_code"`
@@ -65,8 +69,9 @@ type boardSnapshot struct {
 	Day       string          `json:"day"` // today in the configured zone, 2006-01-02
 	Alerts    []boardAlert    `json:"alerts"`
 	Queue     []boardOrder    `json:"queue"`
-	Incidents []boardIncident `json:"incidents"`
-	Total     int             `json:"total"` // orders created today
+	Incidents []boardIncident `json:"incidents"` // suspected group complaints
+	Batches   []boardIncident `json:"batches"`   // open batch complaints: listed, nothing to decide
+	Total     int             `json:"total"`     // orders created today
 	ByClass   []boardCount    `json:"by_class"`
 	ByProv    []boardCount    `json:"by_province"`
 	// Truncated: a status had more orders than one listing returns
@@ -114,7 +119,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 	now := s.p.Alerts.Now().In(s.loc())
 	day := startOfDay(now, s.loc())
 	snap := boardSnapshot{Now: now, Day: day.Format(time.DateOnly),
-		Alerts: []boardAlert{}, Queue: []boardOrder{}, Incidents: []boardIncident{},
+		Alerts: []boardAlert{}, Queue: []boardOrder{}, Incidents: []boardIncident{}, Batches: []boardIncident{},
 		ByClass: []boardCount{}, ByProv: []boardCount{}}
 
 	byStatus, full, err := s.ordersByStatus(ctx)
@@ -142,7 +147,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 		for _, o := range byStatus[st] {
 			snap.Queue = append(snap.Queue, boardOrder{ID: o.ID, Class: o.Class, Status: o.Status, Province: o.Province,
 				Priority: o.Priority, CreatedAt: o.CreatedAt, CallerMasked: workorder.Mask(o.Caller),
-				ServiceNumber: o.ServiceNumber, Flags: orderExtras(o).Flags})
+				ServiceNumber: o.ServiceNumber, Flags: o.Flags})
 		}
 	}
 	slices.SortFunc(snap.Queue, func(a, b boardOrder) int { return a.CreatedAt.Compare(b.CreatedAt) }) // oldest first
@@ -170,20 +175,33 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if s.p.Incidents != nil {
-		suspected, err := s.p.Incidents.Incidents(ctx, "suspected")
+		var err error
+		if snap.Incidents, err = s.boardIncidents(ctx, "suspected"); err == nil {
+			snap.Batches, err = s.boardIncidents(ctx, "open")
+		}
 		if err != nil {
 			s.log.Error().Err(err).Msg("board data: incidents")
 			writeError(w, http.StatusInternalServerError, "could not list the incidents", "")
 			return
 		}
-		for _, inc := range suspected {
-			snap.Incidents = append(snap.Incidents, boardIncident{ID: inc.ID, Rule: inc.Rule, Province: inc.Province,
-				Subcategory: inc.Subcategory, ProblemCode: inc.ProblemCode, Members: len(inc.Members), RaisedAt: inc.RaisedAt})
-		}
-		slices.SortFunc(snap.Incidents, func(a, b boardIncident) int { return a.RaisedAt.Compare(b.RaisedAt) })
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, snap)
+}
+
+// boardIncidents lists the incidents in state, oldest first.
+func (s *server) boardIncidents(ctx context.Context, state string) ([]boardIncident, error) {
+	list, err := s.p.Incidents.Incidents(ctx, state)
+	if err != nil {
+		return nil, fmt.Errorf("list %s incidents: %w", state, err)
+	}
+	out := make([]boardIncident, 0, len(list))
+	for _, inc := range list {
+		out = append(out, boardIncident{ID: inc.ID, Rule: inc.Rule, State: inc.State, Window: inc.Window, Period: inc.Period,
+			Province: inc.Province, Subcategory: inc.Subcategory, ProblemCode: inc.ProblemCode, Members: len(inc.Members), RaisedAt: inc.RaisedAt})
+	}
+	slices.SortFunc(out, func(a, b boardIncident) int { return a.RaisedAt.Compare(b.RaisedAt) })
+	return out, nil
 }
 
 // counts turns a tally into rows, largest first, then by id.

@@ -4,7 +4,6 @@ package api
 // needs during the call, in words (i18n.go), times in the configured zone.
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -31,42 +30,6 @@ type uiClassOption struct {
 	Class      string
 	Current    bool
 	Supervisor bool // lowering: only a supervisor may
-}
-
-// uiExtras are the order's fields from DESIGN's additions of 2026-11-30
-// (flags, problem code, invalid ground, follow-up, exposure, appeal,
-// notes), read from its JSON so the page shows them as soon as the work
-// order carries them.
-type uiExtras struct {
-	Flags             []string `json:"flags"`
-	ProblemCode       string   `json:"problem_code"`
-	InvalidGround     string   `json:"invalid_ground"`
-	Exposure          string   `json:"exposure"`
-	UnsatisfiedReason string   `json:"unsatisfied_reason"`
-	Followup          *struct {
-		Result string    `json:"result"`
-		Reason string    `json:"reason"`
-		At     time.Time `json:"at"`
-	} `json:"followup"`
-	Appeal *struct {
-		Authority  string    `json:"authority"`
-		CaseNumber string    `json:"case_number"`
-		ReceivedAt time.Time `json:"received_at"`
-		Deadline   time.Time `json:"deadline"`
-	} `json:"appeal"`
-	Notes []struct {
-		At    time.Time `json:"at"`
-		Actor string    `json:"actor"`
-		Text  string    `json:"text"`
-	} `json:"notes"`
-}
-
-func orderExtras(o *workorder.Order) uiExtras {
-	var x uiExtras
-	if b, err := json.Marshal(o); err == nil {
-		_ = json.Unmarshal(b, &x) // a field of another shape is left out
-	}
-	return x
 }
 
 // recentLimit caps the customer's other orders on the page.
@@ -127,10 +90,18 @@ func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
 		}
 		alerts = slices.DeleteFunc(open, func(a escalation.Alert) bool { return a.WorkOrderID != o.ID })
 	}
+	supervisor := ss.Role == "supervisor"
 	s.render(w, r, http.StatusOK, "workorder.html", map[string]any{
-		"Title": o.ID, "Session": ss, "O": o, "X": orderExtras(o), "Deadlines": deadlines, "Next": next,
+		"Title": o.ID, "Session": ss, "O": o, "Deadlines": deadlines, "Next": next,
 		"CanChange": s.p.Changes != nil, "Classes": classes, "Recent": recent, "HasLister": s.p.Lister != nil,
-		"Alerts": alerts, "CanAck": ss.Role == "supervisor" && s.p.Alerts.Store != nil,
-		"HasNotes": s.hasRoute(http.MethodPost, "/v1/workorders/"+o.ID+"/notes"),
+		"Alerts": alerts, "CanAck": supervisor && s.p.Alerts.Store != nil, "Supervisor": supervisor,
+		// The controls of DESIGN's agent actions; the API decides, the
+		// page offers what the order's state makes sensible.
+		"SetProvince":   o.HasFlag(configs.FlagProvinceUnknown) || supervisor,
+		"CanFollowup":   o.Status == configs.StatusResolved,
+		"NoteKinds":     workorder.NoteKinds,
+		"Grounds":       configs.InvalidGrounds,
+		"FollowupKinds": []string{workorder.FollowupSatisfied, workorder.FollowupBasicallySatisfied, workorder.FollowupUnsatisfied},
+		"ShowReceived":  !o.ReceivedAt.IsZero() && !o.ReceivedAt.Equal(o.CreatedAt),
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/segmentio/kafka-go"
@@ -535,5 +536,145 @@ func TestBrowserReclassifyAndConfirmIncident(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&inc)
 	if !inc.Verified || !strings.HasPrefix(inc.DecidedBy, "supervisor:") {
 		t.Errorf("incident %s after confirm: %+v", incID, inc)
+	}
+}
+
+// answerDialogs answers every JavaScript dialog (a prompt) of the
+// browser's page with text, as a supervisor typing it would.
+func (b *browser) answerDialogs(text string) {
+	chromedp.ListenTarget(b.ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() {
+				ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+				defer cancel()
+				_ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true).WithPromptText(text))
+			}()
+		}
+	})
+}
+
+// An agent works an order from its page: a customer statement with a
+// media keyword makes it a major complaint, the problem code comes from
+// the table's select, the follow-up is recorded once resolved. A
+// supervisor rejects a suspected group complaint from the board (the
+// prompt asks why) and sees today's indicators drawn in Chinese.
+func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
+	h := boot(t, nil)
+	base := "http://" + h.d.HTTPAddr()
+	for i := range 20 { // a suspected group complaint (rules.yaml same_month)
+		resp := postJSON(t, base+"/v1/workorders", agentToken, fmt.Sprintf(`{"channel":"web","tier":"province","province":"GD",
+			"service_number":"139000000%02d","category":"complaint","subcategory":"billing","description":"多收了流量费"}`, i))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create order %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
+		"service_number":"13900000099","category":"complaint","subcategory":"network"}`)
+	var single struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&single); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create order: %d %v", resp.StatusCode, err)
+	}
+	b := newBrowser(t, "zh-CN")
+	b.answerDialogs("不是同一问题：各自套餐不同")
+	b.run("agent logs in", chromedp.Navigate(base+"/ui/login?next=/ui/workorders/"+single.ID),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", agentToken, chromedp.ByID), chromedp.Submit("#token", chromedp.ByID),
+		chromedp.WaitVisible("#notes", chromedp.ByID))
+	if got := b.text("#class"); got != "投诉" {
+		t.Fatalf("class before the statement %q", got)
+	}
+	var kinds []string
+	b.run("note kinds", chromedp.Evaluate(`Array.from(document.querySelectorAll("#note-kind option")).map(function (o) { return o.textContent; })`, &kinds))
+	if strings.Join(kinds, ",") != "客户陈述,临时答复口径,处理方案" {
+		t.Errorf("note kinds %v", kinds)
+	}
+
+	// The customer's statement names the media: a major complaint.
+	b.run("customer statement",
+		chromedp.SetValue("#note-kind", "customer_statement", chromedp.ByID),
+		chromedp.SendKeys("#note-text", "客户称如果今天不处理就找媒体曝光", chromedp.ByID),
+		chromedp.Click("#note-button", chromedp.ByID),
+		until(`document.querySelector("li.note[data-kind=customer_statement]") !== null && document.getElementById("class").textContent === "重大投诉"`))
+	if got := b.text("li.note"); !strings.Contains(got, "客户陈述") || !strings.Contains(got, "找媒体曝光") || !strings.Contains(got, "+08:00") {
+		t.Errorf("note row %q", got)
+	}
+	if got := b.text(".reasons"); !strings.Contains(got, "舆情风险") {
+		t.Errorf("reasons after the statement %q, want the public-opinion rule in words", got)
+	}
+
+	// The problem code from the table's select, labels in Chinese.
+	var label string
+	b.run("problem select", chromedp.Evaluate(`document.querySelector('#problem-select option[value="billing.overcharge"]').textContent`, &label))
+	if label != "多收费及重复扣费" {
+		t.Errorf("problem option label %q", label)
+	}
+	b.run("set the problem code",
+		chromedp.SetValue("#problem-select", "billing.overcharge", chromedp.ByID),
+		chromedp.Click(`#problem button.act`, chromedp.ByQuery),
+		until(`document.getElementById("problem-code") && document.getElementById("problem-code").dataset.code === "billing.overcharge"`))
+	if got := b.text("#problem-code"); got != "多收费及重复扣费" {
+		t.Errorf("problem code shown as %q", got)
+	}
+	if got := b.text("table.history tbody tr:last-child"); !strings.Contains(got, "问题编码") || !strings.Contains(got, "多收费及重复扣费") {
+		t.Errorf("history row %q", got)
+	}
+	resp = get(t, base+"/v1/workorders/"+single.ID, testToken)
+	var o struct {
+		Class       string `json:"class"`
+		ProblemCode string `json:"problem_code"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&o)
+	if o.Class != "major_complaint" || o.ProblemCode != "billing.overcharge" {
+		t.Errorf("order over the API: %+v", o)
+	}
+
+	// Accept, resolve, record the follow-up: the indicators count them.
+	b.run("accept", chromedp.Click(`button[data-status="accepted"]`, chromedp.ByQuery),
+		until(`document.getElementById("status").dataset.status === "accepted" && document.readyState === "complete" && document.querySelector('button[data-status="resolved"]') !== null`))
+	b.run("resolve", chromedp.Click(`button[data-status="resolved"]`, chromedp.ByQuery),
+		until(`document.getElementById("status").dataset.status === "resolved" && document.readyState === "complete" && document.getElementById("followup-card") !== null`))
+	b.run("follow-up",
+		chromedp.SetValue("#followup-result", "satisfied", chromedp.ByID),
+		chromedp.Click(`#followup-card button.act`, chromedp.ByQuery),
+		until(`document.getElementById("followup") !== null && document.getElementById("followup").dataset.result === "satisfied"`))
+	if got := b.text("#followup"); !strings.HasPrefix(got, "满意") {
+		t.Errorf("follow-up shown as %q", got)
+	}
+	b.screenshot("workorder-agent-actions-zh")
+	b.checkCJK("#problem-code")
+
+	// The supervisor rejects the suspected incident from the board.
+	b.run("log out", chromedp.Click("form.logout button", chromedp.ByQuery), chromedp.WaitVisible("#token", chromedp.ByID))
+	b.run("supervisor logs in", chromedp.Navigate(base+"/ui/login?next=/ui/board"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", testToken, chromedp.ByID), chromedp.Submit("#token", chromedp.ByID),
+		until(`document.querySelector("tr.incident") !== null`))
+	var incID string
+	b.run("incident id", chromedp.Evaluate(`document.querySelector("tr.incident").dataset.incidentId`, &incID))
+	b.run("indicators chart", until(`document.getElementById("indicators") && document.getElementById("indicators").complete && document.getElementById("indicators").naturalWidth === 760`))
+	var svg string
+	b.run("chart source", chromedp.Evaluate(`fetch("/ui/board/indicators.svg?lang=zh-CN").then(function (r) { return r.text(); })`, &svg,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	for _, want := range []string{"及时率", "一次解决率", "满意度", `data-name="satisfaction" data-rate="1.0000"`, "100% (1/1)"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("indicators chart lacks %q:\n%s", want, svg)
+		}
+	}
+	if strings.Contains(svg, "timeliness.") && !strings.Contains(svg, `data-name="timeliness.`) {
+		t.Errorf("indicators chart: %s", svg)
+	}
+	b.screenshot("board-indicators-zh")
+	b.checkCJK("#indicators-card h2")
+	b.run("reject", chromedp.Click("tr.incident button.reject", chromedp.ByQuery),
+		until(`document.querySelector("tr.incident") === null && document.getElementById("kpi-incidents").textContent === "0"`))
+	resp = get(t, base+"/v1/incidents/"+incID, testToken)
+	var inc struct {
+		State     string `json:"state"`
+		DecidedBy string `json:"decided_by"`
+		Note      string `json:"note"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&inc)
+	if inc.State != "rejected" || !strings.HasPrefix(inc.DecidedBy, "supervisor:") || inc.Note != "不是同一问题：各自套餐不同" {
+		t.Errorf("incident %s after reject: %+v", incID, inc)
 	}
 }

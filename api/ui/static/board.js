@@ -1,6 +1,7 @@
 // Operations board: open alerts grouped by level with live countdowns, the
-// queue of orders nobody accepted, suspected group complaints, today's
-// counts and chart. Data from GET /ui/board/data; alerts kept live by the
+// queue of orders nobody accepted, suspected group complaints and open
+// batches, today's counts and charts (orders per hour; the indicators for
+// a supervisor). Data from GET /ui/board/data; alerts kept live by the
 // SSE feed /v1/stream/alerts, each change also refreshing the rest.
 (function () {
   "use strict";
@@ -112,7 +113,7 @@
       var tr = el("tr", "incident");
       tr.dataset.incidentId = i.id;
       cell(tr, word("province", i.province));
-      cell(tr, word("sub", i.subcategory));
+      cell(tr, problem(i));
       cell(tr, word("rule", i.rule));
       cell(tr, t("members", { n: i.members }));
       cell(tr, H.time(i.raised_at), "time");
@@ -123,10 +124,32 @@
       inc.append(tr);
     });
 
+    var bt = document.getElementById("batches");
+    bt.replaceChildren();
+    var batches = d.batches || [];
+    if (!batches.length) { var tr2 = el("tr"); var c2 = cell(tr2, t("nobatches"), "hint empty"); c2.colSpan = 5; bt.append(tr2); }
+    batches.forEach(function (i) { // listed only: a batch is not confirmed or rejected
+      var tr = el("tr", "batch");
+      tr.dataset.incidentId = i.id;
+      cell(tr, word("province", i.province));
+      cell(tr, problem(i));
+      cell(tr, word("incident_state", i.state));
+      cell(tr, t("members", { n: i.members }));
+      cell(tr, H.time(i.raised_at), "time");
+      bt.append(tr);
+    });
+
     document.getElementById("kpi-today").textContent = d.total;
     countTable("by-class", d.by_class, "class", d.total);
     countTable("by-province", d.by_province, "province", d.total);
     H.tick();
+  }
+  // problem names an incident's problem: its subcategory and its code's label.
+  function problem(i) {
+    var parts = [];
+    if (i.subcategory) parts.push(word("sub", i.subcategory));
+    if (i.problem_code) parts.push(word("problem", i.problem_code));
+    return parts.join(" · ");
   }
   function countTable(id, rows, kind, total) {
     var body = document.getElementById(id);
@@ -184,8 +207,10 @@
         });
         renderAlerts();
         renderRest(d);
-        var img = document.getElementById("hourly");
-        img.src = img.src.replace(/&t=\d+$/, "") + "&t=" + Date.now();
+        ["hourly", "indicators"].forEach(function (chart) {
+          var img = document.getElementById(chart);
+          if (img) img.src = img.src.replace(/&t=\d+$/, "") + "&t=" + Date.now();
+        });
         showError("");
       });
     }).catch(function (err) { showError(t("loadfailed", { err: err.message })); })

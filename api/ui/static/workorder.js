@@ -1,4 +1,5 @@
-// Work-order page: status buttons, reclassify, acks of its alerts. The
+// Work-order page: status buttons, reclassify, problem code, province,
+// follow-up, invalid mark, notes, acks of its alerts. The
 // countdowns tick in ui.js.
 (function () {
   "use strict";
@@ -46,15 +47,24 @@
     });
   }
 
-  var nb = document.getElementById("note-button");
-  if (nb) {
-    nb.addEventListener("click", function () {
-      nb.disabled = true;
-      H.post(base + "/notes", { text: document.getElementById("note-text").value })
+  // The order's other actions: a button.act posts to base/<data-act> the
+  // fields named by data-fields ("name=element-id,..."), then reloads (the
+  // facts, the class and the history change); an error shows in its card.
+  document.querySelectorAll("button.act").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var body = {};
+      (b.dataset.fields || "").split(",").forEach(function (pair) {
+        var kv = pair.split("=");
+        var f = kv[1] && document.getElementById(kv[1]);
+        if (f) body[kv[0]] = f.value;
+      });
+      var box = b.closest("section") && b.closest("section").querySelector(".error");
+      b.disabled = true;
+      H.post(base + "/" + b.dataset.act, body)
         .then(function () { location.reload(); })
-        .catch(function (err) { nb.disabled = false; H.showError(actionError, err.message); });
+        .catch(function (err) { b.disabled = false; H.showError(box, H.t("actionfailed", { err: err.message })); });
     });
-  }
+  });
 
   var ackError = document.getElementById("ack-error");
   document.querySelectorAll("button[data-ack]").forEach(function (b) {
