@@ -51,19 +51,33 @@ type media struct {
 	relayed prometheus.Counter
 }
 
-// openMedia binds an RTP port from [lo, hi] on host.
+// openMedia binds an RTP port from [lo, hi] on host: an even port (RTP,
+// RFC 3550 11), drawn at random, then, when 20 draws were taken, every even
+// port in turn from a random one, so a busy range still yields a free port
+// if it has one.
 func openMedia(host string, lo, hi int, keys chan<- byte, log zerolog.Logger) (*media, error) {
 	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
-		// RTP on an even port within [lo, hi] (configs ensures hi > lo, so
-		// the range holds one).
-		first, last := lo+lo%2, hi-hi%2
-		port := first + 2*rand.IntN((last-first)/2+1)
+	// configs ensures hi > lo, so the range holds an even port.
+	first, last := lo+lo%2, hi-hi%2
+	n := (last-first)/2 + 1
+	try := func(port int) *media {
 		conn, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err == nil {
-			return &media{conn: conn, keys: keys, log: log, dtmfPT: -1}, nil
+		if err != nil {
+			lastErr = err
+			return nil
 		}
-		lastErr = err
+		return &media{conn: conn, keys: keys, log: log, dtmfPT: -1}
+	}
+	for attempt := 0; attempt < 20; attempt++ {
+		if m := try(first + 2*rand.IntN(n)); m != nil {
+			return m, nil
+		}
+	}
+	start := rand.IntN(n)
+	for i := range n {
+		if m := try(first + 2*((start+i)%n)); m != nil {
+			return m, nil
+		}
 	}
 	return nil, fmt.Errorf("no free rtp port in %d-%d: %w", lo, hi, lastErr)
 }
