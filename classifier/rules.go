@@ -249,25 +249,9 @@ func LoadRules(path string) (*Rules, error) {
 	}
 	r, err := ParseRules(data)
 	if err != nil {
-		return nil, inFile(err, path)
+		return nil, configs.InFile(err, path)
 	}
 	return r, nil
-}
-
-// inFile names path in every *RulesError of err.
-func inFile(err error, path string) error {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			inFile(e, path)
-		}
-		return err
-	}
-	var re *RulesError
-	if errors.As(err, &re) {
-		re.File = path
-		return err
-	}
-	return fmt.Errorf("%s: %w", path, err)
 }
 
 // ParseRules decodes data over DefaultRules strictly (unknown keys are

@@ -524,6 +524,23 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// InFile names path in every *Error of err (errors.Join'ed or not) and
+// returns err; any other error is wrapped with the path.
+func InFile(err error, path string) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			InFile(e, path)
+		}
+		return err
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		ce.File = path
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
 // Load reads path, applies environment overrides from lookupEnv
 // (os.LookupEnv when nil) and validates the result.
 func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {

@@ -164,23 +164,6 @@ func (t *ProblemCodes) Len() int {
 	return len(t.index)
 }
 
-// InFile names path in every *Error of err (errors.Join'ed or not) and
-// returns err; any other error is wrapped with the path.
-func InFile(err error, path string) error {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			InFile(e, path)
-		}
-		return err
-	}
-	var ce *Error
-	if errors.As(err, &ce) {
-		ce.File = path
-		return err
-	}
-	return fmt.Errorf("%s: %w", path, err)
-}
-
 // DefaultProblemCode is the problem code of the first leaf (in menu and key
 // order, the default menu first) with the category and subcategory, for a
 // contact from another channel that names none; "" when no leaf has them.
