@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -382,12 +381,9 @@ func (s *Service) ReconcileIncidents(ctx context.Context) error {
 // IncidentSweeper runs Service.ReconcileIncidents, Service.ArchiveDue and
 // Service.PurgeDue every Interval until Shutdown.
 type IncidentSweeper struct {
-	svc      *Service
-	interval time.Duration
-	log      zerolog.Logger
-	cancel   context.CancelFunc
-	done     chan struct{}
-	once     sync.Once
+	tickLoop
+	svc *Service
+	log zerolog.Logger
 }
 
 // NewIncidentSweeper returns a sweeper of svc's incidents.
@@ -395,50 +391,20 @@ func NewIncidentSweeper(svc *Service, interval time.Duration) (*IncidentSweeper,
 	if svc == nil || interval <= 0 {
 		return nil, errors.New("new incident sweeper: a service and an interval > 0 are required")
 	}
-	return &IncidentSweeper{svc: svc, interval: interval, done: make(chan struct{}),
-		log: svc.log.With().Str("loop", "incident_sweeper").Logger()}, nil
+	w := &IncidentSweeper{svc: svc, log: svc.log.With().Str("loop", "incident_sweeper").Logger()}
+	w.tickLoop = newTickLoop("incident sweeper", interval, w.sweep)
+	return w, nil
 }
 
-// Start runs the loop until Shutdown.
-func (w *IncidentSweeper) Start(ctx context.Context) error {
-	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(w.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := w.svc.ReconcileIncidents(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("reconcile group complaints")
-			}
-			if _, err := w.svc.ArchiveDue(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("archive resolved orders")
-			}
-			if _, err := w.svc.PurgeDue(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("purge archived orders")
-			}
-		}
-	}()
-	return nil
-}
-
-// Shutdown stops the loop.
-func (w *IncidentSweeper) Shutdown(ctx context.Context) error {
-	w.once.Do(func() {
-		if w.cancel != nil {
-			w.cancel()
-		} else {
-			close(w.done)
-		}
-	})
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("incident sweeper shutdown: %w", ctx.Err())
+// sweep is one round of the loop.
+func (w *IncidentSweeper) sweep(ctx context.Context) {
+	if err := w.svc.ReconcileIncidents(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg("reconcile group complaints")
+	}
+	if _, err := w.svc.ArchiveDue(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg("archive resolved orders")
+	}
+	if _, err := w.svc.PurgeDue(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg("purge archived orders")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -274,12 +273,10 @@ type TransferSweeperParams struct {
 // Shutdown: the orders of calls lost with their daemon before the
 // transfer get transfer_failed and a call-back request.
 type TransferSweeper struct {
-	p      TransferSweeperParams
-	log    zerolog.Logger
-	lost   prometheus.Counter
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	tickLoop
+	p    TransferSweeperParams
+	log  zerolog.Logger
+	lost prometheus.Counter
 }
 
 // NewTransferSweeper returns a sweeper; errors when the service is nil,
@@ -291,11 +288,12 @@ func NewTransferSweeper(p TransferSweeperParams) (*TransferSweeper, error) {
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}
-	w := &TransferSweeper{p: p, done: make(chan struct{}), log: p.Logger.With().Str("loop", "transfer_sweeper").Logger(),
+	w := &TransferSweeper{p: p, log: p.Logger.With().Str("loop", "transfer_sweeper").Logger(),
 		lost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hotlined_transfer_calls_lost_total",
 			Help: "Orders whose call was lost before its transfer finished (daemon crash), found by the sweeper and flagged transfer_failed.",
 		})}
+	w.tickLoop = newTickLoop("transfer sweeper", p.Interval, w.sweep)
 	if p.Registerer != nil {
 		if err := p.Registerer.Register(w.lost); err != nil {
 			return nil, fmt.Errorf("register transfer sweeper metric: %w", err)
@@ -304,42 +302,11 @@ func NewTransferSweeper(p TransferSweeperParams) (*TransferSweeper, error) {
 	return w, nil
 }
 
-// Start runs the loop until Shutdown.
-func (w *TransferSweeper) Start(ctx context.Context) error {
-	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(w.p.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			n, err := w.p.Service.SweepTransfers(ctx, w.p.Limit)
-			w.lost.Add(float64(n))
-			if err != nil && ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("sweep pending transfers")
-			}
-		}
-	}()
-	return nil
-}
-
-// Shutdown stops the loop.
-func (w *TransferSweeper) Shutdown(ctx context.Context) error {
-	w.once.Do(func() {
-		if w.cancel != nil {
-			w.cancel()
-		} else {
-			close(w.done)
-		}
-	})
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("transfer sweeper shutdown: %w", ctx.Err())
+// sweep is one round of the loop.
+func (w *TransferSweeper) sweep(ctx context.Context) {
+	n, err := w.p.Service.SweepTransfers(ctx, w.p.Limit)
+	w.lost.Add(float64(n))
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg("sweep pending transfers")
 	}
 }
