@@ -192,8 +192,11 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 
 	timers := escalation.NewStore(d.rdb, cfg.Redis.Prefix, cfg.Redis.Shards, outbox,
 		escalation.WithAlertEvents(cfg.Kafka.Source, cfg.Kafka.AlertsTopic))
+	// Every time in an event's data is in the operator's zone, with its
+	// offset (RFC 3339): alerts as well as work orders.
+	now := func() time.Time { return time.Now().In(cfg.Location) }
 	d.scheduler, err = escalation.NewScheduler(escalation.SchedulerParams{
-		Store: timers, Logger: log, Interval: cfg.Escalation.PollInterval.D(),
+		Store: timers, Logger: log, Interval: cfg.Escalation.PollInterval.D(), Now: now,
 		Lease: cfg.Escalation.Lease.D(), Source: cfg.Kafka.Source, Policies: files.Policies,
 		AlertsTopic: cfg.Kafka.AlertsTopic, Metrics: escalation.NewMetrics(d.registry),
 	})
@@ -227,7 +230,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 
 	backlog, err := escalation.NewBacklogMonitor(escalation.BacklogParams{
 		Store: timers, Redis: d.rdb, Outbox: outbox, Threshold: cfg.Kafka.OutboxAlertThreshold,
-		Interval: 5 * time.Second, Source: cfg.Kafka.Source, AlertsTopic: cfg.Kafka.AlertsTopic, Logger: log,
+		Interval: 5 * time.Second, Source: cfg.Kafka.Source, AlertsTopic: cfg.Kafka.AlertsTopic, Logger: log, Now: now,
 	})
 	if err != nil {
 		return nil, err
@@ -311,7 +314,7 @@ func Start(ctx context.Context, cfg *configs.Config, log zerolog.Logger, opts ..
 		log.Warn().Msg("no API tokens configured: every /v1 request will get 401; set api.tokens or HOTLINED_API_TOKENS")
 	}
 	srv.Handler = api.New(api.Params{
-		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Indicators: orders, Alerts: api.AlertParams{Store: timers, Feed: feed},
+		Orders: orders, Changes: orders, Incidents: orders, Lister: orders, Indicators: orders, Alerts: api.AlertParams{Store: timers, Feed: feed, Now: now},
 		Tokens: cfg.API.Tokens, Gatherer: d.registry, Logger: log, Location: cfg.Location, ProblemCodes: cfg.ProblemCodes,
 		Ready:      map[string]api.Check{"redis": d.health.Check, "sip": d.sip.Check},
 		Degraded:   map[string]api.Check{"kafka": kafkaCheck(dialer, d.brokers)},

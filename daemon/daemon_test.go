@@ -241,6 +241,13 @@ func callToAlert(t *testing.T, h *harness) {
 		alert["severity"] != "breach" || alert["work_order_id"] != id || alert["state"] != "open" {
 		t.Errorf("alert %s: %v", testenv.Headers(a)["ce_type"], alert)
 	}
+	// One convention for times in event data: the operator's zone, with
+	// its offset, like the work order's.
+	for _, k := range []string{"raised_at", "due_at", "deadline"} {
+		if v, _ := alert[k].(string); !strings.HasSuffix(v, "+08:00") {
+			t.Errorf("alert %s %q is not in +08:00", k, v)
+		}
+	}
 
 	// The supervisor sees it open, acknowledges it, and sees it acked.
 	alertID, _ := alert["id"].(string)

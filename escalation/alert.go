@@ -75,8 +75,8 @@ func breachAlert(t Timer, now time.Time) Alert {
 		Tier:        t.Tier,
 		Province:    t.Province,
 		Priority:    t.Priority,
-		DueAt:       t.Due,
+		DueAt:       t.Due.In(now.Location()), // the zone of now: the daemon's time_zone
 		RaisedAt:    now,
-		Deadline:    t.Due,
+		Deadline:    t.Due.In(now.Location()),
 	}
 }

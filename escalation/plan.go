@@ -660,7 +660,8 @@ func (p *Policies) firingOf(t Timer, now time.Time) (firing, bool) {
 	f := firing{raise: true, chain: st.chain, alert: Alert{
 		ID: st.alertID, WorkOrderID: t.WorkOrderID, Stage: t.Stage, Level: st.level, LevelName: st.levelName,
 		Severity: st.severity, State: StateOpen, Class: t.Class, Tier: t.Tier, Province: t.Province,
-		Priority: t.Priority, DueAt: st.due, RaisedAt: now, Deadline: sc.breach, Step: st.index, Repeat: st.repeat,
+		Priority: t.Priority, DueAt: st.due.In(now.Location()), RaisedAt: now, Deadline: sc.breach.In(now.Location()),
+		Step: st.index, Repeat: st.repeat,
 	}}
 	if nx, ok := sc.at(i + 1); ok {
 		next := t
