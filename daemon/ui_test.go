@@ -499,6 +499,15 @@ func TestBrowserReclassifyAndConfirmIncident(t *testing.T) {
 		until(`document.getElementById("class") && document.getElementById("class").textContent === "重大投诉"`))
 	b.run("after raising", until(`document.querySelectorAll("#new-class option[data-supervisor-only]").length === 6`))
 	b.screenshot("workorder-agent-reclassified")
+	// Lowering it back is refused to the agent (403), the class stays.
+	b.run("agent tries to lower",
+		chromedp.SetValue("#new-class", "complaint", chromedp.ByID),
+		chromedp.SendKeys("#class-reason", "no media after all", chromedp.ByID),
+		chromedp.Click("#reclassify-button", chromedp.ByID),
+		until(`!document.getElementById("class-error").hidden && document.getElementById("class-error").textContent.length > 0`))
+	if got := b.text("#class"); got != "重大投诉" {
+		t.Errorf("class after the refused lowering %q", got)
+	}
 	resp = get(t, base+"/v1/workorders/"+single.ID, testToken)
 	var o struct{ Class string }
 	_ = json.NewDecoder(resp.Body).Decode(&o)
