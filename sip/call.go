@@ -226,6 +226,9 @@ func (s *Server) run(c *call) {
 		s.metrics.transfers.WithLabelValues("no_transfer").Inc()
 	default:
 		s.play(ctx, c, "transfer")
+		if ctx.Err() != nil {
+			return // the caller hung up during the prompt: no REFER into an ended dialog
+		}
 		if result := s.transfer(ctx, c, o, leaf.Transfer); result != "accepted" {
 			s.goodbye(ctx, c, o.ID)
 		}
