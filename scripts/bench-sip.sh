@@ -69,9 +69,17 @@ read -r redis_port hot_port uas_port http_port kafka_port pprof_port < <(free_po
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.5
+# SIPp stands for the carriers' SBC: a trusted proxy with a budget (rate,
+# unanswered calls) no ladder step reaches, so the steps measure capacity,
+# not the flood screen (an untrusted source may hold only 10 unanswered
+# calls: 503 "Too Many Unanswered Calls").
 sed -e "s/^  embedded_listen: .*/  embedded_listen: 127.0.0.1:$kafka_port/" \
     -e 's/^  rate_per_source: .*/  rate_per_source: 100000/' -e 's/^  burst_per_source: .*/  burst_per_source: 100000/' \
-    -e 's/^  max_calls: .*/  max_calls: 10000/' -e 's/^  level: info/  level: warn/' \
+    -e 's/^  max_calls: .*/  max_calls: 20000/' -e 's/^  level: info/  level: warn/' \
+    -e 's/^  max_half_open: .*/  max_half_open: 20000/' -e 's/^  max_half_open_per_source: .*/  max_half_open_per_source: 20000/' \
+    -e 's|^  trusted_proxies: .*|  trusted_proxies: ["127.0.0.1/32"]|' \
+    -e 's/^    rate_per_source: .*/    rate_per_source: 100000/' -e 's/^    burst_per_source: .*/    burst_per_source: 100000/' \
+    -e 's/^    max_half_open: .*/    max_half_open: 20000/' \
     configs/hotlined.yaml >"$cfg"
 start_hotlined() { # log file
   HOTLINED_SIP_LISTEN="udp:127.0.0.1:$hot_port" HOTLINED_HTTP_LISTEN="127.0.0.1:$http_port" \
@@ -110,8 +118,8 @@ open(counter, "w").write(str(start))
 EOF
 }
 
-metric() { # name outcome: a counter of hotlined_sip_calls_total
-  curl -s "http://127.0.0.1:$http_port/metrics" | awk -v o="outcome=\"$1\"" 'index($0, "hotlined_sip_calls_total{") == 1 && index($0, o) {s += $2} END {printf "%d", s}'
+metric() { # outcome (rejected_ alone: every refusal): a counter of hotlined_sip_calls_total
+  curl -s "http://127.0.0.1:$http_port/metrics" | awk -v o="outcome=\"$1" 'index($0, "hotlined_sip_calls_total{") == 1 && index($0, o) {s += $2} END {printf "%d", s}'
 }
 active() { curl -s "http://127.0.0.1:$http_port/metrics" | awk '$1 == "hotlined_sip_active_calls" {printf "%d", $2}'; }
 redis_cmds() { # total commands run by the server so far
@@ -128,9 +136,16 @@ loglines() { grep -c "$1" "$log" 2>/dev/null || true; }
 sipp_run() {
   local n=$(($3 * secs))
   callers "$work/callers.csv" "$n"
+  rm -f "$work"/*_errors.log
+  local rc=0
   (cd "$work" && timeout $((secs + 90)) sipp -sf "$OLDPWD/scripts/sipp/$1" -inf "$work/callers.csv" \
-     -s 10000 -r "$3" -m "$n" -l 100000 -i 127.0.0.1 -p "$(free_port)" "$2" \
-     -nostdin -timeout $((secs + 60))s -timeout_error -recv_timeout 5000 >"$work/sipp.out" 2>&1)
+     -s 10000 -r "$3" -m "$n" -l 100000 -i 127.0.0.1 -p "$(free_port)" "$2" -trace_err \
+     -nostdin -timeout $((secs + 60))s -timeout_error -recv_timeout 5000 >"$work/sipp.out" 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ]; then # keep SIPp's screen and the first errors of a failed step
+    local keep="$out/sipp-${1%.xml}-${2##*:}-$3-$(date +%s).txt"
+    { cat "$work/sipp.out"; head -c 20000 "$work"/*_errors.log 2>/dev/null; } >"$keep" || true
+  fi
+  return "$rc"
 }
 
 # attempt_hotlined SCENARIO RATE: 0 when every call passed SIPp and got its order
@@ -138,21 +153,21 @@ attempt_hotlined() {
   local scen=$1 rate=$2 n=$(($2 * $secs)) rc=0
   local c0 u0 f0 r0 b0 k0 t0 d0 cmd0
   c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed)
-  r0=$(metric rejected_unavailable) b0=$(metric rejected_busy)
+  r0=$(metric rejected_unavailable) b0=$(metric rejected_)
   k0=$(loglines "too much contention") d0=$(loglines "redis unreachable")
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
   sipp_run "$scen" "127.0.0.1:$hot_port" "$rate" || rc=$?
   # Orders are taken even after the caller hung up: wait for the calls to end.
   for _ in $(seq 150); do [ "$(active)" = 0 ] && break; sleep 0.1; done
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
-  local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) busy=$(($(metric rejected_busy) - b0))
+  local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
   local taken=$((created + urged)) cmds=$(($(redis_cmds) - cmd0))
   local per=0
   [ "$taken" -gt 0 ] && per=$(python3 -c "print(round($cmds/$taken, 1))")
   local verdict=ok
   { [ "$rc" -ne 0 ] || [ "$taken" -ne "$n" ]; } && verdict=FAIL
-  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $unavail 503 unavailable, $busy 503 busy," \
+  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $refused refused ($unavail of them 503 Redis unavailable)," \
       "$cont contention retries logged, $down 'redis unreachable'; Redis $per commands/order: $(redis_top "$work/cmds.before")"
   [ "$verdict" = ok ]
 }
