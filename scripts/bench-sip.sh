@@ -151,8 +151,8 @@ sipp_run() {
 # attempt_hotlined SCENARIO RATE: 0 when every call passed SIPp and got its order
 attempt_hotlined() {
   local scen=$1 rate=$2 n=$(($2 * $secs)) rc=0
-  local c0 u0 f0 r0 b0 k0 t0 d0 cmd0
-  c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed)
+  local c0 u0 f0 a0 r0 b0 k0 d0 cmd0
+  c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed) a0=$(metric abandoned)
   r0=$(metric rejected_unavailable) b0=$(metric rejected_)
   k0=$(loglines "too much contention") d0=$(loglines "redis unreachable")
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
@@ -162,12 +162,13 @@ attempt_hotlined() {
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
   local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
+  local abandoned=$(($(metric abandoned) - a0))
   local taken=$((created + urged)) cmds=$(($(redis_cmds) - cmd0))
   local per=0
   [ "$taken" -gt 0 ] && per=$(python3 -c "print(round($cmds/$taken, 1))")
   local verdict=ok
   { [ "$rc" -ne 0 ] || [ "$taken" -ne "$n" ]; } && verdict=FAIL
-  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $refused refused ($unavail of them 503 Redis unavailable)," \
+  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 Redis unavailable)," \
       "$cont contention retries logged, $down 'redis unreachable'; Redis $per commands/order: $(redis_top "$work/cmds.before")"
   [ "$verdict" = ok ]
 }
@@ -206,6 +207,12 @@ for path in $paths; do
   say "  load after the bare UAS: $(cut -d' ' -f1-3 /proc/loadavg)"
   ratio=n/a
   [ "$uas" -gt 0 ] && ratio=$(python3 -c "print(round($hot/$uas, 2))")
+  # The hot callers' open orders grow with every urge (history, reasons).
+  big=$(for n in $(seq 0 9); do redis-cli -p "$redis_port" --scan --pattern "hotlined:*:customer:1890000000$n:orders" | head -1; done |
+        while read -r k; do redis-cli -p "$redis_port" zrange "$k" -1 -1; done |
+        while read -r id; do redis-cli -p "$redis_port" --scan --pattern "hotlined:*:wo:$id" | head -1; done |
+        while read -r k; do redis-cli -p "$redis_port" strlen "$k"; done | sort -n | tail -1)
+  say "  the largest hot caller's open order: ${big:-?} bytes of JSON"
   say "  $path: hotlined $hot calls/s (failed at $hot_fail), bare UAS $uas calls/s (failed at $uas_fail), ratio $ratio"
   if [ "$hot_fail" != none ]; then
     # Profile a run at the rate that failed: CPU for most of it, the
