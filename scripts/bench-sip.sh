@@ -152,13 +152,16 @@ sipp_run() {
 attempt_hotlined() {
   local scen=$1 rate=$2 n=$(($2 * $secs)) rc=0
   local c0 u0 f0 a0 r0 b0 k0 d0 cmd0
+  # Start from a quiet daemon: the calls of an overloaded step may take
+  # their orders long after SIPp gave up on them.
+  for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.2; done
   c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed) a0=$(metric abandoned)
   r0=$(metric rejected_unavailable) b0=$(metric rejected_)
   k0=$(loglines "too much contention") d0=$(loglines "redis unreachable")
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
   sipp_run "$scen" "127.0.0.1:$hot_port" "$rate" || rc=$?
   # Orders are taken even after the caller hung up: wait for the calls to end.
-  for _ in $(seq 150); do [ "$(active)" = 0 ] && break; sleep 0.1; done
+  for _ in $(seq 300); do [ "$(active)" = 0 ] && break; sleep 0.1; done
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
   local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
