@@ -151,13 +151,13 @@ sipp_run() {
 # attempt_hotlined SCENARIO RATE: 0 when every call passed SIPp and got its order
 attempt_hotlined() {
   local scen=$1 rate=$2 n=$(($2 * $secs)) rc=0
-  local c0 u0 f0 a0 r0 b0 k0 d0 cmd0
+  local c0 u0 f0 a0 r0 b0 k0 d0 p0 cmd0
   # Start from a quiet daemon: the calls of an overloaded step may take
   # their orders long after SIPp gave up on them.
   for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.2; done
   c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed) a0=$(metric abandoned)
   r0=$(metric rejected_unavailable) b0=$(metric rejected_)
-  k0=$(loglines "too much contention") d0=$(loglines "redis unreachable")
+  k0=$(loglines "too much contention") d0=$(loglines "redis unreachable") p0=$(loglines "no free rtp port")
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
   sipp_run "$scen" "127.0.0.1:$hot_port" "$rate" || rc=$?
   # Orders are taken even after the caller hung up: wait for the calls to end.
@@ -165,13 +165,13 @@ attempt_hotlined() {
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
   local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
-  local abandoned=$(($(metric abandoned) - a0))
+  local abandoned=$(($(metric abandoned) - a0)) noport=$(($(loglines "no free rtp port") - p0))
   local taken=$((created + urged)) cmds=$(($(redis_cmds) - cmd0))
   local per=0
   [ "$taken" -gt 0 ] && per=$(python3 -c "print(round($cmds/$taken, 1))")
   local verdict=ok
   { [ "$rc" -ne 0 ] || [ "$taken" -ne "$n" ]; } && verdict=FAIL
-  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 Redis unavailable)," \
+  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 unavailable: Redis down by the health check, or no RTP port for $noport)," \
       "$cont contention retries logged, $down 'redis unreachable'; Redis $per commands/order: $(redis_top "$work/cmds.before")"
   [ "$verdict" = ok ]
 }
