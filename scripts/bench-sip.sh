@@ -161,7 +161,8 @@ attempt_hotlined() {
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
   sipp_run "$scen" "127.0.0.1:$hot_port" "$rate" || rc=$?
   # Orders are taken even after the caller hung up: wait for the calls to end.
-  for _ in $(seq 300); do [ "$(active)" = 0 ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.1; done
+  local left; left=$(active)
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
   local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
@@ -171,7 +172,7 @@ attempt_hotlined() {
   [ "$taken" -gt 0 ] && per=$(python3 -c "print(round($cmds/$taken, 1))")
   local verdict=ok
   { [ "$rc" -ne 0 ] || [ "$taken" -ne "$n" ]; } && verdict=FAIL
-  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 unavailable: Redis down by the health check, or no RTP port for $noport)," \
+  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged; ${left:-?} calls still up 60 s after SIPp), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 unavailable: Redis down by the health check, or no RTP port for $noport)," \
       "$cont contention retries logged, $down 'redis unreachable'; Redis $per commands/order: $(redis_top "$work/cmds.before")"
   [ "$verdict" = ok ]
 }
