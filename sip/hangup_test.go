@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/ivr"
 )
 
 // silence writes a WAV file of d of mu-law silence at 8000 Hz.
@@ -75,6 +78,38 @@ func TestNoReferAfterTheCallerHungUp(t *testing.T) {
 	for _, r := range p.pending {
 		if r.Method == sipmsg.REFER {
 			t.Errorf("REFER sent after the caller hung up:\n%s", r)
+		}
+	}
+}
+
+// TestKeysBeforeTheHangUpReachTheLeaf: a caller who pressed the whole
+// path and then hung up has made a choice; when the menu goroutine runs
+// late (a loaded daemon), the keys and the end of the dialog are ready at
+// once and the keys must win, so the order is taken. Go's select picks
+// among ready cases at random: 50 rounds leave a dropped key no chance.
+func TestKeysBeforeTheHangUpReachTheLeaf(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.prompts = Prompts{} // no prompt: the menu waits for keys at once
+	cfg, err := configs.Load("../configs/hotlined.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 50 {
+		d := admitInvite(cfg, ivr.Options{}, request(t, "INVITE sip:10000@h SIP/2.0", nil, "", ""), time.Now())
+		if d.code != 0 {
+			t.Fatalf("INVITE refused: %d %s", d.code, d.reason)
+		}
+		c := &call{keys: make(chan byte, 32), session: d.session, log: zerolog.Nop()}
+		for _, k := range []byte("41#") {
+			c.keys <- k
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // the BYE came before the menu read the keys
+		if !ts.walkMenu(ctx, c) {
+			t.Fatalf("round %d: the caller's keys were dropped for the hang-up", round)
+		}
+		if leaf := c.session.Leaf(); leaf == nil || leaf.Category != "complaint" || leaf.Subcategory != "billing" {
+			t.Fatalf("round %d: leaf %+v, want the billing complaint", round, leaf)
 		}
 	}
 }
