@@ -49,8 +49,10 @@ BENCHFLAGS ?=
 bench-queue: deps
 	$(GO) test -run='^$$' -bench='BenchmarkOutbox|BenchmarkDirectPublish' -benchtime=5s $(BENCHFLAGS) ./queue
 
-# SIP: highest call rate without failures, hotlined vs a bare sipgo UAS,
-# and memory per call held in the menu (BENCHMARKS.md).
+# SIP: highest call rate without failures, hotlined vs a bare sipgo UAS
+# (both laddered until they fail), on the INFO-with-prompts and the
+# X-IVR-Path paths, 10% of calls from 10 hot numbers; Redis commands per
+# order, a profile at the failing rate, memory per call (BENCHMARKS.md).
 bench-sip: deps
 	scripts/bench-sip.sh
 

@@ -228,6 +228,9 @@ func (s *Server) run(c *call) {
 		s.metrics.transfers.WithLabelValues("no_transfer").Inc()
 	default:
 		s.play(ctx, c, "transfer")
+		if ctx.Err() != nil {
+			return // the caller hung up during the prompt: no transfer into an ended dialog
+		}
 		if !s.transfer(ctx, c, o, target, mode) {
 			s.goodbye(ctx, c, o.ID)
 		}
@@ -263,7 +266,9 @@ func (s *Server) walkMenu(ctx context.Context, c *call) bool {
 			case <-ctx.Done():
 				cancel()
 				<-done
-				return false
+				if !s.keysBeforeHangUp(c) {
+					return false
+				}
 			}
 			continue
 		}
@@ -279,7 +284,9 @@ func (s *Server) walkMenu(ctx context.Context, c *call) bool {
 		case <-expired:
 			sess.Tick(time.Now())
 		case <-ctx.Done():
-			return false
+			if !s.keysBeforeHangUp(c) {
+				return false
+			}
 		}
 	}
 	c.mu.Lock()
@@ -288,6 +295,22 @@ func (s *Server) walkMenu(ctx context.Context, c *call) bool {
 	if sess.Fallback() {
 		s.metrics.fallback.WithLabelValues(sess.EndReason().String()).Inc()
 		c.log.Info().Str("reason", sess.EndReason().String()).Msg("menu failed: the fallback leaf takes the call")
+	}
+	return true
+}
+
+// keysBeforeHangUp feeds the menu the keys that came before the caller
+// hung up and are still buffered (a late menu goroutine finds them and the
+// dialog's end ready together, and select picks either): true when they
+// reach a leaf, so the caller's choice is taken.
+func (s *Server) keysBeforeHangUp(c *call) bool {
+	for !c.session.Done() {
+		select {
+		case key := <-c.keys:
+			s.press(c, key)
+		default:
+			return false
+		}
 	}
 	return true
 }
