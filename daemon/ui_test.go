@@ -496,7 +496,7 @@ func TestBrowserReclassifyAndConfirmIncident(t *testing.T) {
 		chromedp.SetValue("#new-class", "major_complaint", chromedp.ByID),
 		chromedp.SendKeys("#class-reason", "客户称将向媒体曝光", chromedp.ByID),
 		chromedp.Click("#reclassify-button", chromedp.ByID),
-		until(`document.getElementById("class") && document.getElementById("class").textContent === "重大投诉"`))
+		until(`document.getElementById("class") && document.getElementById("class").textContent === "重大投诉" && document.readyState === "complete"`))
 	b.run("after raising", until(`document.querySelectorAll("#new-class option[data-supervisor-only]").length === 6`))
 	b.screenshot("workorder-agent-reclassified")
 	// Lowering it back is refused to the agent (403), the class stays.
@@ -603,7 +603,7 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 		chromedp.SetValue("#note-kind", "customer_statement", chromedp.ByID),
 		chromedp.SendKeys("#note-text", "客户称如果今天不处理就找媒体曝光", chromedp.ByID),
 		chromedp.Click("#note-button", chromedp.ByID),
-		until(`document.querySelector("li.note[data-kind=customer_statement]") !== null && document.getElementById("class").textContent === "重大投诉"`))
+		until(`document.querySelector("li.note[data-kind=customer_statement]") !== null && document.getElementById("class").textContent === "重大投诉" && document.readyState === "complete"`))
 	if got := b.text("li.note"); !strings.Contains(got, "客户陈述") || !strings.Contains(got, "找媒体曝光") || !strings.Contains(got, "+08:00") {
 		t.Errorf("note row %q", got)
 	}
@@ -620,7 +620,7 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	b.run("set the problem code",
 		chromedp.SetValue("#problem-select", "billing.overcharge", chromedp.ByID),
 		chromedp.Click(`#problem button.act`, chromedp.ByQuery),
-		until(`document.getElementById("problem-code") && document.getElementById("problem-code").dataset.code === "billing.overcharge"`))
+		until(`document.getElementById("problem-code") && document.getElementById("problem-code").dataset.code === "billing.overcharge" && document.readyState === "complete"`))
 	if got := b.text("#problem-code"); got != "多收费及重复扣费" {
 		t.Errorf("problem code shown as %q", got)
 	}
@@ -645,7 +645,7 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	b.run("follow-up",
 		chromedp.SetValue("#followup-result", "satisfied", chromedp.ByID),
 		chromedp.Click(`#followup-card button.act`, chromedp.ByQuery),
-		until(`document.getElementById("followup") !== null && document.getElementById("followup").dataset.result === "satisfied"`))
+		until(`document.getElementById("followup") !== null && document.getElementById("followup").dataset.result === "satisfied" && document.readyState === "complete"`))
 	if got := b.text("#followup"); !strings.HasPrefix(got, "满意") {
 		t.Errorf("follow-up shown as %q", got)
 	}
