@@ -212,11 +212,18 @@ for path in $paths; do
   ratio=n/a
   [ "$uas" -gt 0 ] && ratio=$(python3 -c "print(round($hot/$uas, 2))")
   # The hot callers' open orders grow with every urge (history, reasons).
-  big=$(for n in $(seq 0 9); do redis-cli -p "$redis_port" --scan --pattern "hotlined:*:customer:1890000000$n:orders" | head -1; done |
-        while read -r k; do redis-cli -p "$redis_port" zrange "$k" -1 -1; done |
-        while read -r id; do redis-cli -p "$redis_port" --scan --pattern "hotlined:*:wo:$id" | head -1; done |
-        while read -r k; do redis-cli -p "$redis_port" strlen "$k"; done | sort -n | tail -1)
-  say "  the largest hot caller's open order: ${big:-?} bytes of JSON"
+  big=$(for n in $(seq 0 9); do
+          k=$(redis-cli -p "$redis_port" --scan --pattern "hotlined:*:customer:1890000000$n:orders" | head -1)
+          [ -n "$k" ] || continue
+          for id in $(redis-cli -p "$redis_port" zrange "$k" 0 -1); do
+            redis-cli -p "$redis_port" strlen "${k%%:customer:*}:wo:$id" # an order sits in its customer's shard
+          done
+        done | sort -n | tail -1)
+  hotorders=$(for n in $(seq 0 9); do
+          k=$(redis-cli -p "$redis_port" --scan --pattern "hotlined:*:customer:1890000000$n:orders" | head -1)
+          [ -n "$k" ] && redis-cli -p "$redis_port" zcard "$k"
+        done | awk '{s += $1} END {print s}')
+  say "  the hot callers' orders: ${hotorders:-?} for 10 numbers; the largest ${big:-?} bytes of JSON"
   say "  $path: hotlined $hot calls/s (failed at $hot_fail), bare UAS $uas calls/s (failed at $uas_fail), ratio $ratio"
   if [ "$hot_fail" != none ]; then
     # Profile a run at the rate that failed: CPU for most of it, the

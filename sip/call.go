@@ -475,12 +475,15 @@ func (s *Server) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.respond(tx, req, sipmsg.StatusBadRequest, "Bad DTMF Body")
 		return
 	}
-	s.respond(tx, req, sipmsg.StatusOK, "OK")
+	// The key is queued before the 200 goes: a caller who hangs up after
+	// it finds the key there (keysBeforeHangUp), however late this
+	// goroutine ran.
 	select {
 	case c.keys <- key:
 	default:
 		c.log.Warn().Msg("digit dropped: the caller types faster than the menu reads")
 	}
+	s.respond(tx, req, sipmsg.StatusOK, "OK")
 }
 
 // onNotify takes the transfer's progress: a message/sipfrag body with the
