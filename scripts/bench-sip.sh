@@ -40,8 +40,14 @@ work=$(mktemp -d)
 # (prompts, rules, policies, calendar) resolve the same way.
 cfg="$PWD/configs/.test-$$.yaml"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work" "$cfg"; }
+sipp_pid=
+cleanup() {
+  for p in $sipp_pid "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work" "$cfg"
+}
 trap cleanup EXIT
+trap "exit 143" INT TERM # so the EXIT trap cleans up after a kill too
 # free_ports N: N distinct loopback ports, each free for TCP and UDP now.
 free_ports() {
   python3 - "$1" <<'EOF'
@@ -138,9 +144,13 @@ sipp_run() {
   callers "$work/callers.csv" "$n"
   rm -f "$work"/*_errors.log
   local rc=0
-  (cd "$work" && timeout $((secs + 90)) sipp -sf "$OLDPWD/scripts/sipp/$1" -inf "$work/callers.csv" \
+  # In the background and waited for, so a kill of this script stops it too (cleanup).
+  (cd "$work" && exec timeout $((secs + 90)) sipp -sf "$OLDPWD/scripts/sipp/$1" -inf "$work/callers.csv" \
      -s 10000 -r "$3" -m "$n" -l 100000 -i 127.0.0.1 -p "$(free_port)" "$2" -trace_err \
-     -nostdin -timeout $((secs + 60))s -timeout_error -recv_timeout 5000 >"$work/sipp.out" 2>&1) || rc=$?
+     -nostdin -timeout $((secs + 60))s -timeout_error -recv_timeout 5000 >"$work/sipp.out" 2>&1) &
+  sipp_pid=$!
+  wait "$sipp_pid" || rc=$?
+  sipp_pid=
   if [ "$rc" -ne 0 ]; then # keep SIPp's screen and the first errors of a failed step
     local keep="$out/sipp-${1%.xml}-${2##*:}-$3-$(date +%s).txt"
     { cat "$work/sipp.out"; head -c 20000 "$work"/*_errors.log 2>/dev/null; } >"$keep" || true
@@ -205,9 +215,11 @@ for path in $paths; do
     *) echo "unknown path $path" >&2; exit 2 ;;
   esac
   say "path $path ($scen), load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  read -r hot hot_fail < <(highest attempt_hotlined "$scen")
+  highest attempt_hotlined "$scen" >"$work/highest" # not in a subshell: a kill must reach its SIPp
+  read -r hot hot_fail <"$work/highest"
   say "  load after hotlined: $(cut -d' ' -f1-3 /proc/loadavg)"
-  read -r uas uas_fail < <(highest attempt_uas "$scen")
+  highest attempt_uas "$scen" >"$work/highest"
+  read -r uas uas_fail <"$work/highest"
   say "  load after the bare UAS: $(cut -d' ' -f1-3 /proc/loadavg)"
   ratio=n/a
   [ "$uas" -gt 0 ] && ratio=$(python3 -c "print(round($hot/$uas, 2))")
@@ -249,10 +261,11 @@ start_hotlined "$out/hotlined2.log"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$hot_pid/status"; }
 sleep 2
 idle=$(rss)
-(cd "$work" && timeout 200 sipp -sf "$OLDPWD/scripts/sipp/bench_hold.xml" -inf "$OLDPWD/scripts/sipp/callers.csv" \
+(cd "$work" && exec timeout 200 sipp -sf "$OLDPWD/scripts/sipp/bench_hold.xml" -inf "$OLDPWD/scripts/sipp/callers.csv" \
    -s 10000 -r 200 -m 2000 -l 2000 -i 127.0.0.1 -p "$(free_port)" "127.0.0.1:$hot_port" \
    -nostdin -timeout 120s >"$work/hold.out" 2>&1) &
 hold=$!
+pids+=($hold)
 n=0
 for _ in $(seq 60); do
   n=$(active)
