@@ -16,23 +16,16 @@ import (
 )
 
 // redisHealth decides whether Redis is up, tolerantly: it is down only
-// after downAfter consecutive failures. It watches two things. Its own
-// ping, every interval on a client of its own (one connection, no
-// retries), so the daemon's pool being busy under load is not mistaken
-// for Redis being slow: a ping that failed or did not answer within
-// timeout is a failure. And the daemon's real commands (a go-redis hook):
-// an answer, even an error reply or redis.Nil, is a success and resets the
-// count; a network error is a failure; a refused connection counts as
-// downAfter failures at once (nothing listens: not slowness). A command
-// that timed out, was cancelled or waited too long for a pooled
-// connection (redis.ErrPoolTimeout) counts neither way: it measures the
-// caller's deadline and our own pool, and the ping decides for a hung
-// Redis (bench15 found 3,102 goroutines queued on 40 connections marking a
-// healthy Redis down).
+// after downAfter consecutive failures, a failure being a ping that did
+// not answer within pingTimeout or a real command that failed for want of
+// Redis (a network error, a timeout, a closed pool; not a Redis error
+// reply, not redis.Nil); a refused connection counts as downAfter
+// failures at once (nothing listens: not slowness). Any command that got an answer counts as a
+// success and resets the count, so one slow ping under load never flips
+// it. It is a go-redis hook on the daemon's client and a ping loop.
 type redisHealth struct {
 	log       zerolog.Logger
-	rdb       redis.UniversalClient // the daemon's client: its commands are observed
-	ping      redis.UniversalClient // the health check's own client: nil pings on rdb
+	rdb       redis.UniversalClient
 	downAfter int32
 	interval  time.Duration
 	timeout   time.Duration
@@ -48,10 +41,8 @@ type redisHealth struct {
 
 var _ redis.Hook = (*redisHealth)(nil)
 
-// newRedisHealth watches rdb's commands (a hook added to it) and pings on
-// ping, a client of its own that Shutdown closes (nil: on rdb).
-func newRedisHealth(rdb, ping redis.UniversalClient, log zerolog.Logger) *redisHealth {
-	h := &redisHealth{log: log, rdb: rdb, ping: ping, downAfter: 3, interval: time.Second, timeout: 2 * time.Second,
+func newRedisHealth(rdb redis.UniversalClient, log zerolog.Logger) *redisHealth {
+	h := &redisHealth{log: log, rdb: rdb, downAfter: 3, interval: time.Second, timeout: 2 * time.Second,
 		done: make(chan struct{})}
 	h.up.Store(true) // Start has just pinged it
 	rdb.AddHook(h)
@@ -71,11 +62,10 @@ func (h *redisHealth) Check(context.Context) error {
 	return fmt.Errorf("redis down after %d consecutive failures: %w", h.downAfter, h.lastErr)
 }
 
-// observe counts one outcome of the health check's own ping: every
-// failure counts, timeouts included.
+// observe counts one outcome of a command or ping.
 func (h *redisHealth) observe(err error) {
 	var reply redis.Error
-	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &reply) {
+	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &reply) || errors.Is(err, context.Canceled) {
 		if h.fails.Swap(0) >= h.downAfter || !h.up.Load() {
 			if !h.up.Swap(true) {
 				h.log.Info().Msg("redis reachable again: taking calls")
@@ -96,18 +86,6 @@ func (h *redisHealth) observe(err error) {
 	}
 }
 
-// observeCommand counts one outcome of the daemon's own command: as
-// observe, except that a timeout, a cancellation or a wait for a pooled
-// connection counts neither way (see redisHealth).
-func (h *redisHealth) observeCommand(err error) {
-	var ne net.Error
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout()) {
-		return
-	}
-	h.observe(err)
-}
-
 func (h *redisHealth) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return next(ctx, network, addr)
@@ -117,11 +95,7 @@ func (h *redisHealth) DialHook(next redis.DialHook) redis.DialHook {
 func (h *redisHealth) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if h.ping != nil || cmd.Name() != "ping" {
-			h.observeCommand(err)
-		} else {
-			h.observe(err)
-		}
+		h.observe(err)
 		return err
 	}
 }
@@ -129,7 +103,7 @@ func (h *redisHealth) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *redisHealth) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		h.observeCommand(err)
+		h.observe(err)
 		return err
 	}
 }
@@ -149,27 +123,18 @@ func (h *redisHealth) Start(ctx context.Context) error {
 			case <-t.C:
 			}
 			pctx, cancel := context.WithTimeout(ctx, h.timeout)
-			if h.ping != nil {
-				if err := h.ping.Ping(pctx).Err(); ctx.Err() == nil {
-					h.observe(err)
-				}
-			} else {
-				_ = h.rdb.Ping(pctx).Err() // observed by the hook
-			}
+			_ = h.rdb.Ping(pctx).Err() // observed by the hook
 			cancel()
 		}
 	}()
 	return nil
 }
 
-// Shutdown stops the ping loop and closes the health check's own client.
+// Shutdown stops the ping loop.
 func (h *redisHealth) Shutdown(ctx context.Context) error {
 	h.cancel()
 	select {
 	case <-h.done:
-		if h.ping != nil {
-			return h.ping.Close()
-		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("redis health shutdown: %w", ctx.Err())
