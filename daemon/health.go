@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotlined/hotlined/internal/tickloop"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -22,7 +23,8 @@ import (
 // reply, not redis.Nil); a refused connection counts as downAfter
 // failures at once (nothing listens: not slowness). Any command that got an answer counts as a
 // success and resets the count, so one slow ping under load never flips
-// it. It is a go-redis hook on the daemon's client and a ping loop.
+// it. It is a go-redis hook on the daemon's client and a ping loop (its
+// Start and Shutdown: the ping every interval, stopped by Shutdown).
 type redisHealth struct {
 	log       zerolog.Logger
 	rdb       redis.UniversalClient
@@ -35,15 +37,18 @@ type redisHealth struct {
 	mu      sync.Mutex
 	lastErr error
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	tickLoop // the ping every interval
 }
 
 var _ redis.Hook = (*redisHealth)(nil)
 
+// tickLoop is embedded under an unexported name: only Start and Shutdown
+// show.
+type tickLoop = tickloop.Loop
+
 func newRedisHealth(rdb redis.UniversalClient, log zerolog.Logger) *redisHealth {
-	h := &redisHealth{log: log, rdb: rdb, downAfter: 3, interval: time.Second, timeout: 2 * time.Second,
-		done: make(chan struct{})}
+	h := &redisHealth{log: log, rdb: rdb, downAfter: 3, interval: time.Second, timeout: 2 * time.Second}
+	h.tickLoop = tickloop.New("redis health", h.interval, h.ping)
 	h.up.Store(true) // Start has just pinged it
 	rdb.AddHook(h)
 	return h
@@ -108,37 +113,11 @@ func (h *redisHealth) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
-// Start pings every interval until Shutdown, so an idle daemon notices
-// Redis going and coming back.
-func (h *redisHealth) Start(ctx context.Context) error {
-	ctx, h.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(h.done)
-		t := time.NewTicker(h.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			pctx, cancel := context.WithTimeout(ctx, h.timeout)
-			_ = h.rdb.Ping(pctx).Err() // observed by the hook
-			cancel()
-		}
-	}()
-	return nil
-}
-
-// Shutdown stops the ping loop.
-func (h *redisHealth) Shutdown(ctx context.Context) error {
-	h.cancel()
-	select {
-	case <-h.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("redis health shutdown: %w", ctx.Err())
-	}
+// ping asks Redis once, within timeout; the hook observes the answer.
+func (h *redisHealth) ping(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	_ = h.rdb.Ping(pctx).Err()
 }
 
 // kafkaCheck asks a broker for the cluster's brokers (a Metadata request

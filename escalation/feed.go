@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotlined/hotlined/internal/tickloop"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
@@ -68,13 +69,12 @@ type FeedParams struct {
 
 // Feed fans the alert feed streams out to SSE subscribers.
 type Feed struct {
-	p      FeedParams
-	mu     sync.Mutex
-	pos    []streamID // what the feed has read of each shard's stream
-	subs   map[*Subscription]struct{}
-	state  int // 0 new, 1 running, 2 stopped
-	cancel context.CancelFunc
-	done   chan struct{}
+	p     FeedParams
+	mu    sync.Mutex
+	pos   []streamID // what the feed has read of each shard's stream
+	subs  map[*Subscription]struct{}
+	state int           // 0 new, 1 running, 2 stopped
+	loop  tickloop.Loop // follows the streams every Interval
 }
 
 // NewFeed checks params and fills defaults.
@@ -92,7 +92,13 @@ func NewFeed(p FeedParams) (*Feed, error) {
 		p.MaxCatchUp = 10_000
 	}
 	p.Logger = p.Logger.With().Str("component", "alert_feed").Logger()
-	return &Feed{p: p, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}, nil
+	f := &Feed{p: p, subs: map[*Subscription]struct{}{}}
+	f.loop = tickloop.New("alert feed", p.Interval, func(ctx context.Context) {
+		if err := f.poll(ctx); err != nil && ctx.Err() == nil {
+			f.p.Logger.Warn().Err(err).Msg("read alert feed streams; retrying")
+		}
+	})
+	return f, nil
 }
 
 // Start reads where each stream ends, then follows them until Shutdown.
@@ -104,23 +110,7 @@ func (f *Feed) Start(ctx context.Context) error {
 	f.mu.Lock()
 	f.pos, f.state = pos, 1
 	f.mu.Unlock()
-	ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(f.done)
-		t := time.NewTicker(f.p.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := f.poll(ctx); err != nil && ctx.Err() == nil {
-				f.p.Logger.Warn().Err(err).Msg("read alert feed streams; retrying")
-			}
-		}
-	}()
-	return nil
+	return f.loop.Start(ctx)
 }
 
 // Shutdown stops reading and ends every subscription (their handlers
@@ -132,16 +122,7 @@ func (f *Feed) Shutdown(ctx context.Context) error {
 		f.dropLocked(sub, ErrFeedStopped)
 	}
 	f.mu.Unlock()
-	if f.cancel == nil {
-		return nil
-	}
-	f.cancel()
-	select {
-	case <-f.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("alert feed shutdown: %w", ctx.Err())
-	}
+	return f.loop.Shutdown(ctx)
 }
 
 // Subscribers is the number of live subscriptions.

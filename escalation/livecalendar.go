@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotlined/hotlined/internal/tickloop"
 	"github.com/rs/zerolog"
 )
 
@@ -89,9 +90,8 @@ type CalendarWatchParams struct {
 // start and then once every Every, so an operator keeps hearing about a
 // year whose arrangement is not in the file until it is replaced.
 type CalendarWatcher struct {
-	p      CalendarWatchParams
-	cancel context.CancelFunc
-	done   chan struct{}
+	p    CalendarWatchParams
+	loop tickloop.Loop
 }
 
 // NewCalendarWatcher makes a watcher; Start runs it.
@@ -103,7 +103,9 @@ func NewCalendarWatcher(p CalendarWatchParams) *CalendarWatcher {
 		p.Now = time.Now
 	}
 	p.Logger = p.Logger.With().Str("component", "calendar").Logger()
-	return &CalendarWatcher{p: p}
+	w := &CalendarWatcher{p: p}
+	w.loop = tickloop.New("calendar watcher", p.Every, func(context.Context) { w.Check() })
+	return w
 }
 
 // Check logs the warnings due now, one line each, and returns them.
@@ -121,34 +123,8 @@ func (w *CalendarWatcher) Check() []CalendarWarning {
 // Shutdown.
 func (w *CalendarWatcher) Start(ctx context.Context) error {
 	w.Check()
-	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	w.done = make(chan struct{})
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(w.p.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				w.Check()
-			}
-		}
-	}()
-	return nil
+	return w.loop.Start(ctx)
 }
 
 // Shutdown stops the loop.
-func (w *CalendarWatcher) Shutdown(ctx context.Context) error {
-	if w.cancel == nil {
-		return nil
-	}
-	w.cancel()
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("calendar watcher shutdown: %w", ctx.Err())
-	}
-}
+func (w *CalendarWatcher) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ctx) }
