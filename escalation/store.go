@@ -42,6 +42,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotlined/hotlined/internal/rbatch"
+
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -187,7 +189,7 @@ func (s *Store) FeedKey(shard int) string { return fmt.Sprintf("%s:{%d}:alerts:f
 // KEYS[1] timers sorted set, KEYS[2] timer data hash
 // ARGV[1] wake channel, then per timer: id, due (unix ms), data
 // Returns the number of timers written.
-var addScript = redis.NewScript(`
+var addScript = rbatch.NewScript(`
 local earliest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
 local wake, wakeArg = nil, nil
 local n = 0
@@ -780,7 +782,7 @@ func (s *Store) Ack(ctx context.Context, id, by, note string, now time.Time) (*A
 // source, ARGV[6] alerts topic, ARGV[7] event time (RFC 3339, UTC),
 // ARGV[8] 'all' or 'stages', ARGV[9...] the stages
 // Returns the number of alerts resolved.
-var resolveScript = redis.NewScript(`
+var resolveScript = rbatch.NewScript(`
 local only = nil
 if ARGV[8] == 'stages' then
   only = {}

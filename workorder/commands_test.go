@@ -139,28 +139,34 @@ func TestRedisCommandsPerContact(t *testing.T) {
 			x.Province, x.CallID = province, prefix+callID
 			return x
 		}
-		// Since the first pins: +1 round trip for a complaint's indicator
-		// counters and +1 script for its batch window (issue 11); the
-		// one-script contact path (issue 15) is to bring these down.
+		// Issue 15 replaced the WATCH/MULTI transactions with rbatch
+		// calls: a contact reads its state in one script (the call, the
+		// complaint index, the record of escalations, a new id) and writes
+		// its order in one guarded script; a complaint adds its
+		// reservation, its group windows (one pipeline), its indicator
+		// counters and its pending check, one round trip each. The first
+		// complaint of a province also indexes its windows once per
+		// process (one SADD). Before: query 6/15/22, first complaint
+		// 12/29/60, urge 7/15/25, raising 20/59/125.
 		return []shape{
 			{name: "query", in: in("province", "0000001", "q1", queryBilling), outcome: workorder.OutcomeCreated,
-				trips: 6, sent: 15, server: 22},
+				trips: 2, sent: 2, server: 21},
 			{name: "retried query call", in: in("province", "0000001", "q1", queryBilling), outcome: workorder.OutcomeCreated,
-				trips: 2, sent: 2, server: 2},
+				trips: 2, sent: 2, server: 3},
 			{name: "first complaint", in: in("province", "0000002", "c1", complaintBilling), outcome: workorder.OutcomeCreated,
-				trips: 12, sent: 29, server: 60},
+				trips: 7, sent: 11, server: 58},
 			{name: "retried complaint call", in: in("province", "0000002", "c1", complaintBilling), outcome: workorder.OutcomeCreated,
-				trips: 4, sent: 6, server: 6},
+				trips: 2, sent: 2, server: 3},
 			{name: "urge of the open complaint", in: in("province", "0000002", "c2", complaintBilling), outcome: workorder.OutcomeUrged,
-				trips: 7, sent: 15, server: 25},
+				trips: 3, sent: 4, server: 28},
 			{name: "group-tier complaint escalating the open one", in: in("group", "0000002", "c3", complaintBilling), outcome: workorder.OutcomeCreated,
 				flag:  configs.FlagEscalated,
-				trips: 16, sent: 42, server: 84},
+				trips: 8, sent: 15, server: 84},
 			{name: "group-tier complaint, below the threshold", in: in("group", "0000003", "g1", complaintNetwork), outcome: workorder.OutcomeCreated,
-				trips: 12, sent: 33, server: 72},
+				trips: 6, sent: 12, server: 70},
 			{name: "group-tier complaint raising an incident", in: in("appeal", "0000004", "g2", complaintNetwork), outcome: workorder.OutcomeCreated,
 				flag:  configs.FlagSuspectedGroup,
-				trips: 20, sent: 59, server: 125},
+				trips: 13, sent: 27, server: 121},
 		}
 	}
 	ctx := context.Background()

@@ -353,14 +353,29 @@ if not cur then return 0 end
 return redis.call('SISMEMBER', ARGV[2] .. cur .. ':pending', ARGV[1])
 `)
 
-// Pending implements GroupCounter.
+// Pending implements GroupCounter: one script per window, pipelined (one
+// round trip on one server; one per node on a cluster, concurrently).
 func (g *RedisGroups) Pending(ctx context.Context, orderID string, windows []classifier.Window) ([]bool, error) {
-	out := make([]bool, len(windows))
-	for i, w := range windows {
-		n, err := pendingScript.Run(ctx, g.rdb, []string{g.seriesKey(w, "current")}, orderID, g.slotKey(w.Slot())+":inc:").Int()
-		if err != nil {
-			return nil, fmt.Errorf("group pending: %w", err)
+	cmds := make([]*redis.Cmd, len(windows))
+	run := func(pipe redis.Pipeliner) error {
+		for i, w := range windows {
+			cmds[i] = pendingScript.EvalSha(ctx, pipe, []string{g.seriesKey(w, "current")}, orderID, g.slotKey(w.Slot())+":inc:")
 		}
+		return nil
+	}
+	_, err := g.rdb.Pipelined(ctx, run)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := pendingScript.Load(ctx, g.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("group pending: load script: %w", err)
+		}
+		_, err = g.rdb.Pipelined(ctx, run)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("group pending: %w", err)
+	}
+	out := make([]bool, len(windows))
+	for i, c := range cmds {
+		n, _ := c.Int()
 		out[i] = n == 1
 	}
 	return out, nil

@@ -13,6 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hotlined/hotlined/internal/rbatch"
+
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 )
@@ -79,7 +81,7 @@ const historySlack = 24 * time.Hour
 // ARGV[1] order id, ARGV[2] entry JSON ("" removes the entry),
 // ARGV[3] now (unix ms), ARGV[4] keep (ms), ARGV[5] slack (ms)
 // Returns the number of entries left.
-var historyScript = redis.NewScript(`
+var historyScript = rbatch.NewScript(`
 local now, keep, slack = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if ARGV[2] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])

@@ -16,6 +16,7 @@ import (
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/rbatch"
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -141,17 +142,10 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 	if complaint {
 		p.ServiceNumber = in.ServiceNumber
 		p.Reserve = in.CallID != ""
-	} else if in.CallID != "" {
-		p.CallID = "" // nothing is counted under the id before the order exists: the order alone records the call
-		id, err := s.store.takenBy(ctx, p.Shard, in.CallID)
-		if err != nil {
-			return Result{}, err
-		}
-		if id != "" {
-			o, err := s.store.Get(ctx, id)
-			return Result{Order: o, Outcome: OutcomeCreated}, err
-		}
 	}
+	// Other contacts reserve nothing: nothing is counted under the id
+	// before the order exists, so the order alone records the call, and
+	// its write is guarded by what the decision read.
 	p.Decide = func(history, escalations []classifier.PastComplaint) classifier.Decision {
 		return s.rules.Classify(classifier.Input{
 			Tier: in.Tier, Category: in.Leaf.Category, Subcategory: in.Leaf.Subcategory, ProblemCode: in.ProblemCode,
@@ -171,6 +165,13 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 		}
 		if c.Decision.Urge == "" {
 			o, err := s.create(ctx, in, c, now)
+			if rbatch.IsConflict(err) {
+				// The customer's state changed between the read and the
+				// write (another contact of theirs): decide again.
+				now = s.now().In(s.loc)
+				p.Now = now
+				continue
+			}
 			return Result{Order: o, Outcome: OutcomeCreated}, err
 		}
 		o, err := s.urge(ctx, in, c.Decision, now)
@@ -314,7 +315,7 @@ func (s *Service) create(ctx context.Context, in Intake, c contact, now time.Tim
 		}
 		events = append(events, iev)
 	}
-	if err := s.store.Create(ctx, o, events, timers); err != nil {
+	if err := s.store.create(ctx, o, events, timers, c.guards); err != nil {
 		return nil, err
 	}
 	s.counts(ctx, o, now, creationCounts(o, 1))

@@ -17,6 +17,7 @@ import (
 	"github.com/hotlined/hotlined/classifier"
 	"github.com/hotlined/hotlined/configs"
 	"github.com/hotlined/hotlined/escalation"
+	"github.com/hotlined/hotlined/internal/rbatch"
 	"github.com/hotlined/hotlined/queue"
 )
 
@@ -95,13 +96,13 @@ func (s *Store) orderKey(id string) string {
 // skew between daemons, a slow failover).
 const seqTTL = time.Hour
 
-// nextSeqScript draws the next counter of one second, never at or below
-// the highest this process already drew there (a Redis that lost writes
-// would hand them out again).
+// nextSeqLua draws the next counter of one second, never at or below the
+// highest this process already drew there (a Redis that lost writes would
+// hand them out again).
 //
 // KEYS[1] the second's counter; ARGV[1] this process's highest draw (0:
 // none); ARGV[2] TTL in ms. Returns the counter drawn.
-var nextSeqScript = redis.NewScript(`
+const nextSeqLua = `
 local n = redis.call('INCR', KEYS[1])
 local floor = tonumber(ARGV[1])
 if n <= floor then
@@ -110,7 +111,41 @@ if n <= floor then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n
-`)
+`
+
+var nextSeqScript = redis.NewScript(nextSeqLua)
+
+// seqKey is the counter of ids drawn in now's second for province in shard.
+func (s *Store) seqKey(now time.Time, province string, shard int) string {
+	sec := now.Hour()*3600 + now.Minute()*60 + now.Second()
+	return fmt.Sprintf("%s:{%d}:seq:%s:%s:%05d", s.prefix, shard, now.Format("20060102"), province, sec)
+}
+
+// floor is the highest counter this process drew under key (0: none).
+func (s *Store) floor(key string) int64 {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	return s.drawn[key]
+}
+
+// drew records that this process drew counter n under key.
+func (s *Store) drew(key string, n int64) {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	if n > s.drawn[key] {
+		if len(s.drawn) > 4096 { // only the last seconds matter
+			clear(s.drawn)
+		}
+		s.drawn[key] = n
+	}
+}
+
+// formatID is the id of the n-th order drawn at now for province in shard
+// (see NextID).
+func (s *Store) formatID(now time.Time, province string, shard int, n int64) string {
+	sec := now.Hour()*3600 + now.Minute()*60 + now.Second()
+	return fmt.Sprintf("WO-%s-%s-%05d%05d", now.Format("20060102"), province, sec, n*int64(s.shards)+int64(shard))
+}
 
 // NextID returns a new id WO-YYYYMMDD-PROV-SSSSSCCCCC in shard, at now in
 // the operator's time zone: SSSSS is the second of the day, CCCCC (five
@@ -122,34 +157,30 @@ return n
 // within the time Redis takes to lose and regain a master (seconds): an id
 // lost with Redis's data was drawn in an earlier second than any id drawn
 // after the loss, and within one process a draw is never at or below one
-// it already made.
+// it already made. A contact draws its id in its read (readContact).
 func (s *Store) NextID(ctx context.Context, now time.Time, province string, shard int) (string, error) {
-	date := now.Format("20060102")
-	sec := now.Hour()*3600 + now.Minute()*60 + now.Second()
-	key := fmt.Sprintf("%s:{%d}:seq:%s:%s:%05d", s.prefix, shard, date, province, sec)
-	s.seqMu.Lock()
-	floor := s.drawn[key]
-	s.seqMu.Unlock()
-	n, err := nextSeqScript.Run(ctx, s.rdb, []string{key}, floor, seqTTL.Milliseconds()).Int64()
+	key := s.seqKey(now, province, shard)
+	n, err := nextSeqScript.Run(ctx, s.rdb, []string{key}, s.floor(key), seqTTL.Milliseconds()).Int64()
 	if err != nil {
 		return "", fmt.Errorf("next work order id: %w", err)
 	}
-	s.seqMu.Lock()
-	if n > s.drawn[key] {
-		if len(s.drawn) > 4096 { // only the last seconds matter
-			clear(s.drawn)
-		}
-		s.drawn[key] = n
-	}
-	s.seqMu.Unlock()
-	return fmt.Sprintf("WO-%s-%s-%05d%05d", date, province, sec, n*int64(s.shards)+int64(shard)), nil
+	s.drew(key, n)
+	return s.formatID(now, province, shard, n), nil
 }
 
 // Create writes the order, its events to the outbox and its timers in one
-// transaction: either all of them are stored or none. The same transaction
-// enters a complaint in its service number's index and records the order
-// as its call's (see begin).
+// script call (rbatch): either all of them are stored or none. The same
+// call enters a complaint in its service number's index and records the
+// order as its call's (see begin). An order already stored under the id (a
+// lost sequence counter) returns ErrExists and writes nothing.
 func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, timers []escalation.Timer) error {
+	return s.create(ctx, o, events, timers, nil)
+}
+
+// create is Create behind the guards of the read the order was decided on
+// (readContact): one that no longer holds returns an *rbatch.Conflict and
+// writes nothing.
+func (s *Store) create(ctx context.Context, o *Order, events []queue.Event, timers []escalation.Timer, guards []guard) error {
 	data, err := json.Marshal(o)
 	if err != nil {
 		return fmt.Errorf("encode work order: %w", err)
@@ -159,38 +190,41 @@ func (s *Store) Create(ctx context.Context, o *Order, events []queue.Event, time
 		timers[i].Shard = shard
 	}
 	key := s.orderKey(o.ID)
-	// WATCH the order key so a second order under the same id (a lost
-	// sequence counter) fails whole instead of adding events and timers.
-	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		n, err := tx.Exists(ctx, key).Result()
-		if err != nil {
-			return err
+	var b rbatch.Batch
+	b.Absent(key)
+	for _, g := range guards {
+		b.Digest(g.key, g.digest)
+	}
+	err = b.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, key, data, 0)
+		if s.ShardOf(o.Key()) == shard { // always, for ids from NextID: the customer's shard
+			pipe.ZAdd(ctx, s.customerKey(shard, o.Key()), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
 		}
-		if n > 0 {
-			return ErrExists
+		pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+		s.writeArchiveDue(ctx, pipe, shard, o)
+		s.outbox.Add(ctx, pipe, shard, events...)
+		s.writeHistory(ctx, pipe, o, o.UpdatedAt)
+		s.writeEscalation(ctx, pipe, o)
+		if o.CallID != "" {
+			pipe.Set(ctx, s.callKey(shard, o.CallID), callCreated+o.ID, callTTL)
 		}
-		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			pipe.Set(ctx, key, data, 0)
-			if s.ShardOf(o.Key()) == shard { // always, for ids from NextID: the customer's shard
-				pipe.ZAdd(ctx, s.customerKey(shard, o.Key()), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
-			}
-			pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
-			s.writeArchiveDue(ctx, pipe, shard, o)
-			s.outbox.Add(ctx, pipe, shard, events...)
-			s.writeHistory(ctx, pipe, o, o.UpdatedAt)
-			s.writeEscalation(ctx, pipe, o)
-			if o.CallID != "" {
-				pipe.Set(ctx, s.callKey(shard, o.CallID), callCreated+o.ID, callTTL)
-			}
-			return s.timers.Add(ctx, pipe, timers...)
-		})
-		return err
-	}, key)
+		return s.timers.Add(ctx, pipe, timers...)
+	})
+	if err == nil {
+		err = b.Run(ctx, s.rdb)
+	}
+	var c *rbatch.Conflict
+	if errors.As(err, &c) && c.Guard == 1 {
+		err = ErrExists
+	}
 	if err != nil {
 		return fmt.Errorf("create work order %s: %w", o.ID, err)
 	}
 	return nil
 }
+
+// guard is a key's digest (rbatch.DigestLua) as a decision read it.
+type guard struct{ key, digest string }
 
 // Mutation is what an update writes besides the order itself.
 type Mutation struct {
@@ -209,78 +243,20 @@ const appliedTTL = 7 * 24 * time.Hour
 
 // Update reads the order, lets mutate change it, and writes the order, the
 // mutation's events and timer changes, the change id and the order's entry
-// in its customer's complaint index in one optimistic transaction, retried
-// when the order changed underneath. A changeID seen before returns
+// in its customer's complaint index in one script call (rbatch) guarded by
+// the order as read: when the order changed in between, nothing is written
+// and it is read and mutated again. A changeID seen before returns
 // ErrDuplicate with the current order. An error from mutate writes nothing
-// and comes back wrapped (errNoChange: nothing to do).
+// and comes back wrapped (errNoChange: nothing to do). Two round trips
+// when nothing contends.
 func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *Order) (Mutation, error)) (*Order, error) {
 	shard := s.Shard(id)
 	key := s.orderKey(id)
 	applied := fmt.Sprintf("%s:{%d}:applied:%s", s.prefix, shard, changeID)
-	watched := []string{key}
-	if changeID != "" {
-		watched = append(watched, applied)
-	}
 	var result *Order
 	for attempt := 0; attempt < 10; attempt++ {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			data, err := tx.Get(ctx, key).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			var o Order
-			if err := json.Unmarshal(data, &o); err != nil {
-				return fmt.Errorf("decode work order %s: %w", id, err)
-			}
-			result = &o
-			if changeID != "" {
-				n, err := tx.Exists(ctx, applied).Result()
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					return ErrDuplicate
-				}
-			}
-			before := o.Status
-			m, err := mutate(&o)
-			if err != nil {
-				return err
-			}
-			for i := range m.AddTimers {
-				m.AddTimers[i].Shard = shard
-			}
-			data, err = json.Marshal(&o)
-			if err != nil {
-				return fmt.Errorf("encode work order: %w", err)
-			}
-			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				pipe.Set(ctx, key, data, 0)
-				if o.Status != before {
-					pipe.ZRem(ctx, s.statusKey(shard, before), o.ID)
-					pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
-					s.writeArchiveDue(ctx, pipe, shard, &o)
-				}
-				if changeID != "" {
-					pipe.Set(ctx, applied, 1, appliedTTL)
-				}
-				s.outbox.Add(ctx, pipe, shard, m.Events...)
-				s.writeHistory(ctx, pipe, &o, o.UpdatedAt)
-				s.timers.Cancel(ctx, pipe, shard, m.CancelTimers...)
-				if err := s.timers.Add(ctx, pipe, m.AddTimers...); err != nil {
-					return err
-				}
-				if m.Plan != nil {
-					return s.timers.Apply(ctx, pipe, shard, id, *m.Plan, o.UpdatedAt)
-				}
-				return nil
-			})
-			return err
-		}, watched...)
-		if errors.Is(err, redis.TxFailedErr) {
+		err := s.update(ctx, id, key, changeID, applied, shard, mutate, &result)
+		if rbatch.IsConflict(err) {
 			continue // the order changed while we looked: read it again
 		}
 		if err != nil {
@@ -289,6 +265,75 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 		return result, nil
 	}
 	return nil, fmt.Errorf("update work order %s: too much contention", id)
+}
+
+func (s *Store) update(ctx context.Context, id, key, changeID, applied string, shard int,
+	mutate func(o *Order) (Mutation, error), result **Order) error {
+	var get *redis.StringCmd
+	var seen *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		get = pipe.Get(ctx, key)
+		if changeID != "" {
+			seen = pipe.Exists(ctx, applied)
+		}
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	data, _ := get.Bytes()
+	var o Order
+	if err := json.Unmarshal(data, &o); err != nil {
+		return fmt.Errorf("decode work order %s: %w", id, err)
+	}
+	*result = &o
+	if seen != nil && seen.Val() > 0 {
+		return ErrDuplicate
+	}
+	var b rbatch.Batch
+	b.Digest(key, rbatch.StringDigest(data))
+	if changeID != "" {
+		b.Absent(applied)
+	}
+	before := o.Status
+	m, err := mutate(&o)
+	if err != nil {
+		return err
+	}
+	for i := range m.AddTimers {
+		m.AddTimers[i].Shard = shard
+	}
+	if data, err = json.Marshal(&o); err != nil {
+		return fmt.Errorf("encode work order: %w", err)
+	}
+	err = b.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, key, data, 0)
+		if o.Status != before {
+			pipe.ZRem(ctx, s.statusKey(shard, before), o.ID)
+			pipe.ZAdd(ctx, s.statusKey(shard, o.Status), redis.Z{Score: float64(o.CreatedAt.UnixMilli()), Member: o.ID})
+			s.writeArchiveDue(ctx, pipe, shard, &o)
+		}
+		if changeID != "" {
+			pipe.Set(ctx, applied, 1, appliedTTL)
+		}
+		s.outbox.Add(ctx, pipe, shard, m.Events...)
+		s.writeHistory(ctx, pipe, &o, o.UpdatedAt)
+		s.timers.Cancel(ctx, pipe, shard, m.CancelTimers...)
+		if err := s.timers.Add(ctx, pipe, m.AddTimers...); err != nil {
+			return err
+		}
+		if m.Plan != nil {
+			return s.timers.Apply(ctx, pipe, shard, id, *m.Plan, o.UpdatedAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.Run(ctx, s.rdb)
 }
 
 // customerKey indexes a customer's orders by creation time; it sits in the
@@ -419,22 +464,6 @@ func (s *Store) callKey(shard int, callID string) string {
 	return fmt.Sprintf("%s:{%d}:call:%s", s.prefix, shard, callID)
 }
 
-// takenBy returns the id of the order a call created, "" when none.
-func (s *Store) takenBy(ctx context.Context, shard int, callID string) (string, error) {
-	v, err := s.rdb.Get(ctx, s.callKey(shard, callID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read call %s: %w", callID, err)
-	}
-	id, _ := strings.CutPrefix(v, callCreated)
-	if id == v {
-		return "", nil // reserved, not created
-	}
-	return id, nil
-}
-
 // contact is the first step of taking a contact: what the customer's shard
 // says about it, and what was decided on that.
 type contact struct {
@@ -444,6 +473,9 @@ type contact struct {
 	// ID is the order id reserved for a new order (empty on an urge).
 	ID       string
 	Decision classifier.Decision
+	// guards are the digests of what the decision was made on, for the
+	// order's write (create) when begin reserved nothing.
+	guards []guard
 }
 
 // beginParams are the inputs of begin.
@@ -466,114 +498,193 @@ type beginParams struct {
 	Decide func(history, escalations []classifier.PastComplaint) classifier.Decision
 }
 
-// begin reads the call's key and the service number's complaint index,
-// lets p.Decide classify the contact on them, and, for a new order, reserves
-// its id: under the call (a retry reuses it) and as a placeholder in the
-// index (a concurrent contact of the same customer sees it as open and urges
-// it instead of opening a second order). The reads and writes are one
-// optimistic transaction on the customer's shard, retried when either key
-// changed underneath, so two contacts of one customer decide one after the
-// other.
-func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
-	var watched []string
+// readContactScript reads, in the customer's shard, what a contact is
+// decided on, and draws the id of a new order.
+//
+// KEYS[1] the call's key, KEYS[2] the service number's complaint index,
+// KEYS[3] the customer's record of escalations, KEYS[4] the id counter of
+// the second (see NextID)
+// ARGV[1..3] "1" to read the call's key, the index, the record; ARGV[4]
+// the record's lowest score kept (unix ms); ARGV[5] "1" to draw an id;
+// ARGV[6] this process's highest draw that second; ARGV[7] the counter's
+// TTL (ms)
+// Returns {call key's value ("" when none)} when the call created its order,
+// else {call value, index digest, record digest, counter drawn (0: none),
+// index as field/value pairs, record as member/score pairs}; the digests are
+// rbatch.DigestLua's.
+var readContactScript = redis.NewScript(rbatch.DigestLua + `
+local function nextseq(KEYS, ARGV)
+` + nextSeqLua + `
+end
+local call = ''
+if ARGV[1] == '1' then call = redis.call('GET', KEYS[1]) or '' end
+if string.sub(call, 1, 8) == 'created:' then return {call} end
+local index, indexDigest = {}, ''
+if ARGV[2] == '1' then
+  index = redis.call('HGETALL', KEYS[2])
+  indexDigest = digest(KEYS[2])
+end
+local record, recordDigest = {}, ''
+if ARGV[3] == '1' then
+  record = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[4], '+inf', 'WITHSCORES')
+  recordDigest = digest(KEYS[3])
+end
+local n = 0
+if ARGV[5] == '1' and string.sub(call, 1, 9) ~= 'reserved:' then
+  n = nextseq({KEYS[4]}, {ARGV[6], ARGV[7]})
+end
+return {call, indexDigest, recordDigest, n, index, record}
+`)
+
+// read is what readContact found.
+type read struct {
+	call                 string // the call key's value, "" when none
+	history, escalations []classifier.PastComplaint
+	self                 string // the order id reserved under the call, else a new one ("" when the call's order exists)
+	guards               []guard
+}
+
+// readContact reads the call's key, the service number's complaint index
+// and the customer's record of escalations in one script call, and draws a
+// new order id unless the call reserved one.
+func (s *Store) readContact(ctx context.Context, p beginParams) (read, error) {
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	none := fmt.Sprintf("%s:{%d}:none", s.prefix, p.Shard) // an unread key of the shard
+	callKey, indexKey, recordKey := none, none, none
 	if p.CallID != "" {
-		watched = append(watched, s.callKey(p.Shard, p.CallID))
+		callKey = s.callKey(p.Shard, p.CallID)
 	}
 	if p.ServiceNumber != "" {
-		watched = append(watched, s.historyKey(p.Shard, p.ServiceNumber))
+		indexKey = s.historyKey(p.Shard, p.ServiceNumber)
 	}
-	if len(watched) == 0 {
-		var escalations []classifier.PastComplaint
-		if p.Customer != "" {
-			raw, err := s.rdb.ZRangeByScoreWithScores(ctx, s.escalationsKey(p.Shard, p.Customer), s.escalationsRange(p.Now)).Result()
-			if err != nil {
-				return contact{}, fmt.Errorf("take contact: %w", err)
-			}
-			escalations = decodeEscalations(raw)
+	if p.Customer != "" {
+		recordKey = s.escalationsKey(p.Shard, p.Customer)
+	}
+	seq := s.seqKey(p.Now, p.Province, p.Shard)
+	res, err := readContactScript.Run(ctx, s.rdb, []string{callKey, indexKey, recordKey, seq},
+		flag(p.CallID != ""), flag(p.ServiceNumber != ""), flag(p.Customer != ""), s.escalationsRange(p.Now).Min,
+		"1", s.floor(seq), seqTTL.Milliseconds()).Slice()
+	if err != nil {
+		return read{}, err
+	}
+	var r read
+	r.call, _ = res[0].(string)
+	if id, ok := strings.CutPrefix(r.call, callCreated); ok {
+		r.self = id
+		return r, nil
+	}
+	if len(res) != 6 {
+		return read{}, fmt.Errorf("read contact: %d results", len(res))
+	}
+	indexDigest, _ := res[1].(string)
+	recordDigest, _ := res[2].(string)
+	n, _ := res[3].(int64)
+	if n > 0 {
+		s.drew(seq, n)
+	}
+	pairs := func(v any) []string {
+		list, _ := v.([]any)
+		out := make([]string, len(list))
+		for i, x := range list {
+			out[i], _ = x.(string)
 		}
-		d := p.Decide(nil, escalations)
-		id, err := s.NextID(ctx, p.Now, p.Province, p.Shard)
-		return contact{ID: id, Decision: d}, err
+		return out
 	}
-	var (
-		out      contact
-		reserved string // kept across attempts: a retry does not waste a number
-	)
+	self, reserved := strings.CutPrefix(r.call, callReserved)
+	if p.ServiceNumber != "" {
+		kv := pairs(res[4])
+		raw := make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			raw[kv[i]] = kv[i+1]
+		}
+		r.history = decodeHistory(raw, self)
+		r.guards = append(r.guards, guard{indexKey, indexDigest})
+	}
+	if p.Customer != "" {
+		ms := pairs(res[5])
+		zs := make([]redis.Z, 0, len(ms)/2)
+		for i := 0; i+1 < len(ms); i += 2 {
+			score, err := strconv.ParseFloat(ms[i+1], 64)
+			if err != nil {
+				return read{}, fmt.Errorf("read contact: escalation score %q: %w", ms[i+1], err)
+			}
+			zs = append(zs, redis.Z{Member: ms[i], Score: score})
+		}
+		r.escalations = decodeEscalations(zs)
+		r.guards = append(r.guards, guard{recordKey, recordDigest})
+	}
+	if p.CallID != "" {
+		d := ""
+		if r.call != "" {
+			d = rbatch.StringDigest([]byte(r.call))
+		}
+		r.guards = append(r.guards, guard{callKey, d})
+	}
+	if reserved {
+		r.self = self
+	} else {
+		r.self = s.formatID(p.Now, p.Province, p.Shard, n)
+	}
+	return r, nil
+}
+
+// begin reads the contact's state (readContact: the call's key, the
+// service number's complaint index, the customer's record of escalations)
+// and lets p.Decide classify the contact on it. For a new order of a
+// contact that reserves (p.Reserve, or one with a complaint index) it then
+// reserves the id, under the call (a retry reuses it) and as a placeholder
+// in the index (a concurrent contact of the same customer sees it as open
+// and urges it instead of opening a second order), in one rbatch call
+// guarded by what was read: when the state changed, it reads and decides
+// again. Otherwise the order's own write carries those guards (contact.guards).
+// Two round trips, one when nothing is reserved.
+func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 	for attempt := 0; attempt < 10; attempt++ {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			var prior *redis.StringCmd
-			var index *redis.MapStringStringCmd
-			var esc *redis.ZSliceCmd
-			_, err := tx.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-				if p.CallID != "" {
-					prior = pipe.Get(ctx, s.callKey(p.Shard, p.CallID))
-				}
-				if p.ServiceNumber != "" {
-					index = pipe.HGetAll(ctx, s.historyKey(p.Shard, p.ServiceNumber))
-				}
-				if p.Customer != "" {
-					esc = pipe.ZRangeByScoreWithScores(ctx, s.escalationsKey(p.Shard, p.Customer), s.escalationsRange(p.Now))
-				}
-				return nil
-			})
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return err
+		r, err := s.readContact(ctx, p)
+		if err != nil {
+			return contact{}, fmt.Errorf("take contact: %w", err)
+		}
+		if strings.HasPrefix(r.call, callCreated) {
+			return contact{Taken: r.self}, nil
+		}
+		d := p.Decide(r.history, r.escalations)
+		if d.Urge != "" {
+			return contact{Decision: d}, nil
+		}
+		if !p.Reserve && p.ServiceNumber == "" {
+			return contact{ID: r.self, Decision: d, guards: r.guards}, nil
+		}
+		var b rbatch.Batch
+		for _, g := range r.guards {
+			b.Digest(g.key, g.digest)
+		}
+		err = b.Record(ctx, func(pipe redis.Pipeliner) error {
+			if p.CallID != "" && p.Reserve {
+				pipe.Set(ctx, s.callKey(p.Shard, p.CallID), callReserved+r.self, callTTL)
 			}
-			self := ""
-			if prior != nil {
-				v := prior.Val()
-				if id, ok := strings.CutPrefix(v, callCreated); ok {
-					out = contact{Taken: id}
-					return nil
-				}
-				self, _ = strings.CutPrefix(v, callReserved)
+			if p.ServiceNumber != "" {
+				e, _ := json.Marshal(historyEntry{Status: configs.StatusNew, Tier: p.Tier, Subcategory: p.Subcategory,
+					ProblemCode: p.ProblemCode, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
+				historyScript.Eval(ctx, pipe, []string{s.historyKey(p.Shard, p.ServiceNumber)},
+					r.self, string(e), p.Now.UnixMilli(), s.keep.Milliseconds(), historySlack.Milliseconds())
 			}
-			var history, escalations []classifier.PastComplaint
-			if index != nil {
-				history = decodeHistory(index.Val(), self)
-			}
-			if esc != nil {
-				escalations = decodeEscalations(esc.Val())
-			}
-			d := p.Decide(history, escalations)
-			if d.Urge != "" {
-				out = contact{Decision: d}
-				return nil
-			}
-			if self == "" {
-				if reserved == "" {
-					if reserved, err = s.NextID(ctx, p.Now, p.Province, p.Shard); err != nil {
-						return err
-					}
-				}
-				self = reserved
-			}
-			out = contact{ID: self, Decision: d}
-			if !p.Reserve && p.ServiceNumber == "" {
-				return nil
-			}
-			_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				if p.CallID != "" && p.Reserve {
-					pipe.Set(ctx, s.callKey(p.Shard, p.CallID), callReserved+self, callTTL)
-				}
-				if p.ServiceNumber != "" {
-					e, _ := json.Marshal(historyEntry{Status: configs.StatusNew, Tier: p.Tier, Subcategory: p.Subcategory,
-						ProblemCode: p.ProblemCode, CreatedAt: p.Now.UnixMilli(), Placeholder: true})
-					// Eval, not Run: a NOSCRIPT inside MULTI would only show at EXEC.
-					historyScript.Eval(ctx, pipe, []string{s.historyKey(p.Shard, p.ServiceNumber)},
-						self, string(e), p.Now.UnixMilli(), s.keep.Milliseconds(), historySlack.Milliseconds())
-				}
-				return nil
-			})
-			return err
-		}, watched...)
-		if errors.Is(err, redis.TxFailedErr) {
+			return nil
+		})
+		if err == nil {
+			err = b.Run(ctx, s.rdb)
+		}
+		if rbatch.IsConflict(err) {
 			continue // the customer's state changed while we decided: decide again
 		}
 		if err != nil {
 			return contact{}, fmt.Errorf("take contact: %w", err)
 		}
-		return out, nil
+		return contact{ID: r.self, Decision: d}, nil
 	}
 	return contact{}, fmt.Errorf("take contact: too much contention")
 }

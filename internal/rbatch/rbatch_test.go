@@ -1,0 +1,178 @@
+package rbatch_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hotlined/hotlined/internal/rbatch"
+	"github.com/hotlined/hotlined/internal/testenv"
+)
+
+// bump is a registered script: it adds ARGV[1] to the counter KEYS[1] and
+// appends it to the list KEYS[2]; ARGV[1] "fail" returns an error reply.
+var bump = rbatch.NewScript(`
+if ARGV[1] == 'fail' then return redis.error_reply('bump refused') end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return #ARGV
+`)
+
+// readDigest returns digest(KEYS[1]) as the batch script computes it.
+var readDigest = redis.NewScript(rbatch.DigestLua + "\nreturn digest(KEYS[1])")
+
+func digestOf(t *testing.T, c redis.Scripter, key string) string {
+	t.Helper()
+	d, err := readDigest.Run(context.Background(), c, []string{key}).Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// exercise runs the same checks on a single server and on a cluster.
+func exercise(t *testing.T, c redis.UniversalClient) {
+	ctx := context.Background()
+	const (
+		order   = "t:{7}:wo:1"
+		index   = "t:{7}:idx"
+		counter = "t:{7}:n"
+		list    = "t:{7}:l"
+	)
+	if err := c.HSet(ctx, index, "a", "1", "b", "2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := digestOf(t, c, index)
+	if d == "" || !strings.HasPrefix(d, "hash:") {
+		t.Fatalf("digest of a hash = %q", d)
+	}
+
+	// All guards hold: every write runs, scripts included, in order.
+	var b rbatch.Batch
+	b.Absent(order)
+	b.Digest(index, d)
+	err := b.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, order, `{"id":"1"}`, 0)
+		bump.Eval(ctx, pipe, []string{counter, list}, 5)
+		pipe.HSet(ctx, index, "c", "3")
+		bump.Eval(ctx, pipe, []string{counter, list}, 7)
+		pipe.Publish(ctx, "t:wake", "x")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Get(ctx, order).Val(); v != `{"id":"1"}` {
+		t.Errorf("order = %q", v)
+	}
+	if n := c.Get(ctx, counter).Val(); n != "12" {
+		t.Errorf("counter = %s, want 12", n)
+	}
+	if l := c.LRange(ctx, list, 0, -1).Val(); strings.Join(l, ",") != "5,7" {
+		t.Errorf("list = %v, want 5,7 (the scripts' order)", l)
+	}
+	if c.HGet(ctx, index, "c").Val() != "3" {
+		t.Error("hash not written")
+	}
+
+	// The same batch again: the order exists now (guard 1) and the index
+	// changed (guard 2): nothing is written.
+	err = b.Run(ctx, c)
+	var conflict *rbatch.Conflict
+	if !rbatch.IsConflict(err) {
+		t.Fatalf("second run: %v, want a conflict", err)
+	}
+	if errors.As(err, &conflict); conflict.Guard != 1 {
+		t.Errorf("conflict on guard %d, want 1", conflict.Guard)
+	}
+	if n := c.Get(ctx, counter).Val(); n != "12" {
+		t.Errorf("a conflicting batch wrote: counter = %s", n)
+	}
+
+	// A digest guard alone, stale: guard 1 fails.
+	var stale rbatch.Batch
+	stale.Digest(index, d)
+	if err := stale.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Incr(ctx, counter)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stale.Run(ctx, c); !rbatch.IsConflict(err) {
+		t.Fatalf("stale digest: %v, want a conflict", err)
+	}
+	// With the digest read afresh it runs.
+	var fresh rbatch.Batch
+	fresh.Digest(index, digestOf(t, c, index))
+	fresh.Digest(order, rbatch.StringDigest([]byte(`{"id":"1"}`)))
+	fresh.Digest("t:{7}:none", "")
+	if err := fresh.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Incr(ctx, counter)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Run(ctx, c); err != nil {
+		t.Fatalf("fresh digest: %v", err)
+	}
+	if n := c.Get(ctx, counter).Val(); n != "13" {
+		t.Errorf("counter = %s, want 13", n)
+	}
+
+	// A registered script's error reply comes back.
+	var failing rbatch.Batch
+	if err := failing.Record(ctx, func(pipe redis.Pipeliner) error {
+		bump.Eval(ctx, pipe, []string{counter, list}, "fail")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := failing.Run(ctx, c); err == nil || !strings.Contains(err.Error(), "bump refused") {
+		t.Errorf("failing script: %v", err)
+	}
+}
+
+func TestBatchOnOneServer(t *testing.T) {
+	r := testenv.StartRedis(t)
+	exercise(t, r.Client)
+}
+
+// TestBatchOnCluster proves the batch keeps to one slot on a real Redis
+// Cluster: its keys are declared, so the cluster routes it, and a script
+// touching an undeclared key of another node would fail.
+func TestBatchOnCluster(t *testing.T) {
+	rc := testenv.StartRedisCluster(t)
+	exercise(t, rc.Client)
+}
+
+func TestRecordRefuses(t *testing.T) {
+	ctx := context.Background()
+	unregistered := redis.NewScript(`return 1`)
+	cases := map[string]func(pipe redis.Pipeliner) error{
+		"another slot": func(pipe redis.Pipeliner) error {
+			pipe.Set(ctx, "t:{1}:a", 1, 0)
+			pipe.Set(ctx, "t:{2}:b", 1, 0)
+			return nil
+		},
+		"unregistered script": func(pipe redis.Pipeliner) error {
+			unregistered.Eval(ctx, pipe, []string{"t:{1}:a"})
+			return nil
+		},
+		"evalsha": func(pipe redis.Pipeliner) error {
+			bump.EvalSha(ctx, pipe, []string{"t:{1}:a", "t:{1}:b"}, 1)
+			return nil
+		},
+	}
+	for name, fn := range cases {
+		var b rbatch.Batch
+		if err := b.Record(ctx, fn); err == nil {
+			t.Errorf("%s: recorded", name)
+		}
+	}
+}
