@@ -286,3 +286,25 @@ func TestUIHistoryNotesInThePagesLanguage(t *testing.T) {
 		t.Error("English order page shows a Chinese note")
 	}
 }
+
+// An archived order is final (workorder: no transition out of archived,
+// the follow-up only on a resolved order): its page offers no status
+// change and no follow-up. The service still accepts a reclassification,
+// an invalid mark, a problem code and notes on it, so those stay.
+func TestUIArchivedOrderOffersNoStatusChange(t *testing.T) {
+	f := newUIFixture(t)
+	f.changes.order.Status = configs.StatusArchived
+	c := sessionOf(t, f.login(t, supervisorToken, "/ui/"))
+	req := httptest.NewRequest(http.MethodGet, "/ui/workorders/"+knownID, nil)
+	req.AddCookie(c)
+	rec := f.serve(req)
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, "当前状态“已归档”不能再变更。") {
+		t.Fatalf("archived order page %d lacks the no-change hint", rec.Code)
+	}
+	for _, refused := range []string{`class="status-button"`, `id="followup-card"`, `data-act="followup"`} {
+		if strings.Contains(body, refused) {
+			t.Errorf("archived order page offers %s, which the service refuses", refused)
+		}
+	}
+}

@@ -674,6 +674,13 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 			t.Errorf("the Chinese history shows %q:\n%s", english, text)
 		}
 	}
+	// Archived is final: no status change, no follow-up offered (the
+	// service refuses both).
+	var offered int
+	b.run("archived controls", chromedp.Evaluate(`document.querySelectorAll("button.status-button, #followup-card").length`, &offered))
+	if got := b.text("#status"); got != "已归档" || offered != 0 {
+		t.Errorf("archived order page: status %q, %d status or follow-up controls", got, offered)
+	}
 	b.screenshot("workorder-agent-actions-zh")
 	b.checkCJK("#problem-code")
 	b.checkCJK(`tr[data-note-key="urge"] td.note`)
