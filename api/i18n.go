@@ -22,6 +22,7 @@ import (
 	"golang.org/x/text/message/catalog"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/workorder"
 )
 
 const langCookie = "hotlined_lang"
@@ -39,7 +40,8 @@ type uiMessage struct{ key, zh, en string }
 // uiMessages is the catalogue. Kinds: class, category, sub (subcategory),
 // status, tier, stage, level (ladder rung), severity, flag, rule (reason),
 // province, channel, ground (invalid), followup, exposure, action
-// (history), role, incident_state, note (kind). Problem codes are named by
+// (history), role, incident_state, note (kind), transfer_reason. Problem
+// codes are named by
 // the table's own labels (configs/problem_codes.yaml, locale.Problem).
 var uiMessages = []uiMessage{
 	// Classes (DOMAIN.md) and the IVR categories.
@@ -175,6 +177,14 @@ var uiMessages = []uiMessage{
 	{"channel.wechat", "微信", "WeChat"},
 	{"channel.email", "电子邮件", "E-mail"},
 	{"channel.regulator_transfer", "监管转办", "Regulator transfer"},
+	// Why a transfer to an agent failed (workorder.Transfer*; the SIP
+	// edge's refused_NNN reads as refused with its code).
+	{"transfer_reason.busy", "坐席忙", "Agent busy"},
+	{"transfer_reason.no_answer", "无人接听", "No answer"},
+	{"transfer_reason.refused", "被拒绝", "Refused"},
+	{"transfer_reason.error", "无法接通", "Could not connect"},
+	{"transfer_reason.call_lost", "通话中断，结果未知", "Call lost, outcome unknown"},
+	{"transfer_reason.caller_hung_up", "客户挂机", "Caller hung up"},
 	// Provinces (the company complained about).
 	{"province.BJ", "北京", "Beijing"}, {"province.TJ", "天津", "Tianjin"}, {"province.HE", "河北", "Hebei"},
 	{"province.SX", "山西", "Shanxi"}, {"province.NM", "内蒙古", "Inner Mongolia"}, {"province.LN", "辽宁", "Liaoning"},
@@ -299,6 +309,23 @@ var uiMessages = []uiMessage{
 	{"Undo: valid again", "撤销无效认定", ""},
 	{"Only a supervisor undoes an invalid mark.", "撤销无效认定只能由主管操作。", ""},
 	{"No notes yet.", "暂无备注。", ""},
+
+	// The history notes the daemon writes (HistoryNote).
+	{"Urge %s: the customer contacted us again by %s while the order was %s", "第%s次催办：客户经%s再次联系（当时状态：%s）", ""},
+	{"%s, call %s", "%s，通话 %s", ""},
+	{"%s: %s", "%s：%s", ""},
+	{"%s (%s)", "%s（%s）", ""},
+	{"The customer took the problem to the %s tier (%s), new order %s", "客户就此问题越级至%s渠道（%s），新工单 %s", ""},
+	{"The customer took the problem to the %s tier, new order %s", "客户就此问题越级至%s渠道，新工单 %s", ""},
+	{"The urging contact gives a public-opinion reason: %s", "本次催办给出舆情依据：%s", ""},
+	{"The customer's statement recorded by %s gives a public-opinion reason: %s", "%s 记录的客户陈述给出舆情依据：%s", ""},
+	{"The urging contact gives an escalation-risk reason: %s", "本次催办给出越级倾向依据：%s", ""},
+	{"The customer's statement recorded by %s gives an escalation-risk reason: %s", "%s 记录的客户陈述给出越级倾向依据：%s", ""},
+	{"Member of group complaint %s (%s)", "群体投诉事件 %s 的成员（%s）", ""},
+	{"Member of group complaint %s", "群体投诉事件 %s 的成员", ""},
+	{"Transfer to an agent failed: %s", "转接坐席失败：%s", ""},
+	{"Archived automatically: the follow-up period ended without a reopen", "回访期已过且未重开，系统自动归档", ""},
+	{"Follow-up: %s", "回访结果：%s", ""},
 
 	// The board.
 	{"Operations board", "运营看板", ""},
@@ -528,6 +555,15 @@ func (l *locale) IncidentState(id string) string {
 }
 func (l *locale) NoteKind(id string) string { return l.word("note", id) }
 
+// TransferReason names why a transfer failed; the SIP edge's refused_NNN
+// reads as refused with its status code.
+func (l *locale) TransferReason(id string) string {
+	if code, ok := strings.CutPrefix(id, "refused_"); ok {
+		return l.T("%s (%s)", l.word("transfer_reason", "refused"), code)
+	}
+	return l.word("transfer_reason", id)
+}
+
 // Role names the role part of an actor ("supervisor:1a2b3c4d"), keeping
 // the token hash that tells two people apart.
 func (l *locale) Role(actor string) string {
@@ -624,4 +660,86 @@ func (l *locale) ReasonDetail(rule, detail string) string {
 		}
 	}
 	return strings.Join(refRe.FindAllString(detail, -1), " ")
+}
+
+// HistoryNote renders a history entry's note for a reader. A note the
+// daemon wrote (c.NoteKey, workorder/systemnote.go) is said in the page's
+// language from its arguments: identifiers in words, ids and numbers as
+// they are, the text people or the customer typed as typed. A note people
+// wrote, or one whose key or needed arguments this page does not know
+// (written by a newer daemon), is shown as stored.
+func (l *locale) HistoryNote(c workorder.Change) string {
+	a := c.NoteArgs
+	has := func(names ...string) bool {
+		for _, n := range names {
+			if a[n] == "" {
+				return false
+			}
+		}
+		return true
+	}
+	// withText appends free text typed by people, as typed.
+	withText := func(s, text string) string {
+		if text == "" {
+			return s
+		}
+		return l.T("%s: %s", s, text)
+	}
+	switch c.NoteKey {
+	case workorder.NoteKeyUrge:
+		via := l.Channel(a["channel"])
+		switch {
+		case via == "":
+			via = a["hotline"]
+		case a["hotline"] != "":
+			via = l.T("%s (%s)", via, a["hotline"])
+		}
+		if !has("urges", "status") || via == "" {
+			break
+		}
+		s := l.T("Urge %s: the customer contacted us again by %s while the order was %s", a["urges"], via, l.Status(a["status"]))
+		if a["call"] != "" {
+			s = l.T("%s, call %s", s, a["call"])
+		}
+		return withText(s, a["description"])
+	case workorder.NoteKeyEscalated:
+		switch {
+		case has("tier", "order", "hotline"):
+			return l.T("The customer took the problem to the %s tier (%s), new order %s", l.Tier(a["tier"]), a["hotline"], a["order"])
+		case has("tier", "order"):
+			return l.T("The customer took the problem to the %s tier, new order %s", l.Tier(a["tier"]), a["order"])
+		}
+	case workorder.NoteKeyPublicOpinion, workorder.NoteKeyEscalationRisk:
+		fromUrge, fromStatement := "The urging contact gives a public-opinion reason: %s",
+			"The customer's statement recorded by %s gives a public-opinion reason: %s"
+		if c.NoteKey == workorder.NoteKeyEscalationRisk {
+			fromUrge, fromStatement = "The urging contact gives an escalation-risk reason: %s",
+				"The customer's statement recorded by %s gives an escalation-risk reason: %s"
+		}
+		switch {
+		case !has("rule"):
+		case a["source"] == workorder.NoteSourceUrge:
+			return l.T(fromUrge, l.Rule(a["rule"]))
+		case a["source"] == workorder.NoteSourceStatement && has("actor"):
+			return l.T(fromStatement, l.Role(a["actor"]), l.Rule(a["rule"]))
+		}
+	case workorder.NoteKeyGroupMember:
+		switch {
+		case has("incident", "state"):
+			return l.T("Member of group complaint %s (%s)", a["incident"], l.IncidentState(a["state"]))
+		case has("incident"):
+			return l.T("Member of group complaint %s", a["incident"])
+		}
+	case workorder.NoteKeyTransferFailed:
+		if has("reason") {
+			return l.T("Transfer to an agent failed: %s", l.TransferReason(a["reason"]))
+		}
+	case workorder.NoteKeyAutoArchived:
+		return l.T("Archived automatically: the follow-up period ended without a reopen")
+	case workorder.NoteKeyFollowup:
+		if has("result") {
+			return withText(l.T("Follow-up: %s", l.Followup(a["result"])), a["reason"])
+		}
+	}
+	return c.Note
 }

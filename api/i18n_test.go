@@ -106,7 +106,9 @@ func TestCatalogueCoversIdentifiers(t *testing.T) {
 		"exposure":       {"threatened", "exposed"},
 		"action":         {"status", "urge", "class", "escalated", "flag", "note", "problem", "province", "group", "invalid"},
 		"role":           {"agent", "supervisor", "system", "classifier", "caller"},
-		"province":       {cfg.Provinces.Unknown},
+		"transfer_reason": {workorder.TransferBusy, workorder.TransferNoAnswer, workorder.TransferRefused, workorder.TransferError,
+			workorder.TransferCallLost, workorder.TransferCallerHungUp},
+		"province": {cfg.Provinces.Unknown},
 	}
 	stages, levels := policyNames(t, "../configs/policies.yaml")
 	if len(stages) < 5 || len(levels) < 4 {
@@ -256,6 +258,89 @@ func TestReasonDetail(t *testing.T) {
 	} {
 		if got := l.ReasonDetail(c.rule, c.detail); got != c.want {
 			t.Errorf("%s %q = %q, want %q", c.rule, c.detail, got, c.want)
+		}
+	}
+}
+
+// The notes the daemon writes are said in the page's language from their
+// key and arguments, identifiers in words and typed text as typed; every
+// other note is shown as stored.
+func TestHistoryNote(t *testing.T) {
+	zh, en := newLocale(langZH, nil), newLocale(language.English, nil)
+	sys := func(key, note string, args map[string]string) workorder.Change {
+		return workorder.Change{Action: "x", Note: note, NoteKey: key, NoteArgs: args}
+	}
+	cases := []struct {
+		c      workorder.Change
+		zh, en string
+	}{
+		{sys(workorder.NoteKeyUrge, "contact on 10000 while in_progress (urge 2), call call-2: 还是没退款",
+			map[string]string{"hotline": "10000", "channel": "hotline", "status": "in_progress", "urges": "2", "call": "call-2", "description": "还是没退款"}),
+			"第2次催办：客户经热线电话（10000）再次联系（当时状态：处理中），通话 call-2：还是没退款",
+			"Urge 2: the customer contacted us again by Hotline call (10000) while the order was In progress, call call-2: 还是没退款"},
+		{sys(workorder.NoteKeyUrge, "contact on  while accepted (urge 1)", map[string]string{"channel": "web", "status": "accepted", "urges": "1"}),
+			"第1次催办：客户经网厅再次联系（当时状态：已受理）",
+			"Urge 1: the customer contacted us again by Web while the order was Accepted"},
+		{sys(workorder.NoteKeyEscalated, "the customer took the problem to the appeal tier (12300): WO-20261110-GD-3960000001",
+			map[string]string{"tier": "appeal", "hotline": "12300", "order": "WO-20261110-GD-3960000001"}),
+			"客户就此问题越级至申诉渠道（12300），新工单 WO-20261110-GD-3960000001",
+			"The customer took the problem to the Appeal tier (12300), new order WO-20261110-GD-3960000001"},
+		{sys(workorder.NoteKeyEscalated, "the customer took the problem to the group tier (): WO-20261110-GD-3960000001",
+			map[string]string{"tier": "group", "order": "WO-20261110-GD-3960000001"}),
+			"客户就此问题越级至集团渠道，新工单 WO-20261110-GD-3960000001",
+			"The customer took the problem to the Group tier, new order WO-20261110-GD-3960000001"},
+		{sys(workorder.NoteKeyPublicOpinion, "the urging contact gives a public-opinion reason: public_opinion_risk",
+			map[string]string{"source": "urge", "rule": "public_opinion_risk"}),
+			"本次催办给出舆情依据：舆情风险（媒体、网络曝光）",
+			"The urging contact gives a public-opinion reason: Public-opinion risk (media, internet)"},
+		{sys(workorder.NoteKeyEscalationRisk, "the customer's statement recorded by agent:28aec4d4 gives an escalation-risk reason: escalation_tendency",
+			map[string]string{"source": "statement", "actor": "agent:28aec4d4", "rule": "escalation_tendency"}),
+			"坐席 28aec4d4 记录的客户陈述给出越级倾向依据：越级倾向（监管、消协、诉讼）",
+			"The customer's statement recorded by Agent 28aec4d4 gives an escalation-risk reason: Escalation tendency (regulator, consumer body, court)"},
+		{sys(workorder.NoteKeyGroupMember, "member of group complaint GC-20261111-GD-billing.overcharge, confirmed",
+			map[string]string{"incident": "GC-20261111-GD-billing.overcharge", "state": "confirmed"}),
+			"群体投诉事件 GC-20261111-GD-billing.overcharge 的成员（已确认属实）",
+			"Member of group complaint GC-20261111-GD-billing.overcharge (Confirmed)"},
+		{sys(workorder.NoteKeyGroupMember, "member of group complaint GC-20261111-GD-billing.overcharge",
+			map[string]string{"incident": "GC-20261111-GD-billing.overcharge"}),
+			"群体投诉事件 GC-20261111-GD-billing.overcharge 的成员",
+			"Member of group complaint GC-20261111-GD-billing.overcharge"},
+		{sys(workorder.NoteKeyTransferFailed, "transfer to an agent failed: busy", map[string]string{"reason": "busy"}),
+			"转接坐席失败：坐席忙", "Transfer to an agent failed: Agent busy"},
+		{sys(workorder.NoteKeyTransferFailed, "transfer to an agent failed: refused_603", map[string]string{"reason": "refused_603"}),
+			"转接坐席失败：被拒绝（603）", "Transfer to an agent failed: Refused (603)"},
+		{sys(workorder.NoteKeyAutoArchived, "archived automatically: the follow-up period ended without a reopen", nil),
+			"回访期已过且未重开，系统自动归档", "Archived automatically: the follow-up period ended without a reopen"},
+		{sys(workorder.NoteKeyFollowup, "follow-up: satisfied", map[string]string{"result": "satisfied"}),
+			"回访结果：满意", "Follow-up: Satisfied"},
+		{sys(workorder.NoteKeyFollowup, "follow-up: unsatisfied: 退款少了20元", map[string]string{"result": "unsatisfied", "reason": "退款少了20元"}),
+			"回访结果：不满意：退款少了20元", "Follow-up: Unsatisfied: 退款少了20元"},
+		// People's notes, as typed.
+		{workorder.Change{Action: "status", Note: "客户同意退费 50%s"}, "客户同意退费 50%s", "客户同意退费 50%s"},
+		{workorder.Change{Action: "class", Note: "media, 记者"}, "media, 记者", "media, 记者"},
+		// A key this page does not know, or one without its arguments:
+		// the stored English.
+		{sys("refund_promised", "refund of 20 yuan promised", map[string]string{"amount": "20"}), "refund of 20 yuan promised", "refund of 20 yuan promised"},
+		{sys(workorder.NoteKeyUrge, "contact on 10000 while new (urge 1)", map[string]string{"hotline": "10000"}),
+			"contact on 10000 while new (urge 1)", "contact on 10000 while new (urge 1)"},
+		{sys(workorder.NoteKeyPublicOpinion, "someone gives a public-opinion reason: x", map[string]string{"source": "letter", "rule": "x"}),
+			"someone gives a public-opinion reason: x", "someone gives a public-opinion reason: x"},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		if got := zh.HistoryNote(c.c); got != c.zh {
+			t.Errorf("zh %s %v = %q, want %q", c.c.NoteKey, c.c.NoteArgs, got, c.zh)
+		}
+		if got := en.HistoryNote(c.c); got != c.en {
+			t.Errorf("en %s %v = %q, want %q", c.c.NoteKey, c.c.NoteArgs, got, c.en)
+		}
+		if c.zh != c.c.Note {
+			covered[c.c.NoteKey] = true
+		}
+	}
+	for _, k := range workorder.NoteKeys {
+		if !covered[k] {
+			t.Errorf("no Chinese rendering tested for the note key %s", k)
 		}
 	}
 }

@@ -96,7 +96,11 @@ func (s *server) workOrderPage(w http.ResponseWriter, r *http.Request) {
 		"CanChange": s.p.Changes != nil, "Classes": classes, "Recent": recent, "HasLister": s.p.Lister != nil,
 		"Alerts": alerts, "CanAck": supervisor && s.p.Alerts.Store != nil, "Supervisor": supervisor,
 		// The controls of DESIGN's agent actions; the API decides, the
-		// page offers what the order's state makes sensible.
+		// page offers what the order's state makes sensible. An archived
+		// order gets no status change (no transition out of archived) and
+		// no follow-up (resolved orders only); the service still
+		// reclassifies it, marks it invalid, sets its problem code and
+		// province and records notes on it, so those controls stay.
 		"SetProvince":   o.HasFlag(configs.FlagProvinceUnknown) || supervisor,
 		"CanFollowup":   o.Status == configs.StatusResolved,
 		"NoteKinds":     workorder.NoteKinds,

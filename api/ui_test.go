@@ -232,3 +232,79 @@ func TestUIPages(t *testing.T) {
 		t.Errorf("logout = %d", rec.Code)
 	}
 }
+
+// The history's notes on the order page: the daemon's notes in the page's
+// language (not the stored English), people's notes as typed.
+func TestUIHistoryNotesInThePagesLanguage(t *testing.T) {
+	f := newUIFixture(t)
+	o := f.changes.order
+	o.Status = configs.StatusInProgress
+	o.History = []workorder.Change{
+		{Actor: "caller", Action: "urge", Note: "contact on 10000 while in_progress (urge 1), call call-2: 还是没有退款",
+			NoteKey: workorder.NoteKeyUrge, NoteArgs: map[string]string{"hotline": "10000", "channel": "hotline",
+				"status": "in_progress", "urges": "1", "call": "call-2", "description": "还是没有退款"}},
+		{Actor: "classifier", Action: "escalated", To: "group", Note: "the customer took the problem to the group tier (4008810000): WO-20261123-GD-000124",
+			NoteKey: workorder.NoteKeyEscalated, NoteArgs: map[string]string{"tier": "group", "hotline": "4008810000", "order": "WO-20261123-GD-000124"}},
+		{Actor: "agent:28aec4d4", Action: "status", From: "accepted", To: "in_progress", Note: "已联系计费部门"},
+	}
+	c := sessionOf(t, f.login(t, agentToken, "/ui/"))
+	page := func(query string) string {
+		req := httptest.NewRequest(http.MethodGet, "/ui/workorders/"+knownID+query, nil)
+		req.AddCookie(c)
+		rec := f.serve(req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("order page%s = %d", query, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	zh := page("")
+	for _, want := range []string{
+		"第1次催办：客户经热线电话（10000）再次联系（当时状态：处理中），通话 call-2：还是没有退款",
+		"客户就此问题越级至集团渠道（4008810000），新工单 WO-20261123-GD-000124",
+		"已联系计费部门", `data-note-key="urge"`,
+	} {
+		if !strings.Contains(zh, want) {
+			t.Errorf("Chinese order page lacks %q", want)
+		}
+	}
+	for _, english := range []string{"contact on 10000", "the customer took the problem", "while the order was"} {
+		if strings.Contains(zh, english) {
+			t.Errorf("Chinese order page shows the English note %q", english)
+		}
+	}
+	en := page("?lang=en")
+	for _, want := range []string{
+		"Urge 1: the customer contacted us again by Hotline call (10000) while the order was In progress, call call-2: 还是没有退款",
+		"The customer took the problem to the Group tier (4008810000), new order WO-20261123-GD-000124",
+		"已联系计费部门",
+	} {
+		if !strings.Contains(en, want) {
+			t.Errorf("English order page lacks %q", want)
+		}
+	}
+	if strings.Contains(en, "催办：") || strings.Contains(en, "越级至") {
+		t.Error("English order page shows a Chinese note")
+	}
+}
+
+// An archived order is final (workorder: no transition out of archived,
+// the follow-up only on a resolved order): its page offers no status
+// change and no follow-up. The service still accepts a reclassification,
+// an invalid mark, a problem code and notes on it, so those stay.
+func TestUIArchivedOrderOffersNoStatusChange(t *testing.T) {
+	f := newUIFixture(t)
+	f.changes.order.Status = configs.StatusArchived
+	c := sessionOf(t, f.login(t, supervisorToken, "/ui/"))
+	req := httptest.NewRequest(http.MethodGet, "/ui/workorders/"+knownID, nil)
+	req.AddCookie(c)
+	rec := f.serve(req)
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, "当前状态“已归档”不能再变更。") {
+		t.Fatalf("archived order page %d lacks the no-change hint", rec.Code)
+	}
+	for _, refused := range []string{`class="status-button"`, `id="followup-card"`, `data-act="followup"`} {
+		if strings.Contains(body, refused) {
+			t.Errorf("archived order page offers %s, which the service refuses", refused)
+		}
+	}
+}

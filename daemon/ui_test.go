@@ -583,6 +583,12 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&single); err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create order: %d %v", resp.StatusCode, err)
 	}
+	// The customer writes again about it: an urge, its note written by the daemon.
+	resp = postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
+		"service_number":"13900000099","category":"complaint","subcategory":"network","description":"还是没有信号"}`)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hotlined-Outcome") != "urged" {
+		t.Fatalf("second contact: %d %s, want an urge", resp.StatusCode, resp.Header.Get("X-Hotlined-Outcome"))
+	}
 	b := newBrowser(t, "zh-CN")
 	b.answerDialogs("不是同一问题：各自套餐不同")
 	b.run("agent logs in", chromedp.Navigate(base+"/ui/login?next=/ui/workorders/"+single.ID),
@@ -591,6 +597,10 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 		chromedp.WaitVisible("#notes", chromedp.ByID))
 	if got := b.text("#class"); got != "投诉" {
 		t.Fatalf("class before the statement %q", got)
+	}
+	// The urge's note in Chinese, the customer's words as written.
+	if got := b.text(`tr[data-note-key="urge"] td.note`); got != "第1次催办：客户经网厅再次联系（当时状态：新建待受理）：还是没有信号" {
+		t.Errorf("urge note on the Chinese page %q", got)
 	}
 	var kinds []string
 	b.run("note kinds", chromedp.Evaluate(`Array.from(document.querySelectorAll("#note-kind option")).map(function (o) { return o.textContent; })`, &kinds))
@@ -609,6 +619,12 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	}
 	if got := b.text(".reasons"); !strings.Contains(got, "舆情风险") {
 		t.Errorf("reasons after the statement %q, want the public-opinion rule in words", got)
+	}
+	// The daemon's note on the class change, in Chinese: who recorded the
+	// statement and the rule in words.
+	if got := b.text(`tr[data-note-key="public_opinion_reason"] td.note`); !strings.HasPrefix(got, "坐席 ") ||
+		!strings.HasSuffix(got, " 记录的客户陈述给出舆情依据：舆情风险（媒体、网络曝光）") {
+		t.Errorf("public-opinion note on the Chinese page %q", got)
 	}
 
 	// The problem code from the table's select, labels in Chinese.
@@ -649,8 +665,44 @@ func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	if got := b.text("#followup"); !strings.HasPrefix(got, "满意") {
 		t.Errorf("follow-up shown as %q", got)
 	}
+	if got := b.text(`table.history tbody tr[data-note-key="followup"] td.note`); got != "回访结果：满意" {
+		t.Errorf("follow-up note on the Chinese page %q", got)
+	}
+	text := b.text("table.history")
+	for _, english := range []string{"contact on", "gives a public-opinion reason", "follow-up:", "public_opinion"} {
+		if strings.Contains(text, english) {
+			t.Errorf("the Chinese history shows %q:\n%s", english, text)
+		}
+	}
+	// Archived is final: no status change, no follow-up offered (the
+	// service refuses both).
+	var offered int
+	b.run("archived controls", chromedp.Evaluate(`document.querySelectorAll("button.status-button, #followup-card").length`, &offered))
+	if got := b.text("#status"); got != "已归档" || offered != 0 {
+		t.Errorf("archived order page: status %q, %d status or follow-up controls", got, offered)
+	}
 	b.screenshot("workorder-agent-actions-zh")
 	b.checkCJK("#problem-code")
+	b.checkCJK(`tr[data-note-key="urge"] td.note`)
+
+	// The same history in English.
+	b.run("order page in English", chromedp.Navigate(base+"/ui/workorders/"+single.ID+"?lang=en"),
+		until(`document.getElementById("status").textContent === "Archived"`))
+	for sel, want := range map[string]string{
+		`tr[data-note-key="urge"] td.note`:     "Urge 1: the customer contacted us again by Web while the order was New: 还是没有信号",
+		`tr[data-note-key="followup"] td.note`: "Follow-up: Satisfied",
+	} {
+		if got := b.text(sel); got != want {
+			t.Errorf("English page %s: %q, want %q", sel, got, want)
+		}
+	}
+	if got := b.text(`tr[data-note-key="public_opinion_reason"] td.note`); !strings.HasPrefix(got, "The customer's statement recorded by Agent ") ||
+		!strings.HasSuffix(got, " gives a public-opinion reason: Public-opinion risk (media, internet)") {
+		t.Errorf("public-opinion note on the English page %q", got)
+	}
+	b.screenshot("workorder-archived-en")
+	b.run("back to Chinese", chromedp.Navigate(base+"/ui/workorders/"+single.ID+"?lang=zh-CN"),
+		until(`document.getElementById("status").textContent === "已归档"`))
 
 	// The supervisor rejects the suspected incident from the board.
 	b.run("log out", chromedp.Click("form.logout button", chromedp.ByQuery), chromedp.WaitVisible("#token", chromedp.ByID))

@@ -111,7 +111,11 @@ func (s *Service) changeStatus(ctx context.Context, c StatusChange, before func(
 		var m Mutation
 		from, deadlines := o.Status, o.Deadlines
 		o.Status, o.UpdatedAt = c.Status, now
-		o.History = append(o.History, Change{At: now, Actor: c.Actor, Action: "status", From: from, To: c.Status, Note: c.Note})
+		ch := Change{At: now, Actor: c.Actor, Action: "status", From: from, To: c.Status, Note: c.Note}
+		if c.system != nil {
+			ch = ch.with(*c.system)
+		}
+		o.History = append(o.History, ch)
 		if s.policies != nil {
 			plan := s.policies.Transition(s.planInput(o), now)
 			o.SLA, o.Deadlines = plan.SLA, plan.Deadlines
@@ -184,8 +188,9 @@ func (s *Service) ArchiveDue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, id := range ids {
+		note := autoArchivedNote()
 		_, err := s.changeStatus(ctx, StatusChange{WorkOrderID: id, Status: configs.StatusArchived, Actor: actorAutoArchive,
-			Note: "archived automatically: the follow-up period ended without a reopen"}, nil, true)
+			system: &note}, nil, true)
 		switch {
 		case err == nil:
 			n++

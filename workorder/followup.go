@@ -58,11 +58,11 @@ func (s *Service) RecordFollowup(ctx context.Context, id, result, reason, actor 
 	if actor == "" || result == FollowupUnsatisfied && reason == "" {
 		return nil, ErrReasonRequired
 	}
-	to, note := configs.StatusArchived, "follow-up: "+result
+	to, note := configs.StatusArchived, followupNote(result, reason)
 	if result == FollowupUnsatisfied {
-		to, note = configs.StatusReopened, "follow-up: unsatisfied: "+reason
+		to = configs.StatusReopened
 	}
-	return s.changeStatus(ctx, StatusChange{WorkOrderID: id, Status: to, Actor: actor, Note: note}, func(o *Order, now time.Time) error {
+	return s.changeStatus(ctx, StatusChange{WorkOrderID: id, Status: to, Actor: actor, system: &note}, func(o *Order, now time.Time) error {
 		if o.Status != configs.StatusResolved {
 			return fmt.Errorf("%w: it is %s", ErrNotResolved, o.Status)
 		}

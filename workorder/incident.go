@@ -194,12 +194,12 @@ func (s *Service) joinStored(ctx context.Context, id string, inc *Incident, w cl
 		if o.Class != from {
 			o.Priority = s.priority(o)
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
-				To: o.Class, Note: "member of group complaint " + inc.ID + ", " + inc.State})
+				To: o.Class}.with(groupMemberNote(inc.ID, inc.State)))
 			m.Plan = s.replan(o, now)
 			typ = queue.TypeWorkOrderReclassified
 		} else {
-			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "group", To: inc.State,
-				Note: "member of group complaint " + inc.ID})
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "group", To: inc.State}.
+				with(groupMemberNote(inc.ID, "")))
 		}
 		evs, err := s.events(typ, o, now)
 		if err != nil {

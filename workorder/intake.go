@@ -351,8 +351,8 @@ func (s *Service) markEscalated(ctx context.Context, id string, to *Order, now t
 		o.SetFlag(configs.FlagEscalated)
 		o.Related = appendNew(o.Related, to.ID)
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "escalated", To: to.Tier,
-			Note: fmt.Sprintf("the customer took the problem to the %s tier (%s): %s", to.Tier, to.Hotline, to.ID)})
+		o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "escalated", To: to.Tier}.
+			with(escalatedNote(to.Tier, to.Hotline, to.ID)))
 		evs, err := s.events(queue.TypeWorkOrderEscalated, o, now)
 		if err != nil {
 			return Mutation{}, err
@@ -444,18 +444,12 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 	o, err := s.store.Update(ctx, d.Urge, changeID, func(o *Order) (Mutation, error) {
 		o.Urges++
 		o.UpdatedAt = now
-		note := fmt.Sprintf("contact on %s while %s (urge %d)", in.Hotline, o.Status, o.Urges)
-		if in.CallID != "" {
-			note += ", call " + in.CallID
-		}
-		if in.Description != "" {
-			note += ": " + in.Description
-		}
-		o.History = append(o.History, Change{At: now, Actor: "caller", Action: "urge", Note: note})
+		o.History = append(o.History, Change{At: now, Actor: "caller", Action: "urge"}.
+			with(urgeNote(in.Hotline, channelOf(in), o.Status, o.Urges, in.CallID, in.Description)))
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleOpenComplaintUrged,
 			Detail: fmt.Sprintf("urge %d: the customer contacted %s again while the order is %s", o.Urges, in.Hotline, o.Status)})
 		types := []string{queue.TypeWorkOrderUrged}
-		if s.raiseRisks(o, d.Major, d.Exposure, d.Risk, "the urging contact", now) {
+		if s.raiseRisks(o, d.Major, d.Exposure, d.Risk, riskFromUrge, now) {
 			types = append(types, queue.TypeWorkOrderReclassified)
 		}
 		fromPriority := o.Priority

@@ -42,16 +42,16 @@ func (s *Service) priority(o *Order) int {
 // raiseRisks applies what a later text or contact brings to o:
 // public-opinion reasons make a complaint major (unless it is a group
 // complaint, which ranks above), with the exposure; escalation-risk
-// reasons flag it. who says where they came from, for the history. It
+// reasons flag it. src says where they came from, for the history. It
 // reports whether the class changed.
-func (s *Service) raiseRisks(o *Order, major []classifier.Reason, exposure string, risk []classifier.Reason, who string, now time.Time) bool {
+func (s *Service) raiseRisks(o *Order, major []classifier.Reason, exposure string, risk []classifier.Reason, src riskSource, now time.Time) bool {
 	changed := false
 	if len(major) > 0 && slices.Contains(configs.ComplaintClasses, o.Class) {
 		if o.Class != configs.ClassMajorComplaint && o.Class != configs.ClassGroupComplaint {
 			from := o.Class
 			o.Class = configs.ClassMajorComplaint
 			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "class", From: from,
-				To: o.Class, Note: who + " gives a public-opinion reason: " + major[0].Rule})
+				To: o.Class}.with(riskNote(NoteKeyPublicOpinion, src, major[0].Rule)))
 			changed = true
 		}
 		if exposure == configs.ExposureExposed || o.Exposure == "" {
@@ -61,8 +61,8 @@ func (s *Service) raiseRisks(o *Order, major []classifier.Reason, exposure strin
 	}
 	if len(risk) > 0 && slices.Contains(configs.ComplaintClasses, o.Class) {
 		if o.SetFlag(configs.FlagEscalationRisk) {
-			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "flag", To: configs.FlagEscalationRisk,
-				Note: who + " gives an escalation-risk reason: " + risk[0].Rule})
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "flag", To: configs.FlagEscalationRisk}.
+				with(riskNote(NoteKeyEscalationRisk, src, risk[0].Rule)))
 		}
 		o.Reasons = append(o.Reasons, risk...)
 	}
@@ -128,7 +128,7 @@ func (s *Service) AddNote(ctx context.Context, id, kind, text, actor string) (*O
 		if kind == NoteCustomerStatement {
 			major, exposure, risk := s.rules.KeywordReasons(text)
 			hadRisk := o.HasFlag(configs.FlagEscalationRisk)
-			reclassified := s.raiseRisks(o, major, exposure, risk, "the customer's statement recorded by "+actor, now)
+			reclassified := s.raiseRisks(o, major, exposure, risk, riskFromStatement(actor), now)
 			if reclassified {
 				typ = queue.TypeWorkOrderReclassified
 			}

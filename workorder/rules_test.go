@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -186,6 +187,25 @@ func (e *env) checkEvents() {
 	}
 }
 
+// lastOf is the latest history entry of o with the action, or a zero Change.
+func lastOf(o *workorder.Order, action string) workorder.Change {
+	for i := len(o.History) - 1; i >= 0; i-- {
+		if o.History[i].Action == action {
+			return o.History[i]
+		}
+	}
+	return workorder.Change{}
+}
+
+// wantNote checks a note the daemon wrote: its English sentence as ever,
+// its key and its arguments.
+func wantNote(t *testing.T, c workorder.Change, note, key string, args map[string]string) {
+	t.Helper()
+	if c.Note != note || c.NoteKey != key || !maps.Equal(c.NoteArgs, args) {
+		t.Errorf("%s entry: note %q key %q args %v\nwant note %q key %q args %v", c.Action, c.Note, c.NoteKey, c.NoteArgs, note, key, args)
+	}
+}
+
 func reasonRules(o *workorder.Order) []string {
 	out := make([]string, len(o.Reasons))
 	for i, r := range o.Reasons {
@@ -216,9 +236,11 @@ func TestUrgeOpenComplaint(t *testing.T) {
 		t.Errorf("after one urge: urges %d priority %d class %s status %s", o.Urges, o.Priority, o.Class, o.Status)
 	}
 	last := o.History[len(o.History)-1]
-	if last.Action != "urge" || last.Actor != "caller" || !e.clock.Now().Equal(last.At) || last.Note == "" {
+	if last.Action != "urge" || last.Actor != "caller" || !e.clock.Now().Equal(last.At) {
 		t.Errorf("history %+v", last)
 	}
+	wantNote(t, last, "contact on 10000 while in_progress (urge 1), call call-2: still no refund", workorder.NoteKeyUrge,
+		map[string]string{"hotline": "10000", "channel": "hotline", "status": "in_progress", "urges": "1", "call": "call-2", "description": "still no refund"})
 	if !slices.Contains(reasonRules(o), "open_complaint_urged") {
 		t.Errorf("reasons %v", reasonRules(o))
 	}
@@ -254,6 +276,8 @@ func TestUrgeOpenComplaint(t *testing.T) {
 	if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, id)); n != 1 {
 		t.Errorf("reclassified events %d, want 1", n)
 	}
+	wantNote(t, lastOf(r.Order, "class"), "the urging contact gives a public-opinion reason: public_opinion_risk", workorder.NoteKeyPublicOpinion,
+		map[string]string{"source": "urge", "rule": "public_opinion_risk"})
 
 	// Another problem is a new order; a query is a query.
 	other := intake("province", "18912345678", complaintNetwork)
@@ -306,6 +330,8 @@ func TestEscalationIsNotAnUrge(t *testing.T) {
 		if n := len(e.eventsOf(queue.TypeWorkOrderEscalated, prev.ID)); n != 1 {
 			t.Errorf("escalated events of %s: %d, want 1", prev.ID, n)
 		}
+		wantNote(t, lastOf(got, "escalated"), fmt.Sprintf("the customer took the problem to the %s tier (%s): %s", tier, hotlineOf[tier], o.ID),
+			workorder.NoteKeyEscalated, map[string]string{"tier": tier, "hotline": hotlineOf[tier], "order": o.ID})
 		prev = o
 	}
 	// The appeal-tier order is the latest of the problem: a group-tier
@@ -447,6 +473,15 @@ func TestMajorAndEscalationRiskByKeywords(t *testing.T) {
 		len(e.eventsOf(queue.TypeWorkOrderReclassified, q.ID)) != 1 {
 		t.Errorf("statement: class %s exposure %q priority %d notes %d", got.Class, got.Exposure, got.Priority, len(got.Notes))
 	}
+	wantNote(t, lastOf(got, "class"), "the customer's statement recorded by agent-7 gives a public-opinion reason: public_opinion_exposed",
+		workorder.NoteKeyPublicOpinion, map[string]string{"source": "statement", "actor": "agent-7", "rule": "public_opinion_exposed"})
+	// One that names the regulator flags the escalation risk.
+	got, err = e.svc.AddNote(ctx, q.ID, workorder.NoteCustomerStatement, "还要向工信部申诉", "agent-8")
+	if err != nil || !got.HasFlag(configs.FlagEscalationRisk) {
+		t.Fatalf("statement naming the regulator: flags %v, %v", got.Flags, err)
+	}
+	wantNote(t, lastOf(got, "flag"), "the customer's statement recorded by agent-8 gives an escalation-risk reason: escalation_tendency",
+		workorder.NoteKeyEscalationRisk, map[string]string{"source": "statement", "actor": "agent-8", "rule": "escalation_tendency"})
 	// A holding statement is recorded, never searched.
 	got, err = e.svc.AddNote(ctx, plain.ID, workorder.NoteHoldingStatement, "已联系媒体部门", "lead-2")
 	if err != nil || got.Class != "complaint" || len(e.eventsOf(queue.TypeWorkOrderUpdated, plain.ID)) != 1 {
@@ -625,6 +660,8 @@ func TestGroupSameDaySuspectedThenConfirmed(t *testing.T) {
 		if n := len(e.eventsOf(queue.TypeWorkOrderUpdated, o.ID)); n != 1 {
 			t.Errorf("updated events of %s: %d", o.ID, n)
 		}
+		wantNote(t, lastOf(got, "group"), "member of group complaint "+dayIncident, workorder.NoteKeyGroupMember,
+			map[string]string{"incident": dayIncident})
 	}
 	// A later member joins flagged.
 	fourth := submit("appeal", complaintBilling)
@@ -650,6 +687,8 @@ func TestGroupSameDaySuspectedThenConfirmed(t *testing.T) {
 		if n := len(e.eventsOf(queue.TypeWorkOrderReclassified, o.ID)); n != 1 {
 			t.Errorf("reclassified events of %s: %d", o.ID, n)
 		}
+		wantNote(t, lastOf(m, "class"), "member of group complaint "+dayIncident+", confirmed", workorder.NoteKeyGroupMember,
+			map[string]string{"incident": dayIncident, "state": "confirmed"})
 	}
 	evs = e.eventsOf(queue.TypeIncidentGroupComplaint, dayIncident)
 	if len(evs) != 2 || evs[1].ID != dayIncident+"/confirmed" || incidentOf(t, evs[1]).State != "confirmed" {
@@ -1353,9 +1392,10 @@ func TestAutoArchiveOpensTheRepeatWindow(t *testing.T) {
 	}
 	got := e.get(a.ID)
 	last := got.History[len(got.History)-1]
-	if got.Status != "archived" || last.Actor != "system:auto_archive" || last.Note == "" {
+	if got.Status != "archived" || last.Actor != "system:auto_archive" {
 		t.Errorf("archived: %s %+v", got.Status, last)
 	}
+	wantNote(t, last, "archived automatically: the follow-up period ended without a reopen", workorder.NoteKeyAutoArchived, nil)
 	if e.get(b.ID).Status != "reopened" {
 		t.Errorf("the reopened order: %s", e.get(b.ID).Status)
 	}
@@ -1403,9 +1443,13 @@ func TestFollowup(t *testing.T) {
 	if err != nil || got.Status != "reopened" || got.Followup.Reason != "the refund is short by 20 yuan" {
 		t.Fatalf("unsatisfied: %+v %v", got, err)
 	}
-	if last := got.History[len(got.History)-1]; last.To != "reopened" || !strings.Contains(last.Note, "short by 20 yuan") {
+	if last := got.History[len(got.History)-1]; last.To != "reopened" {
 		t.Errorf("history %+v", last)
 	}
+	wantNote(t, lastOf(got, "status"), "follow-up: unsatisfied: the refund is short by 20 yuan", workorder.NoteKeyFollowup,
+		map[string]string{"result": "unsatisfied", "reason": "the refund is short by 20 yuan"})
+	wantNote(t, lastOf(e.get(a.ID), "status"), "follow-up: basically_satisfied", workorder.NoteKeyFollowup,
+		map[string]string{"result": "basically_satisfied"})
 }
 
 // TestInvalidComplaintsAreNotCounted: an order marked invalid leaves the

@@ -46,10 +46,22 @@ func checkTransition(from, to string) error {
 type Change struct {
 	At     time.Time `json:"at"`
 	Actor  string    `json:"actor"`
-	Action string    `json:"action"` // status, urge, class
+	Action string    `json:"action"` // status, urge, class, flag, escalated, group, invalid, ...
 	From   string    `json:"from,omitempty"`
 	To     string    `json:"to,omitempty"`
-	Note   string    `json:"note,omitempty"`
+	// Note is why, in words: what a person typed (a status note, the
+	// reason of a reclassification), or a sentence the daemon wrote, in
+	// English (then NoteKey is set).
+	Note string `json:"note,omitempty"`
+	// NoteKey names the kind of a note the daemon wrote (the NoteKey*
+	// constants, systemnote.go) and NoteArgs holds its values by name:
+	// identifiers (a status, tier, rule...), data (ids, numbers) and the
+	// free text people typed, as typed. A reader may say the note in its
+	// own language from them and falls back to Note for a key it does not
+	// know. Both are absent on notes people wrote and on entries written
+	// before they existed.
+	NoteKey  string            `json:"note_key,omitempty"`
+	NoteArgs map[string]string `json:"note_args,omitempty"`
 }
 
 // StatusChange asks for an order to move to Status.
@@ -61,4 +73,7 @@ type StatusChange struct {
 	// ChangeID makes applying idempotent: a change with an ID already
 	// applied returns ErrDuplicate (the inbound ce_id, or an API request id).
 	ChangeID string
+	// system, when set, is the daemon's own note (the follow-up, the
+	// automatic archive), written instead of Note.
+	system *systemNote
 }

@@ -79,8 +79,8 @@ func (s *Service) TransferFailed(ctx context.Context, id, reason string) (*Order
 			return Mutation{}, fmt.Errorf("%w: flagged %s", ErrUnchanged, configs.FlagTransferFailed)
 		}
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "flag", To: configs.FlagTransferFailed,
-			Note: "transfer to an agent failed: " + reason})
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "flag", To: configs.FlagTransferFailed}.
+			with(transferFailedNote(reason)))
 		evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
 		if err != nil {
 			return Mutation{}, err

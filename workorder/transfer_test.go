@@ -34,7 +34,8 @@ func TestTransferFailedRecordsAndRequestsCallBack(t *testing.T) {
 	}
 	stored := e.get(o.ID)
 	last := stored.History[len(stored.History)-1]
-	if last.Action != "flag" || last.To != configs.FlagTransferFailed || last.Note != "transfer to an agent failed: busy" {
+	if last.Action != "flag" || last.To != configs.FlagTransferFailed || last.Note != "transfer to an agent failed: busy" ||
+		last.NoteKey != workorder.NoteKeyTransferFailed || last.NoteArgs["reason"] != "busy" {
 		t.Errorf("history entry %+v", last)
 	}
 	cbs := e.eventsOf(queue.TypeWorkOrderCallbackRequested, o.ID)
