@@ -444,8 +444,10 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 	o, err := s.store.Update(ctx, d.Urge, changeID, func(o *Order) (Mutation, error) {
 		o.Urges++
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: "caller", Action: "urge"}.
-			with(urgeNote(in.Hotline, channelOf(in), o.Status, o.Urges, in.CallID, in.Description)))
+		o.History = keepLatestUrges(append(o.History, Change{At: now, Actor: "caller", Action: "urge"}.
+			with(urgeNote(in.Hotline, channelOf(in), o.Status, o.Urges, in.CallID, in.Description))), MaxUrgeHistory)
+		// One urge reason, the latest: the count is in Urges.
+		o.Reasons = slices.DeleteFunc(o.Reasons, func(r classifier.Reason) bool { return r.Rule == classifier.RuleOpenComplaintUrged })
 		o.Reasons = append(o.Reasons, classifier.Reason{Rule: classifier.RuleOpenComplaintUrged,
 			Detail: fmt.Sprintf("urge %d: the customer contacted %s again while the order is %s", o.Urges, in.Hotline, o.Status)})
 		types := []string{queue.TypeWorkOrderUrged}
@@ -479,6 +481,36 @@ func (s *Service) urge(ctx context.Context, in Intake, d classifier.Decision, no
 	s.log.Info().Str("call_id", in.CallID).Str("work_order", o.ID).Int("urges", o.Urges).
 		Int("priority", o.Priority).Str("class", o.Class).Msg("open complaint urged")
 	return o, nil
+}
+
+// MaxUrgeHistory is how many urge entries an order's history keeps: the
+// latest ones. A customer who calls hundreds of times about one open
+// complaint would otherwise grow the order by ~400 bytes a call, and every
+// urge reads, writes and publishes the whole order. The total stays in
+// Order.Urges, each urge's own hotline.workorder.urged event carries its
+// note, and only the latest open_complaint_urged reason is kept.
+const MaxUrgeHistory = 20
+
+// keepLatestUrges drops the oldest urge entries of history beyond max,
+// keeping every other entry and the order of what is left.
+func keepLatestUrges(history []Change, max int) []Change {
+	n := 0
+	for _, c := range history {
+		if c.Action == "urge" {
+			n++
+		}
+	}
+	if n <= max {
+		return history
+	}
+	drop := n - max
+	return slices.DeleteFunc(history, func(c Change) bool {
+		if c.Action == "urge" && drop > 0 {
+			drop--
+			return true
+		}
+		return false
+	})
 }
 
 // channelOf is the intake's channel; a call has none set and is "hotline".

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -278,6 +279,34 @@ func TestUrgeOpenComplaint(t *testing.T) {
 	}
 	wantNote(t, lastOf(r.Order, "class"), "the urging contact gives a public-opinion reason: public_opinion_risk", workorder.NoteKeyPublicOpinion,
 		map[string]string{"source": "urge", "rule": "public_opinion_risk"})
+
+	// A hot caller: the order keeps the count, the latest urges and one
+	// urge reason, so it stops growing.
+	for i := 5; i < 5+workorder.MaxUrgeHistory+10; i++ {
+		in.CallID, in.Description = fmt.Sprintf("call-%d", i), fmt.Sprintf("call number %d", i)
+		r = e.submit(in)
+	}
+	hot := e.get(id)
+	var urges []workorder.Change
+	for _, c := range hot.History {
+		if c.Action == "urge" {
+			urges = append(urges, c)
+		}
+	}
+	wantUrges := 3 + workorder.MaxUrgeHistory + 10
+	if hot.Urges != wantUrges || len(urges) != workorder.MaxUrgeHistory ||
+		urges[len(urges)-1].NoteArgs["urges"] != strconv.Itoa(wantUrges) || urges[0].NoteArgs["urges"] != strconv.Itoa(wantUrges-workorder.MaxUrgeHistory+1) {
+		t.Errorf("hot caller: urges %d, %d urge entries kept (want the latest %d)", hot.Urges, len(urges), workorder.MaxUrgeHistory)
+	}
+	if n := slices.Index(reasonRules(hot), "open_complaint_urged"); n < 0 || slices.Contains(reasonRules(hot)[n+1:], "open_complaint_urged") {
+		t.Errorf("hot caller: reasons %v, want one urge reason", reasonRules(hot))
+	}
+	if lastOf(hot, "class").Action != "class" || hot.Class != "major_complaint" {
+		t.Errorf("hot caller: the reclassification left the history")
+	}
+	if n := len(e.eventsOf(queue.TypeWorkOrderUrged, id)); n != wantUrges {
+		t.Errorf("urged events %d, want one per urge (%d)", n, wantUrges)
+	}
 
 	// Another problem is a new order; a query is a query.
 	other := intake("province", "18912345678", complaintNetwork)
