@@ -68,6 +68,12 @@ type SIP struct {
 	UserAgent string `yaml:"user_agent"`
 	// MaxCalls caps concurrent calls; a new INVITE over it gets 503.
 	MaxCalls int `yaml:"max_calls"`
+	// MaxPendingOrders caps the calls whose work order is being written
+	// (waiting on Redis); at it a new INVITE gets 503 before it is
+	// answered, so a slow or saturated Redis turns into refused calls the
+	// carrier can route elsewhere, not answered calls hung up without an
+	// order. Calls in progress go on.
+	MaxPendingOrders int `yaml:"max_pending_orders"`
 	// RatePerSource and BurstPerSource limit requests per source address
 	// (a token bucket); over the limit a request gets 503 with Retry-After.
 	RatePerSource  float64 `yaml:"rate_per_source"`
@@ -448,17 +454,18 @@ func Default() *Config {
 	return &Config{
 		ShutdownGrace: Duration(30 * time.Second),
 		SIP: SIP{
-			Listen:          []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
-			MaxMessageBytes: 16384,
-			UserAgent:       "hotlined",
-			MaxCalls:        2000,
-			RatePerSource:   200,
-			BurstPerSource:  400,
-			RTPPorts:        "20000-39999",
-			Prompts:         "prompts",
-			Language:        "zh",
-			TransferTimeout: Duration(30 * time.Second),
-			TransferMode:    TransferBridge,
+			Listen:           []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"},
+			MaxMessageBytes:  16384,
+			UserAgent:        "hotlined",
+			MaxCalls:         2000,
+			MaxPendingOrders: 256,
+			RatePerSource:    200,
+			BurstPerSource:   400,
+			RTPPorts:         "20000-39999",
+			Prompts:          "prompts",
+			Language:         "zh",
+			TransferTimeout:  Duration(30 * time.Second),
+			TransferMode:     TransferBridge,
 
 			AckTimeout:           Duration(5 * time.Second),
 			MaxHalfOpen:          500,
@@ -925,6 +932,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.MaxCalls < 1 {
 		bad("sip.max_calls", "must be >= 1")
+	}
+	if c.SIP.MaxPendingOrders < 1 {
+		bad("sip.max_pending_orders", "must be >= 1")
 	}
 	for i, s := range c.SIP.TrustedProxies {
 		if _, err := netip.ParsePrefix(s); err != nil {

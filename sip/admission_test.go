@@ -191,3 +191,54 @@ func TestHalfOpenCallsFreeTheirSlots(t *testing.T) {
 	}
 	other.hangup(d)
 }
+
+// Issue 15: a call whose work order waits on Redis holds a pending slot;
+// at sip.max_pending_orders a new INVITE gets 503 before it is answered
+// (nothing accepted, nothing lost), OPTIONS says so too, and calls are
+// taken again once the writes are through.
+func TestPendingOrdersRefuseNewCalls(t *testing.T) {
+	ts := startServer(t, func(cfg *configs.Config) { cfg.SIP.MaxPendingOrders = 1 })
+	release := ts.orders.hold()
+	defer release()
+	p := newPeer(t, ts.udp, "127.0.0.1")
+	target := "sip:10000@" + ts.udp.String()
+	first := p.newDialog(target, "X-IVR-Path: 41")
+	if res := p.invite(first, "application/sdp", sdpOffer(6000)); res.StatusCode != 200 {
+		t.Fatalf("first INVITE: %d", res.StatusCode)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ts.pendingOrders.Load() != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pending orders %d, want 1", ts.pendingOrders.Load())
+		}
+	}
+	res := p.invite(p.newDialog(target, "X-IVR-Path: 41"), "application/sdp", sdpOffer(6002))
+	if res.StatusCode != 503 || res.Reason != "Storage Busy" || res.GetHeader("Retry-After") == nil {
+		t.Errorf("INVITE with an order waiting on Redis: %d %s, want 503 Storage Busy with Retry-After", res.StatusCode, res.Reason)
+	}
+	o := p.newDialog(target)
+	p.send(p.message(o, "OPTIONS", 1, "", ""))
+	if res := p.final(o.callID, 1, "OPTIONS", 5*time.Second); res == nil || res.StatusCode != 503 {
+		t.Errorf("OPTIONS with an order waiting on Redis: %v, want 503", res)
+	}
+	if n := ts.counter(t, "hotlined_sip_calls_total", "outcome=rejected_storage_busy"); n != 1 {
+		t.Errorf("calls refused as storage busy: %v, want 1", n)
+	}
+
+	release()
+	for deadline := time.Now().Add(5 * time.Second); ts.pendingOrders.Load() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pending orders %d after the release, want 0", ts.pendingOrders.Load())
+		}
+	}
+	third := p.newDialog(target, "X-IVR-Path: 41")
+	if res := p.invite(third, "application/sdp", sdpOffer(6004)); res.StatusCode != 200 {
+		t.Errorf("INVITE after the writes: %d, want 200", res.StatusCode)
+	}
+	p.hangup(first)
+	p.hangup(third)
+	ts.orders.mu.Lock()
+	defer ts.orders.mu.Unlock()
+	if len(ts.orders.intakes) != 2 {
+		t.Errorf("orders written %d, want 2 (the refused call made none)", len(ts.orders.intakes))
+	}
+}

@@ -527,6 +527,8 @@ func parseSipfrag(body []byte) (int, error) {
 // createOrder retries a failing store briefly: the caller is waiting, so a
 // short Redis hiccup must not lose the order. It returns nil on failure.
 func (s *Server) createOrder(c *call, in workorder.Intake) *workorder.Order {
+	s.pendingOrders.Add(1)
+	defer s.pendingOrders.Add(-1)
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(trace.ContextWithSpan(s.ctx, c.span), 5*time.Second)

@@ -24,11 +24,32 @@ import (
 type fakeOrders struct {
 	mu      sync.Mutex
 	intakes []workorder.Intake
+	// gate, when set, holds every Submit until it is closed: a Redis
+	// that is behind.
+	gate chan struct{}
 }
 
 var _ Orders = (*fakeOrders)(nil)
 
-func (f *fakeOrders) Submit(_ context.Context, in workorder.Intake) (workorder.Result, error) {
+// hold makes Submit wait until the returned function is called.
+func (f *fakeOrders) hold() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+	return sync.OnceFunc(func() { close(f.gate) })
+}
+
+func (f *fakeOrders) Submit(ctx context.Context, in workorder.Intake) (workorder.Result, error) {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return workorder.Result{}, ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.intakes = append(f.intakes, in)

@@ -94,22 +94,27 @@ type Server struct {
 	rtpHi       int
 	publicURL   string
 	activeCalls atomic.Int64
-	tracer      trace.Tracer
-	stackLog    *stackLog
+	// pendingOrders counts the calls whose work order is being written
+	// (createOrder): the admission step refuses new calls at
+	// sip.max_pending_orders.
+	pendingOrders atomic.Int64
+	tracer        trace.Tracer
+	stackLog      *stackLog
 }
 
 type metrics struct {
-	calls      *prometheus.CounterVec
-	active     prometheus.Gauge
-	fallback   *prometheus.CounterVec
-	transfers  *prometheus.CounterVec
-	limited    prometheus.Counter
-	halfOpen   prometheus.GaugeFunc
-	ackLost    prometheus.Counter
-	acceptErr  prometheus.Counter
-	tcpRefuse  prometheus.Counter
-	rtpDropped prometheus.Counter
-	stackMuted prometheus.Counter
+	calls         *prometheus.CounterVec
+	active        prometheus.Gauge
+	fallback      *prometheus.CounterVec
+	transfers     *prometheus.CounterVec
+	limited       prometheus.Counter
+	halfOpen      prometheus.GaugeFunc
+	pendingOrders prometheus.GaugeFunc
+	ackLost       prometheus.Counter
+	acceptErr     prometheus.Counter
+	tcpRefuse     prometheus.Counter
+	rtpDropped    prometheus.Counter
+	stackMuted    prometheus.Counter
 
 	transferFailed *prometheus.CounterVec
 	rtpRelayed     prometheus.Counter
@@ -129,6 +134,7 @@ const (
 	outcomeBadExtension = "rejected_bad_extension"
 	outcomeUnavailable  = "rejected_unavailable"
 	outcomeBusy         = "rejected_busy"
+	outcomeStorageBusy  = "rejected_storage_busy"
 	outcomeHalfOpen     = "rejected_half_open"
 	outcomeNoAck        = "no_ack"
 )
@@ -201,6 +207,10 @@ func New(p Params) (*Server, error) {
 		Name: "hotlined_sip_rate_limited_total",
 		Help: "Requests refused by the per-source rate limit.",
 	})
+	s.metrics.pendingOrders = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hotlined_sip_orders_pending",
+		Help: "Calls whose work order is being written (waiting on Redis); at sip.max_pending_orders new INVITEs get 503.",
+	}, func() float64 { return float64(s.pendingOrders.Load()) })
 	s.metrics.halfOpen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hotlined_sip_half_open_calls",
 		Help: "Calls ringing or answered whose INVITE has not been ACKed yet.",
@@ -239,7 +249,7 @@ func New(p Params) (*Server, error) {
 	})
 	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
 	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
-		s.metrics.halfOpen, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted,
+		s.metrics.halfOpen, s.metrics.pendingOrders, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted,
 		s.metrics.transferFailed, s.metrics.rtpRelayed, s.metrics.bridged} {
 		if err := p.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register sip metrics: %w", err)
@@ -480,7 +490,8 @@ func (s *Server) inCall(req *sipmsg.Request) bool {
 }
 
 // unavailable says why a new call would get 503 now ("" if it would not):
-// draining, at sip.max_calls, or storage unreachable. OPTIONS answers 503
+// draining, at sip.max_calls, at sip.max_pending_orders work orders
+// waiting on Redis, or storage unreachable. OPTIONS answers 503
 // for the same reasons, so a load balancer stops sending.
 func (s *Server) unavailable() (outcome, reason string) {
 	switch {
@@ -488,6 +499,10 @@ func (s *Server) unavailable() (outcome, reason string) {
 		return outcomeUnavailable, "Shutting Down"
 	case s.activeCalls.Load() >= int64(s.cfg.SIP.MaxCalls):
 		return outcomeBusy, "Too Many Calls"
+	case s.pendingOrders.Load() >= int64(s.cfg.SIP.MaxPendingOrders):
+		// Redis is behind: answering more calls would only hang them up
+		// without an order when their write times out.
+		return outcomeStorageBusy, "Storage Busy"
 	case s.ready != nil && !s.ready():
 		// No half-made work order: without Redis the call cannot be kept.
 		return outcomeUnavailable, "Storage Unavailable"
