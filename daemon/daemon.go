@@ -463,14 +463,7 @@ func (d *Daemon) startRedis(ctx context.Context) error {
 		// on a cluster).
 		PoolSize: d.cfg.Redis.Shards + 32,
 	}
-	switch mode := d.cfg.Redis.Mode(); mode {
-	case "cluster":
-		d.rdb = redis.NewClusterClient(opts.Cluster())
-	case "sentinel":
-		d.rdb = redis.NewFailoverClient(opts.Failover())
-	default:
-		d.rdb = redis.NewClient(opts.Simple())
-	}
+	d.rdb = newRedisClient(d.cfg.Redis.Mode(), opts)
 	d.onShutdown("redis client", func(context.Context) error { return d.rdb.Close() })
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -478,8 +471,27 @@ func (d *Daemon) startRedis(ctx context.Context) error {
 		return fmt.Errorf("redis %s (%s): %w", strings.Join(addrs, ","), d.cfg.Redis.Mode(), err)
 	}
 	d.log.Info().Strs("addrs", addrs).Str("mode", d.cfg.Redis.Mode()).Msg("redis connected")
-	d.health = newRedisHealth(d.rdb, d.log.With().Str("component", "redis_health").Logger())
+	// The health check pings on a connection of its own, so a pool busy
+	// under load does not read as Redis down (see redisHealth).
+	pingOpts := *opts
+	pingOpts.PoolSize, pingOpts.MaxRetries = 1, -1
+	pingOpts.ReadTimeout, pingOpts.WriteTimeout, pingOpts.DialTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	d.health = newRedisHealth(d.rdb, newRedisClient(d.cfg.Redis.Mode(), &pingOpts),
+		d.log.With().Str("component", "redis_health").Logger())
 	return d.run(ctx, "redis health", d.health)
+}
+
+// newRedisClient builds the client for a deployment mode ("cluster",
+// "sentinel", else one server; DESIGN "Redis deployments").
+func newRedisClient(mode string, opts *redis.UniversalOptions) redis.UniversalClient {
+	switch mode {
+	case "cluster":
+		return redis.NewClusterClient(opts.Cluster())
+	case "sentinel":
+		return redis.NewFailoverClient(opts.Failover())
+	default:
+		return redis.NewClient(opts.Simple())
+	}
 }
 
 func (d *Daemon) startKafka() error {

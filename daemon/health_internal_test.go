@@ -48,3 +48,42 @@ func TestRedisHealthIsTolerant(t *testing.T) {
 		t.Errorf("Check while up: %v", err)
 	}
 }
+
+// The daemon's own commands timing out or queueing for a pooled connection
+// say nothing about Redis (the ping on the health check's own connection
+// decides): they never mark it down, however many; a broken connection
+// does count, and an answer resets the count.
+func TestRedisHealthIgnoresCommandTimeouts(t *testing.T) {
+	h := &redisHealth{log: zerolog.Nop(), downAfter: 3}
+	h.up.Store(true)
+	timeout := &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
+	for range 10 {
+		for _, err := range []error{timeout, redis.ErrPoolTimeout, context.DeadlineExceeded, context.Canceled} {
+			h.observeCommand(err)
+		}
+	}
+	if !h.Up() {
+		t.Fatal("down after command timeouts and pool waits only")
+	}
+	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
+	h.observeCommand(reset)
+	h.observeCommand(reset)
+	h.observeCommand(nil)
+	h.observeCommand(reset)
+	h.observeCommand(reset)
+	if !h.Up() {
+		t.Fatal("down after two failures between answers")
+	}
+	h.observeCommand(reset)
+	if h.Up() {
+		t.Fatal("up after three broken connections in a row")
+	}
+	// The ping's timeouts do count.
+	h.observe(nil)
+	for range 3 {
+		h.observe(timeout)
+	}
+	if h.Up() {
+		t.Fatal("up after three ping timeouts")
+	}
+}
