@@ -267,6 +267,10 @@ func TestUIHistoryNotesInThePagesLanguage(t *testing.T) {
 			t.Errorf("Chinese order page lacks %q", want)
 		}
 	}
+	// An action with nothing after it (the urge) reads "催办", not "催办:".
+	if !strings.Contains(zh, "<td>催办</td>") {
+		t.Error("Chinese order page: the urge row's action is not a bare 催办")
+	}
 	for _, english := range []string{"contact on 10000", "the customer took the problem", "while the order was"} {
 		if strings.Contains(zh, english) {
 			t.Errorf("Chinese order page shows the English note %q", english)
