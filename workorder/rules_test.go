@@ -326,6 +326,43 @@ func TestUrgeOpenComplaint(t *testing.T) {
 	}
 }
 
+// TestHotCallerUrgesQueue: many calls of one customer at once about the
+// open complaint all urge it (issue 15's hot caller): updates of one order
+// in a process take turns instead of failing each other's guarded writes
+// until "too much contention".
+func TestHotCallerUrgesQueue(t *testing.T) {
+	e := newEnv(t, nil)
+	in := intake("province", "18912345678", complaintBilling)
+	in.CallID = "hot-0"
+	id := e.submit(in).Order.ID
+	const calls = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, calls)
+	for i := 1; i <= calls; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := in
+			x.CallID = fmt.Sprintf("hot-%d", i)
+			r, err := e.svc.Submit(context.Background(), x)
+			if err == nil && (r.Outcome != workorder.OutcomeUrged || r.Order.ID != id) {
+				err = fmt.Errorf("call %d: %s %s, want an urge of %s", i, r.Outcome, r.Order.ID, id)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if o := e.get(id); o.Urges != calls {
+		t.Errorf("urges %d, want %d", o.Urges, calls)
+	}
+}
+
 // TestEscalationIsNotAnUrge: a customer with an open province complaint
 // who calls 4008810000 and then 12300 about the same problem gets a group-
 // and an appeal-tier order, each related to the open one, which is flagged

@@ -52,6 +52,45 @@ type Store struct {
 	// key (see NextID).
 	seqMu sync.Mutex
 	drawn map[string]int64
+	// updating takes turns among this process's updates of one order, so
+	// they do not make each other's guarded writes fail (a hot caller's
+	// urges): only other daemons' updates can.
+	updating keyedMutex
+}
+
+// keyedMutex is a mutex per key, held only while some goroutine wants it.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	waiters int // goroutines holding or waiting for it, under keyedMutex.mu
+}
+
+// lock takes key's mutex and returns its unlock.
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.waiters++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // NewStore returns the store.
@@ -248,11 +287,14 @@ const appliedTTL = 7 * 24 * time.Hour
 // and it is read and mutated again. A changeID seen before returns
 // ErrDuplicate with the current order. An error from mutate writes nothing
 // and comes back wrapped (errNoChange: nothing to do). Two round trips
-// when nothing contends.
+// when nothing contends. Updates of one order in this process take turns
+// (a hot caller's urges queue instead of failing each other's writes);
+// the guard settles races with other daemons.
 func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *Order) (Mutation, error)) (*Order, error) {
 	shard := s.Shard(id)
 	key := s.orderKey(id)
 	applied := fmt.Sprintf("%s:{%d}:applied:%s", s.prefix, shard, changeID)
+	defer s.updating.lock(id)()
 	var result *Order
 	for attempt := 0; attempt < 10; attempt++ {
 		err := s.update(ctx, id, key, changeID, applied, shard, mutate, &result)
