@@ -161,12 +161,12 @@ sipp_run() {
 # attempt_hotlined SCENARIO RATE: 0 when every call passed SIPp and got its order
 attempt_hotlined() {
   local scen=$1 rate=$2 n=$(($2 * $secs)) rc=0
-  local c0 u0 f0 a0 r0 b0 k0 d0 p0 cmd0
+  local c0 u0 f0 a0 r0 b0 s0 k0 d0 p0 cmd0
   # Start from a quiet daemon: the calls of an overloaded step may take
   # their orders long after SIPp gave up on them.
   for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.2; done
   c0=$(metric order_created) u0=$(metric order_urged) f0=$(metric order_failed) a0=$(metric abandoned)
-  r0=$(metric rejected_unavailable) b0=$(metric rejected_)
+  r0=$(metric rejected_unavailable) b0=$(metric rejected_) s0=$(metric rejected_storage_busy)
   k0=$(loglines "too much contention") d0=$(loglines "redis unreachable") p0=$(loglines "no free rtp port")
   cmd0=$(redis_cmds); snapshot "$work/cmds.before"
   sipp_run "$scen" "127.0.0.1:$hot_port" "$rate" || rc=$?
@@ -174,7 +174,7 @@ attempt_hotlined() {
   for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.1; done
   local left; left=$(active)
   local created=$(($(metric order_created) - c0)) urged=$(($(metric order_urged) - u0))
-  local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0))
+  local failed=$(($(metric order_failed) - f0)) unavail=$(($(metric rejected_unavailable) - r0)) refused=$(($(metric rejected_) - b0)) busy=$(($(metric rejected_storage_busy) - s0))
   local cont=$(($(loglines "too much contention") - k0)) down=$(($(loglines "redis unreachable") - d0))
   local abandoned=$(($(metric abandoned) - a0)) noport=$(($(loglines "no free rtp port") - p0))
   local taken=$((created + urged)) cmds=$(($(redis_cmds) - cmd0))
@@ -182,7 +182,7 @@ attempt_hotlined() {
   [ "$taken" -gt 0 ] && per=$(python3 -c "print(round($cmds/$taken, 1))")
   local verdict=ok
   { [ "$rc" -ne 0 ] || [ "$taken" -ne "$n" ]; } && verdict=FAIL
-  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged; ${left:-?} calls still up 60 s after SIPp), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($unavail of them 503 unavailable: Redis down by the health check, or no RTP port for $noport)," \
+  say "    hotlined $rate/s: $verdict  sipp rc $rc, $taken/$n orders ($urged urged; ${left:-?} calls still up 60 s after SIPp), $failed order failures, $abandoned abandoned (BYE before the menu took the keys), $refused refused ($busy of them 503 storage busy: work orders queued for Redis at sip.max_pending_orders; $unavail 503 unavailable: Redis down by the health check, or no RTP port for $noport)," \
       "$cont contention retries logged, $down 'redis unreachable'; Redis $per commands/order: $(redis_top "$work/cmds.before")"
   [ "$verdict" = ok ]
 }
