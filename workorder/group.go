@@ -264,16 +264,9 @@ func (g *RedisGroups) Count(ctx context.Context, orderID string, now time.Time, 
 		}
 		return nil
 	}
-	_, err := g.rdb.Pipelined(ctx, run)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// A fresh server: load the script and count again (counting twice
-		// is harmless; the windows that did count answer the same).
-		if err := countScript.Load(ctx, g.rdb).Err(); err != nil {
-			return nil, fmt.Errorf("count group complaint: load script: %w", err)
-		}
-		_, err = g.rdb.Pipelined(ctx, run)
-	}
-	if err != nil {
+	// Counting twice after a NOSCRIPT is harmless: the windows that did
+	// count answer the same.
+	if err := pipelineScript(ctx, g.rdb, countScript, run); err != nil {
 		return nil, fmt.Errorf("count group complaint: %w", err)
 	}
 	out := make([]GroupCount, len(windows))
@@ -353,6 +346,20 @@ if not cur then return 0 end
 return redis.call('SISMEMBER', ARGV[2] .. cur .. ':pending', ARGV[1])
 `)
 
+// pipelineScript runs the pipeline run queues (EVALSHAs of script), and
+// once more after loading script when the server did not have it (a fresh
+// or restarted server): run must be safe to repeat.
+func pipelineScript(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, run func(redis.Pipeliner) error) error {
+	_, err := rdb.Pipelined(ctx, run)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := script.Load(ctx, rdb).Err(); err != nil {
+			return fmt.Errorf("load script: %w", err)
+		}
+		_, err = rdb.Pipelined(ctx, run)
+	}
+	return err
+}
+
 // Pending implements GroupCounter: one script per window, pipelined (one
 // round trip on one server; one per node on a cluster, concurrently).
 func (g *RedisGroups) Pending(ctx context.Context, orderID string, windows []classifier.Window) ([]bool, error) {
@@ -363,14 +370,7 @@ func (g *RedisGroups) Pending(ctx context.Context, orderID string, windows []cla
 		}
 		return nil
 	}
-	_, err := g.rdb.Pipelined(ctx, run)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err := pendingScript.Load(ctx, g.rdb).Err(); err != nil {
-			return nil, fmt.Errorf("group pending: load script: %w", err)
-		}
-		_, err = g.rdb.Pipelined(ctx, run)
-	}
-	if err != nil {
+	if err := pipelineScript(ctx, g.rdb, pendingScript, run); err != nil {
 		return nil, fmt.Errorf("group pending: %w", err)
 	}
 	out := make([]bool, len(windows))
