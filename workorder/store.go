@@ -65,31 +65,37 @@ type keyedMutex struct {
 }
 
 type keyedLock struct {
-	sync.Mutex
-	waiters int // goroutines holding or waiting for it, under keyedMutex.mu
+	turn    chan struct{} // holds a token while the key is locked
+	waiters int           // goroutines holding or waiting for it, under keyedMutex.mu
 }
 
-// lock takes key's mutex and returns its unlock.
-func (k *keyedMutex) lock(key string) (unlock func()) {
+// lock takes key's mutex and returns its unlock, or ctx's error when ctx
+// ends first (nothing to unlock then).
+func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
 	k.mu.Lock()
 	if k.locks == nil {
 		k.locks = map[string]*keyedLock{}
 	}
 	l := k.locks[key]
 	if l == nil {
-		l = &keyedLock{}
+		l = &keyedLock{turn: make(chan struct{}, 1)}
 		k.locks[key] = l
 	}
 	l.waiters++
 	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
+	release := func() {
 		k.mu.Lock()
 		if l.waiters--; l.waiters == 0 {
 			delete(k.locks, key)
 		}
 		k.mu.Unlock()
+	}
+	select {
+	case l.turn <- struct{}{}:
+		return func() { <-l.turn; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }
 
@@ -294,7 +300,11 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	shard := s.Shard(id)
 	key := s.orderKey(id)
 	applied := fmt.Sprintf("%s:{%d}:applied:%s", s.prefix, shard, changeID)
-	defer s.updating.lock(id)()
+	unlock, err := s.updating.lock(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("update work order %s: waiting for this process's other update: %w", id, err)
+	}
+	defer unlock()
 	var result *Order
 	for attempt := 0; attempt < 10; attempt++ {
 		err := s.update(ctx, id, key, changeID, applied, shard, mutate, &result)
