@@ -65,6 +65,7 @@ func (s *Store) purge(ctx context.Context, shard int, id string) (bool, error) {
 		}
 		return nil
 	})
+	s.recent.drop(id)
 	if err != nil {
 		return false, fmt.Errorf("purge work order %s: %w", id, err)
 	}

@@ -40,16 +40,19 @@ func (c *clock) Add(d time.Duration) {
 
 // env is a Service on a real redis-server with the shipped config and rules.
 type env struct {
-	t       *testing.T
-	redis   *testenv.Redis
-	cfg     *configs.Config
-	rules   *classifier.Rules
-	store   *workorder.Store
-	timers  *escalation.Store
-	svc     *workorder.Service
-	outbox  *queue.Outbox
-	clock   *clock
-	schemas *testenv.Schemas
+	t      *testing.T
+	redis  *testenv.Redis
+	cfg    *configs.Config
+	rules  *classifier.Rules
+	store  *workorder.Store
+	timers *escalation.Store
+	svc    *workorder.Service
+	// policies are the SLA policies of svc (another daemon's service,
+	// secondService, shares them).
+	policies *escalation.Policies
+	outbox   *queue.Outbox
+	clock    *clock
+	schemas  *testenv.Schemas
 }
 
 const shards = 4
@@ -93,10 +96,19 @@ func newEnvWith(t *testing.T, edit func(*classifier.Rules), wrap func(*workorder
 	if wrap != nil {
 		groups = wrap(workorder.NewRedisGroups(r.Client, "t", rules.GroupComplaint.KeepAfterPeriod.D()))
 	}
+	e.policies = policies
 	e.svc = workorder.NewService(workorder.ServiceParams{Store: e.store, Router: queue.NewRouter(cfg.Kafka.Routes),
 		Config: cfg, Rules: rules, Policies: policies, Groups: groups, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
 	t.Cleanup(e.checkEvents)
 	return e
+}
+
+// secondService is another daemon's service on the same Redis and clock:
+// its own store, so its own remembered orders and locks.
+func (e *env) secondService() *workorder.Service {
+	store := workorder.NewStore(e.redis.Client, "t", shards, e.outbox, e.timers)
+	return workorder.NewService(workorder.ServiceParams{Store: store, Router: queue.NewRouter(e.cfg.Kafka.Routes),
+		Config: e.cfg, Rules: e.rules, Policies: e.policies, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
 }
 
 // leaves of the default menu.
@@ -360,6 +372,50 @@ func TestHotCallerUrgesQueue(t *testing.T) {
 	}
 	if o := e.get(id); o.Urges != calls {
 		t.Errorf("urges %d, want %d", o.Urges, calls)
+	}
+}
+
+// TestTwoDaemonsUpdateOneOrder: each daemon starts an update from the copy
+// of the order it last wrote; when another daemon changed the order since,
+// the write's guard fails and the update decides again on the stored
+// order: no lost change, no refusal made on a stale copy.
+func TestTwoDaemonsUpdateOneOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	other := e.secondService()
+	ctx := context.Background()
+	id := e.submit(intake("province", "18912345678", complaintBilling)).Order.ID
+	change := func(svc *workorder.Service, to string) error {
+		_, err := svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: id, Status: to, Actor: "billing"})
+		return err
+	}
+	if err := change(other, "accepted"); err != nil {
+		t.Fatal(err)
+	}
+	// The first daemon's copy still says new.
+	if err := change(e.svc, "in_progress"); err != nil {
+		t.Fatalf("in_progress after the other daemon accepted: %v", err)
+	}
+	if err := change(other, "resolved"); err != nil {
+		t.Fatal(err)
+	}
+	// Its copy says in_progress: a follow-up is only for a resolved order,
+	// and it is one now.
+	if _, err := e.svc.RecordFollowup(ctx, id, "satisfied", "", "agent-9"); err != nil {
+		t.Fatalf("follow-up after the other daemon resolved: %v", err)
+	}
+	o := e.get(id)
+	var path []string
+	for _, c := range o.History {
+		if c.Action == "status" {
+			path = append(path, c.From+">"+c.To)
+		}
+	}
+	if want := "new>accepted accepted>in_progress in_progress>resolved resolved>archived"; strings.Join(path, " ") != want || o.Status != "archived" {
+		t.Errorf("status %s, history %v, want %s", o.Status, path, want)
+	}
+	// A refusal is made on the stored order: archived is final.
+	if err := change(other, "accepted"); err == nil {
+		t.Error("accepted an archived order")
 	}
 }
 

@@ -56,6 +56,9 @@ type Store struct {
 	// they do not make each other's guarded writes fail (a hot caller's
 	// urges): only other daemons' updates can.
 	updating keyedMutex
+	// recent are the orders this process last wrote or read, the start of
+	// its next update (see recentOrders).
+	recent *recentOrders
 }
 
 // keyedMutex is a mutex per key, held only while some goroutine wants it.
@@ -102,7 +105,8 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err e
 // NewStore returns the store.
 func NewStore(rdb redis.UniversalClient, prefix string, shards int, outbox *queue.Outbox, timers *escalation.Store) *Store {
 	return &Store{rdb: rdb, prefix: prefix, shards: shards, outbox: outbox, timers: timers, keep: 31 * 24 * time.Hour,
-		keepEscalations: 181 * 24 * time.Hour, drawn: map[string]int64{}}
+		keepEscalations: 181 * 24 * time.Hour, drawn: map[string]int64{},
+		recent: newRecentOrders(recentBudget)}
 }
 
 // Shard is the shard of an order, read from its id (see NextID): the
@@ -265,6 +269,7 @@ func (s *Store) create(ctx context.Context, o *Order, events []queue.Event, time
 	if err != nil {
 		return fmt.Errorf("create work order %s: %w", o.ID, err)
 	}
+	s.recent.put(o.ID, data)
 	return nil
 }
 
@@ -307,11 +312,15 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	defer unlock()
 	var result *Order
 	for attempt := 0; attempt < 10; attempt++ {
-		err := s.update(ctx, id, key, changeID, applied, shard, mutate, &result)
+		err := s.update(ctx, id, key, changeID, applied, shard, attempt == 0, mutate, &result)
 		if rbatch.IsConflict(err) {
+			s.recent.drop(id)
 			continue // the order changed while we looked: read it again
 		}
 		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				s.recent.drop(id)
+			}
 			return result, fmt.Errorf("update work order %s: %w", id, err)
 		}
 		return result, nil
@@ -319,32 +328,47 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	return nil, fmt.Errorf("update work order %s: too much contention", id)
 }
 
-func (s *Store) update(ctx context.Context, id, key, changeID, applied string, shard int,
+// update is one attempt of Update: from the remembered copy of the order
+// when trusting it (the first attempt) and there is one, else from a read
+// of the order and the change id. A remembered copy that is stale, or a
+// change id applied meanwhile, fails the write's guards (a Conflict), and
+// the next attempt reads.
+func (s *Store) update(ctx context.Context, id, key, changeID, applied string, shard int, trustRecent bool,
 	mutate func(o *Order) (Mutation, error), result **Order) error {
-	var get *redis.StringCmd
-	var seen *redis.IntCmd
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		get = pipe.Get(ctx, key)
-		if changeID != "" {
-			seen = pipe.Exists(ctx, applied)
+	data, remembered := s.recent.get(id)
+	guess := trustRecent && remembered
+	if !guess {
+		var get *redis.StringCmd
+		var seen *redis.IntCmd
+		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			get = pipe.Get(ctx, key)
+			if changeID != "" {
+				seen = pipe.Exists(ctx, applied)
+			}
+			return nil
+		})
+		if errors.Is(err, redis.Nil) {
+			return ErrNotFound
 		}
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		return ErrNotFound
+		if err != nil {
+			return err
+		}
+		data, _ = get.Bytes()
+		if seen != nil && seen.Val() > 0 {
+			var o Order
+			if err := json.Unmarshal(data, &o); err != nil {
+				return fmt.Errorf("decode work order %s: %w", id, err)
+			}
+			*result = &o
+			return ErrDuplicate
+		}
+		s.recent.put(id, data)
 	}
-	if err != nil {
-		return err
-	}
-	data, _ := get.Bytes()
 	var o Order
 	if err := json.Unmarshal(data, &o); err != nil {
 		return fmt.Errorf("decode work order %s: %w", id, err)
 	}
 	*result = &o
-	if seen != nil && seen.Val() > 0 {
-		return ErrDuplicate
-	}
 	var b rbatch.Batch
 	b.Digest(key, rbatch.StringDigest(data))
 	if changeID != "" {
@@ -353,6 +377,11 @@ func (s *Store) update(ctx context.Context, id, key, changeID, applied string, s
 	before := o.Status
 	m, err := mutate(&o)
 	if err != nil {
+		if guess {
+			// Refused on what may be a stale copy: decide on the stored
+			// order before saying no.
+			return &rbatch.Conflict{}
+		}
 		return err
 	}
 	for i := range m.AddTimers {
@@ -385,7 +414,11 @@ func (s *Store) update(ctx context.Context, id, key, changeID, applied string, s
 	if err != nil {
 		return err
 	}
-	return b.Run(ctx, s.rdb)
+	if err := b.Run(ctx, s.rdb); err != nil {
+		return err
+	}
+	s.recent.put(id, data)
+	return nil
 }
 
 // customerKey indexes a customer's orders by creation time; it sits in the
@@ -491,11 +524,13 @@ func (s *Store) ListByCustomer(ctx context.Context, number string, limit int) ([
 func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 	data, err := s.rdb.Get(ctx, s.orderKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
+		s.recent.drop(id)
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get work order %s: %w", id, err)
 	}
+	s.recent.put(id, data)
 	var o Order
 	if err := json.Unmarshal(data, &o); err != nil {
 		return nil, fmt.Errorf("decode work order %s: %w", id, err)
