@@ -17,17 +17,25 @@
 // initialisation (package-level vars), before the first Run.
 //
 // Redis Cluster: every key a batch touches must share one hash slot (one
-// hash tag); Record and the guards refuse a key of another tag, so a batch
-// never splits, and every key is declared in KEYS.
+// hash tag); Record and the guards refuse a key of another tag, and a
+// command whose keys Record cannot name, so a batch never splits, and
+// every key is declared in KEYS.
+//
+// A batch that succeeded also marks a key of its own (its nonce, in the
+// batch's slot, for a minute): go-redis sends a script call again when the
+// connection dropped before the reply, and that second run finds the mark
+// and answers success instead of a Conflict with its own write.
 package rbatch
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,10 +66,21 @@ func NewScript(src string) *redis.Script {
 	return redis.NewScript(src)
 }
 
+// position is where src stands among the registered scripts.
+func position(src string) (int, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	pos, ok := registry.index[src]
+	return pos, ok
+}
+
 // DigestLua defines the Lua function digest(key) that guards compare: ""
 // when key does not exist; for a string the SHA-1 (hex) of its value (what
 // StringDigest computes); for a hash, set or sorted set the SHA-1 of its
-// members (and values or scores) in a canonical order. A script that reads
+// members (and values or scores), each with its length before it, in a
+// canonical order (byte order for hashes and sets, score order for sorted
+// sets); any other type is an error reply (a guard on it could not see a
+// change). A script that reads
 // what a caller will guard on includes it and returns digest(key) with the
 // data, so the caller needs no second read to build its guard.
 const DigestLua = `
@@ -72,17 +91,18 @@ local function digest(key)
   local parts = {}
   if t == 'hash' then
     local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do parts[#parts + 1] = all[i] .. '\0' .. all[i + 1] end
+    for i = 1, #all, 2 do parts[#parts + 1] = #all[i] .. ':' .. all[i] .. #all[i + 1] .. ':' .. all[i + 1] end
     table.sort(parts)
   elseif t == 'zset' then
-    parts = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for i = 1, #all do parts[i] = #all[i] .. ':' .. all[i] end
   elseif t == 'set' then
-    parts = redis.call('SMEMBERS', key)
+    for _, m in ipairs(redis.call('SMEMBERS', key)) do parts[#parts + 1] = #m .. ':' .. m end
     table.sort(parts)
   else
-    parts = {t, tostring(redis.call('PTTL', key))}
+    return redis.error_reply('rbatch: no digest of a ' .. t .. ' (' .. key .. ')')
   end
-  return t .. ':' .. redis.sha1hex(table.concat(parts, '\1'))
+  return t .. ':' .. redis.sha1hex(table.concat(parts))
 end
 `
 
@@ -93,42 +113,62 @@ func StringDigest(value []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// batchScript is the script every Batch runs: the guards, then the writes.
+// batchBody is the script every Batch runs: the guards, then the writes.
 //
-// KEYS: every key the batch touches (one hash slot), for Redis Cluster.
-// ARGV[1] the number of guards; per guard: kind ("a": key absent, "d": its
-// digest equals), key, expected digest; then per write: kind ("c": a
-// command, else the position of a registered script), item count, items
-// (a command's name and arguments; a script's key count, keys, arguments).
-// Returns {"ok", 0}, or {"conflict", n} for the first guard n (from 1)
-// that failed (nothing written), or a registered script's error reply.
+// KEYS: every key the batch touches (one hash slot), the nonce last.
+// ARGV[1] the nonce key, ARGV[2] the number of guards; per guard: kind
+// ("a": key absent, "d": its digest equals), key, expected digest; then
+// per write: kind ("c": a command, else the position of a registered
+// script), item count, items (a command's name and arguments; a script's
+// key count, keys, arguments).
+// Returns {"ok", 0}; {"ok", 1} when a guard failed but the nonce is
+// marked (this very batch ran before: a client's retry); {"conflict", n}
+// for the first guard n (from 1) that failed (nothing written). Every
+// write runs even when an earlier one fails, as in a MULTI; the first
+// failure is then returned as an error reply.
 const batchBody = `
-local i = 2
-for g = 1, tonumber(ARGV[1]) do
+local i = 3
+for g = 1, tonumber(ARGV[2]) do
   local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
+  local holds
   if kind == 'a' then
-    if redis.call('EXISTS', key) == 1 then return {'conflict', g} end
-  elseif digest(key) ~= want then
+    holds = redis.call('EXISTS', key) == 0
+  else
+    holds = digest(key) == want
+  end
+  if not holds then
+    if redis.call('EXISTS', ARGV[1]) == 1 then return {'ok', 1} end
     return {'conflict', g}
   end
 end
+local failed = nil
 while i <= #ARGV do
   local kind, n = ARGV[i], tonumber(ARGV[i + 1])
   local items = {}
   for k = 1, n do items[k] = ARGV[i + 1 + k] end
   i = i + 2 + n
+  local r
   if kind == 'c' then
-    redis.call(unpack(items))
+    r = redis.pcall(unpack(items))
   else
     local nk = tonumber(items[1])
     local keys, args = {}, {}
     for k = 1, nk do keys[k] = items[1 + k] end
     for k = nk + 2, n do args[#args + 1] = items[k] end
-    local r = scripts[tonumber(kind)](keys, args)
-    if type(r) == 'table' and r['err'] then return r end
+    local ok, res = pcall(scripts[tonumber(kind)], keys, args)
+    if ok then
+      r = res
+    elseif type(res) == 'table' and res['err'] then
+      r = res
+    else
+      r = {err = tostring(res)}
+    end
   end
+  if failed == nil and type(r) == 'table' and r['err'] then failed = r end
 end
+redis.call('SET', ARGV[1], '1', 'PX', 60000)
+if failed then return failed end
 return {'ok', 0}
 `
 
@@ -159,6 +199,7 @@ type Batch struct {
 	ng     int
 	ops    []any
 	err    error
+	nonce  string // the key marking the batch done, made by the first Run
 }
 
 // Absent guards that key does not exist when the batch runs.
@@ -215,11 +256,22 @@ func hashTag(key string) string {
 	return key
 }
 
-// keyless are the commands whose arguments hold no key.
-var keyless = map[string]bool{"publish": true}
+// keyAt says where the keys of the commands a batch may hold stand: 1,
+// the first argument only; -1, every argument; 0, none. A command not
+// named here is refused by Record: its keys could not be checked against
+// the batch's slot.
+var keyAt = map[string]int{
+	"set": 1, "get": 1, "incr": 1, "incrby": 1, "pexpire": 1, "expire": 1, "persist": 1,
+	"hset": 1, "hdel": 1, "hincrby": 1, "sadd": 1, "srem": 1,
+	"zadd": 1, "zrem": 1, "zremrangebyscore": 1, "xadd": 1, "xtrim": 1,
+	"rpush": 1, "lpush": 1, "ltrim": 1,
+	"del": -1, "unlink": -1, "exists": -1,
+	"publish": 0,
+}
 
-// allKeys are the commands whose every argument is a key.
-var allKeys = map[string]bool{"del": true, "unlink": true, "exists": true}
+// maxItems is the most items a write may have: Lua's unpack of a longer
+// command fails inside the script ("too many results to unpack").
+const maxItems = 7900
 
 // Record adds to the batch the commands fn queues on a pipeline, in order,
 // without sending them: plain commands, and EVALs of scripts made by
@@ -232,14 +284,16 @@ func (b *Batch) Record(ctx context.Context, fn func(pipe redis.Pipeliner) error)
 	if _, err := rec.Pipelined(ctx, fn); err != nil {
 		return err
 	}
-	_, index := script()
 	for _, cmd := range cmds {
 		args := cmd.Args()
 		name := strings.ToLower(cmd.Name())
+		if len(args) > maxItems {
+			return fmt.Errorf("rbatch: %s with %d arguments: at most %d in a batch", name, len(args), maxItems)
+		}
 		switch name {
 		case "eval":
 			src, _ := args[1].(string)
-			pos, ok := index[src]
+			pos, ok := position(src)
 			if !ok {
 				return fmt.Errorf("rbatch: an EVAL of a script not made by rbatch.NewScript")
 			}
@@ -252,16 +306,16 @@ func (b *Batch) Record(ctx context.Context, fn func(pipe redis.Pipeliner) error)
 			}
 			b.ops = append(b.ops, strconv.Itoa(pos), len(args)-2)
 			b.ops = append(b.ops, args[2:]...)
-		case "evalsha", "evalsha_ro", "eval_ro", "multi", "exec", "watch":
-			return fmt.Errorf("rbatch: %s cannot be recorded in a batch", name)
 		default:
+			at, ok := keyAt[name]
 			switch {
-			case keyless[name]:
-			case allKeys[name]:
+			case !ok:
+				return fmt.Errorf("rbatch: %s cannot be recorded in a batch (its keys are not known to rbatch)", name)
+			case at == -1:
 				for _, k := range args[1:] {
 					b.key(fmt.Sprint(k))
 				}
-			case len(args) > 1:
+			case at == 1 && len(args) > 1:
 				b.key(fmt.Sprint(args[1]))
 			}
 			b.ops = append(b.ops, "c", len(args))
@@ -288,8 +342,11 @@ func IsConflict(err error) bool {
 // Run sends the batch as one script call (EVALSHA, EVAL when the server
 // has not seen it): every guard is checked, then, when all hold, every
 // write runs, atomically. A failed guard returns a *Conflict and writes
-// nothing; an error of Redis or of a registered script comes back as it
-// is (the writes before it stay written, as in a MULTI).
+// nothing. Every write runs even when one before it failed (a Redis error
+// reply, an error of a registered script), as in a MULTI; the first
+// failure comes back. A batch runs once: a call sent again (a retry of the
+// client after a dropped connection, or Run called again) after it
+// succeeded finds its nonce and returns nil without writing.
 func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 	if b.err != nil {
 		return b.err
@@ -297,12 +354,17 @@ func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 	if len(b.ops) == 0 && b.ng == 0 {
 		return nil
 	}
+	if b.nonce == "" {
+		var r [12]byte
+		_, _ = rand.Read(r[:]) // never fails (crypto/rand)
+		b.nonce = b.nonceKey(hex.EncodeToString(r[:]))
+	}
 	s, _ := script()
-	args := make([]any, 0, 1+len(b.guards)+len(b.ops))
-	args = append(args, b.ng)
+	args := make([]any, 0, 2+len(b.guards)+len(b.ops))
+	args = append(args, b.nonce, b.ng)
 	args = append(args, b.guards...)
 	args = append(args, b.ops...)
-	res, err := s.Run(ctx, c, b.keys, args...).Slice()
+	res, err := s.Run(ctx, c, append(slices.Clip(b.keys), b.nonce), args...).Slice()
 	if err != nil {
 		return err
 	}
@@ -311,6 +373,18 @@ func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 		return &Conflict{Guard: int(n)}
 	}
 	return nil
+}
+
+// nonceKey is the key that marks this batch done: beside the batch's
+// first key, in its hash tag.
+func (b *Batch) nonceKey(nonce string) string {
+	first := b.keys[0]
+	if i := strings.IndexByte(first, '{'); i >= 0 {
+		if j := strings.IndexByte(first[i+1:], '}'); j > 0 {
+			return first[:i+1+j+1] + ":rbatch:" + nonce
+		}
+	}
+	return "{" + first + "}:rbatch:" + nonce
 }
 
 // recordKey carries, in a context, where the recorder puts what it saw.

@@ -81,17 +81,37 @@ func exercise(t *testing.T, c redis.UniversalClient) {
 		t.Error("hash not written")
 	}
 
-	// The same batch again: the order exists now (guard 1) and the index
-	// changed (guard 2): nothing is written.
-	err = b.Run(ctx, c)
+	// The same batch sent again (go-redis retries a script call whose
+	// reply a dropped connection lost): its guards fail on its own writes,
+	// but its nonce says it ran: success, nothing written twice.
+	if err := b.Run(ctx, c); err != nil {
+		t.Fatalf("the batch sent again: %v, want success", err)
+	}
+	if n := c.Get(ctx, counter).Val(); n != "12" {
+		t.Errorf("the batch sent again wrote again: counter = %s", n)
+	}
+
+	// Another batch of the same writes: the order exists now (guard 1) and
+	// the index changed (guard 2): nothing is written.
+	var again rbatch.Batch
+	again.Absent(order)
+	again.Digest(index, d)
+	if err := again.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, order, `{"id":"2"}`, 0)
+		bump.Eval(ctx, pipe, []string{counter, list}, 5)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = again.Run(ctx, c)
 	var conflict *rbatch.Conflict
 	if !rbatch.IsConflict(err) {
-		t.Fatalf("second run: %v, want a conflict", err)
+		t.Fatalf("another batch: %v, want a conflict", err)
 	}
 	if errors.As(err, &conflict); conflict.Guard != 1 {
 		t.Errorf("conflict on guard %d, want 1", conflict.Guard)
 	}
-	if n := c.Get(ctx, counter).Val(); n != "12" {
+	if n := c.Get(ctx, counter).Val(); n != "12" || c.Get(ctx, order).Val() != `{"id":"1"}` {
 		t.Errorf("a conflicting batch wrote: counter = %s", n)
 	}
 
@@ -125,16 +145,45 @@ func exercise(t *testing.T, c redis.UniversalClient) {
 		t.Errorf("counter = %s, want 13", n)
 	}
 
-	// A registered script's error reply comes back.
+	// A registered script's error reply, and a command's error, come back;
+	// as in a MULTI, the writes around them still run.
 	var failing rbatch.Batch
 	if err := failing.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, "t:{7}:before", "1", 0)
 		bump.Eval(ctx, pipe, []string{counter, list}, "fail")
+		pipe.HSet(ctx, counter, "f", "v")              // WRONGTYPE: the counter is a string
+		bump.Eval(ctx, pipe, []string{index, list}, 1) // WRONGTYPE inside the script
+		pipe.Set(ctx, "t:{7}:after", "1", 0)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := failing.Run(ctx, c); err == nil || !strings.Contains(err.Error(), "bump refused") {
-		t.Errorf("failing script: %v", err)
+		t.Errorf("failing script: %v, want the first failure", err)
+	}
+	if c.Get(ctx, "t:{7}:before").Val() != "1" || c.Get(ctx, "t:{7}:after").Val() != "1" {
+		t.Error("the writes around the failures did not all run")
+	}
+
+	// Digests: a set's members and a sorted set's scores count; a list
+	// cannot be guarded (its digest is an error, never a silent match).
+	c.SAdd(ctx, "t:{7}:set", "a", "b")
+	c.ZAdd(ctx, "t:{7}:z", redis.Z{Score: 1, Member: "a"})
+	c.RPush(ctx, "t:{7}:list", "a")
+	ds, dz := digestOf(t, c, "t:{7}:set"), digestOf(t, c, "t:{7}:z")
+	c.SAdd(ctx, "t:{7}:set", "c")
+	c.ZAdd(ctx, "t:{7}:z", redis.Z{Score: 2, Member: "a"})
+	if digestOf(t, c, "t:{7}:set") == ds || digestOf(t, c, "t:{7}:z") == dz {
+		t.Error("a set or sorted set changed and its digest did not")
+	}
+	if err := readDigest.Run(ctx, c, []string{"t:{7}:list"}).Err(); err == nil {
+		t.Error("a list has a digest")
+	}
+	// Separators cannot make two hashes look alike.
+	c.HSet(ctx, "t:{7}:h1", "a", "b\x01c\x00d")
+	c.HSet(ctx, "t:{7}:h2", "a", "b", "c", "d")
+	if digestOf(t, c, "t:{7}:h1") == digestOf(t, c, "t:{7}:h2") {
+		t.Error("two different hashes share a digest")
 	}
 }
 
@@ -166,6 +215,18 @@ func TestRecordRefuses(t *testing.T) {
 		},
 		"evalsha": func(pipe redis.Pipeliner) error {
 			bump.EvalSha(ctx, pipe, []string{"t:{1}:a", "t:{1}:b"}, 1)
+			return nil
+		},
+		"a command of several keys rbatch does not know": func(pipe redis.Pipeliner) error {
+			pipe.MSet(ctx, "t:{1}:a", 1, "t:{2}:b", 2)
+			return nil
+		},
+		"too many arguments for Lua's unpack": func(pipe redis.Pipeliner) error {
+			members := make([]any, 8000)
+			for i := range members {
+				members[i] = i
+			}
+			pipe.SAdd(ctx, "t:{1}:a", members...)
 			return nil
 		},
 	}
