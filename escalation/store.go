@@ -206,9 +206,10 @@ if wakeArg then redis.call('PUBLISH', ARGV[1], wakeArg) end
 return n
 `)
 
-// Add queues timers on pipe, which the caller runs as one MULTI with the
-// order they belong to: one script per shard (EVAL, so that it cannot miss
-// inside the MULTI), which also wakes the claimers when a timer comes due
+// Add queues timers on pipe, which the caller runs as one batch
+// (internal/rbatch) or MULTI with the order they belong to: one script per
+// shard (EVAL of a script registered with rbatch, which runs it inside the
+// batch; a MULTI cannot retry a missing EVALSHA), which also wakes the claimers when a timer comes due
 // before the shard's earliest. Every timer must be in its shard's slot. A
 // timer replaces the one with its id, whatever step that was at.
 func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) error {
@@ -231,7 +232,8 @@ func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) 
 	return nil
 }
 
-// Cancel queues the removal of timers on pipe, inside the caller's MULTI.
+// Cancel queues the removal of timers on pipe, in the caller's batch or
+// MULTI.
 // A claimer holding one of them finds it gone and raises nothing.
 func (s *Store) Cancel(ctx context.Context, pipe redis.Pipeliner, shard int, ids ...string) {
 	if len(ids) == 0 {
@@ -249,7 +251,7 @@ func (s *Store) Cancel(ctx context.Context, pipe redis.Pipeliner, shard int, ids
 // WithAlertEvents and has to write an alert event itself.
 var ErrNoAlertEvents = errors.New("escalation store: alert events are not configured (WithAlertEvents)")
 
-// Apply queues a plan's changes on pipe, the caller's MULTI that also
+// Apply queues a plan's changes on pipe, the caller's batch that also
 // writes the order with plan.SLA and plan.Deadlines: cancelled timers are
 // removed; the alerts of ended stages (all the order's alerts when
 // plan.ResolveAll) are resolved, each with its hotline.alert.resolved event;
@@ -824,7 +826,7 @@ end
 return n
 `)
 
-// ResolveOrderAlerts queues, on c (the caller's MULTI, or the client to run
+// ResolveOrderAlerts queues, on c (the caller's batch, or the client to run
 // it at once), the resolution of every alert of an order: the order is
 // resolved. Each gets hotline.alert.resolved; the climbs of its breach
 // alerts stop.
@@ -857,8 +859,9 @@ func (s *Store) resolve(ctx context.Context, c redis.Scripter, shard int, workOr
 			args = append(args, st)
 		}
 	}
-	// EVAL, not EVALSHA: inside a MULTI a missing script could not be
-	// retried, and the order's change must not fail for it.
+	// EVAL, not EVALSHA: a batch (internal/rbatch) runs only registered
+	// scripts' EVALs, and inside a MULTI a missing script could not be
+	// retried.
 	return resolveScript.Eval(ctx, c, keys, args...).Err()
 }
 

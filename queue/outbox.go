@@ -47,8 +47,8 @@ func (o *Outbox) Keys() []string {
 	return keys
 }
 
-// Add queues the events on pipe, which the caller runs as one MULTI with
-// the state change that caused them.
+// Add queues the events on pipe, which the caller runs as one batch
+// (internal/rbatch) or MULTI with the state change that caused them.
 func (o *Outbox) Add(ctx context.Context, pipe redis.Pipeliner, shard int, events ...Event) {
 	for _, e := range events {
 		if e.TraceParent == "" {

@@ -117,8 +117,8 @@ end
 return n
 `)
 
-// writeHistory queues the index entry of o on pipe, inside the caller's
-// MULTI. Only an order stored in its customer's shard is indexed (every
+// writeHistory queues the index entry of o on pipe, in the caller's batch
+// (rbatch, where historyScript runs as a function). Only an order stored in its customer's shard is indexed (every
 // order Service creates is; see Service.Submit).
 func (s *Store) writeHistory(ctx context.Context, pipe redis.Pipeliner, o *Order, now time.Time) {
 	if o.ServiceNumber == "" || s.ShardOf(o.ServiceNumber) != s.Shard(o.ID) {
@@ -206,7 +206,7 @@ func (s *Store) escalationsRange(now time.Time) *redis.ZRangeBy {
 }
 
 // writeEscalation queues o's entry in its customer's record of escalations
-// on pipe, inside the caller's MULTI: only group- and appeal-tier orders
+// on pipe, in the caller's batch: only group- and appeal-tier orders
 // stored in their customer's shard (every order Service creates is).
 func (s *Store) writeEscalation(ctx context.Context, pipe redis.Pipeliner, o *Order) {
 	shard := s.Shard(o.ID)

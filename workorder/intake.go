@@ -91,10 +91,12 @@ const ghostPoll = 20 * time.Millisecond
 
 // Submit takes a contact:
 //
-//  1. On the customer's shard, in one optimistic transaction: the call's
-//     earlier answer (a retried call gets the same order), the service
-//     number's complaint history, the classification on it (classifier
-//     Rules.Classify), and for a new order its id, reserved.
+//  1. On the customer's shard, one script reads the call's earlier answer
+//     (a retried call gets the same order), the service number's complaint
+//     history and the customer's record of escalations and draws an id;
+//     the contact is classified on them (classifier Rules.Classify); a
+//     complaint's new id is then reserved in one guarded batch (decided
+//     again when what was read changed).
 //  2. A complaint about the problem of an earlier one still being handled,
 //     on the same or a lower tier, urges that one: urge count, priority,
 //     hotline.workorder.urged; no new order. On a higher tier it is a new
@@ -106,7 +108,7 @@ const ghostPoll = 20 * time.Millisecond
 //     joins an open incident in its state (a confirmed one makes it a
 //     group complaint).
 //  4. The order, its events (created, and the incident's when raised) and
-//     its timers are written in one transaction.
+//     its timers are written in one guarded batch (internal/rbatch).
 //  5. Members of an incident counted before it are reclassified
 //     (reconcile); failures there are left to ReconcileIncidents.
 func (s *Service) Submit(ctx context.Context, in Intake) (_ Result, err error) {
@@ -154,6 +156,7 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 			Texts: []string{in.Description}, Now: now, History: history, Escalations: escalations,
 		})
 	}
+	attempts := 0
 	for {
 		c, err := s.store.begin(ctx, p)
 		if err != nil {
@@ -164,12 +167,23 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 			return Result{Order: o, Outcome: OutcomeCreated}, err
 		}
 		if c.Decision.Urge == "" {
+			if complaint {
+				// A complaint counts its group windows before its write,
+				// under its id: a write that failed its guards and was
+				// decided again would count it twice. One that reserved
+				// its id is protected by the reservation; one with nothing
+				// to reserve under (no service number, no call id) is
+				// written unguarded, as before the guards.
+				c.guards = nil
+			}
 			o, err := s.create(ctx, in, c, now)
-			if rbatch.IsConflict(err) {
+			if rbatch.IsConflict(err) && attempts < 10 {
 				// The customer's state changed between the read and the
-				// write (another contact of theirs): decide again.
+				// write (another contact of theirs): decide again, with
+				// the same id.
+				attempts++
 				now = s.now().In(s.loc)
-				p.Now = now
+				p.Now, p.ID = now, c.ID
 				continue
 			}
 			return Result{Order: o, Outcome: OutcomeCreated}, err

@@ -417,6 +417,17 @@ func TestTwoDaemonsUpdateOneOrder(t *testing.T) {
 	if err := change(other, "accepted"); err == nil {
 		t.Error("accepted an archived order")
 	}
+
+	// Purged by another daemon: not found, and no remembered copy comes
+	// back as if it were the order.
+	gone := e.submit(intake("province", "18900000001", queryBilling)).Order.ID
+	if err := e.redis.Client.Del(ctx, fmt.Sprintf("t:{%d}:wo:%s", e.store.Shard(gone), gone)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: gone, Status: "accepted", Actor: "billing"})
+	if !errors.Is(err, workorder.ErrNotFound) || o != nil {
+		t.Errorf("update of a purged order: %v, %v; want ErrNotFound and no order", o, err)
+	}
 }
 
 // TestEscalationIsNotAnUrge: a customer with an open province complaint

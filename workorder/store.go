@@ -28,8 +28,8 @@ var (
 )
 
 // Store keeps orders in Redis. An order, its outbox events and its timers
-// share the shard hash tag, so Create writes them in one MULTI that works on
-// Redis Cluster unchanged.
+// share the shard hash tag, so Create and Update write them in one guarded
+// script (internal/rbatch) that works on Redis Cluster unchanged.
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -282,7 +282,7 @@ type Mutation struct {
 	AddTimers    []escalation.Timer
 	CancelTimers []string
 	// Plan, when set, is applied with escalation.Store.Apply in the same
-	// MULTI, at the order's UpdatedAt: its timers added and cancelled, the
+	// batch, at the order's UpdatedAt: its timers added and cancelled, the
 	// alerts of its ended stages (or all the order's alerts) resolved. The
 	// mutation stores Plan.SLA and Plan.Deadlines on the order itself.
 	Plan *escalation.Plan
@@ -298,9 +298,11 @@ const appliedTTL = 7 * 24 * time.Hour
 // and it is read and mutated again. A changeID seen before returns
 // ErrDuplicate with the current order. An error from mutate writes nothing
 // and comes back wrapped (errNoChange: nothing to do). Two round trips
-// when nothing contends. Updates of one order in this process take turns
+// when nothing contends (one from a remembered copy; three when it was
+// stale). Updates of one order in this process take turns
 // (a hot caller's urges queue instead of failing each other's writes);
-// the guard settles races with other daemons.
+// the guard settles races with other daemons. mutate must not update
+// another order: the turns would wait on each other.
 func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *Order) (Mutation, error)) (*Order, error) {
 	shard := s.Shard(id)
 	key := s.orderKey(id)
@@ -335,6 +337,7 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 // the next attempt reads.
 func (s *Store) update(ctx context.Context, id, key, changeID, applied string, shard int, trustRecent bool,
 	mutate func(o *Order) (Mutation, error), result **Order) error {
+	*result = nil
 	data, remembered := s.recent.get(id)
 	guess := trustRecent && remembered
 	if !guess {
@@ -368,7 +371,9 @@ func (s *Store) update(ctx context.Context, id, key, changeID, applied string, s
 	if err := json.Unmarshal(data, &o); err != nil {
 		return fmt.Errorf("decode work order %s: %w", id, err)
 	}
-	*result = &o
+	if !guess {
+		*result = &o // the stored order, also with mutate's error
+	}
 	var b rbatch.Batch
 	b.Digest(key, rbatch.StringDigest(data))
 	if changeID != "" {
@@ -417,6 +422,7 @@ func (s *Store) update(ctx context.Context, id, key, changeID, applied string, s
 	if err := b.Run(ctx, s.rdb); err != nil {
 		return err
 	}
+	*result = &o
 	s.recent.put(id, data)
 	return nil
 }
@@ -577,8 +583,11 @@ type beginParams struct {
 	Tier        string
 	ProblemCode string
 	Reserve     bool // reserve the id under the call: something is counted under it before the order is written
-	Now         time.Time
-	Province    string
+	// ID is an id an earlier attempt of this contact drew: used instead
+	// of drawing another ("" draws one).
+	ID       string
+	Now      time.Time
+	Province string
 	// Decide classifies the contact on its service number's complaint
 	// history (newest first; nil when it reads none) and the customer's
 	// record of escalations.
@@ -592,7 +601,8 @@ type beginParams struct {
 // KEYS[3] the customer's record of escalations, KEYS[4] the id counter of
 // the second (see NextID)
 // ARGV[1..3] "1" to read the call's key, the index, the record; ARGV[4]
-// the record's lowest score kept (unix ms); ARGV[5] "1" to draw an id;
+// the record's lowest score kept (unix ms); ARGV[5] "1" to draw an id
+// (not when the call reserved one);
 // ARGV[6] this process's highest draw that second; ARGV[7] the counter's
 // TTL (ms)
 // Returns {call key's value ("" when none)} when the call created its order,
@@ -605,7 +615,7 @@ local function nextseq(KEYS, ARGV)
 end
 local call = ''
 if ARGV[1] == '1' then call = redis.call('GET', KEYS[1]) or '' end
-if string.sub(call, 1, 8) == 'created:' then return {call} end
+if string.sub(call, 1, ` + strconv.Itoa(len(callCreated)) + `) == '` + callCreated + `' then return {call} end
 local index, indexDigest = {}, ''
 if ARGV[2] == '1' then
   index = redis.call('HGETALL', KEYS[2])
@@ -617,7 +627,7 @@ if ARGV[3] == '1' then
   recordDigest = digest(KEYS[3])
 end
 local n = 0
-if ARGV[5] == '1' and string.sub(call, 1, 9) ~= 'reserved:' then
+if ARGV[5] == '1' and string.sub(call, 1, ` + strconv.Itoa(len(callReserved)) + `) ~= '` + callReserved + `' then
   n = nextseq({KEYS[4]}, {ARGV[6], ARGV[7]})
 end
 return {call, indexDigest, recordDigest, n, index, record}
@@ -655,7 +665,7 @@ func (s *Store) readContact(ctx context.Context, p beginParams) (read, error) {
 	seq := s.seqKey(p.Now, p.Province, p.Shard)
 	res, err := readContactScript.Run(ctx, s.rdb, []string{callKey, indexKey, recordKey, seq},
 		flag(p.CallID != ""), flag(p.ServiceNumber != ""), flag(p.Customer != ""), s.escalationsRange(p.Now).Min,
-		"1", s.floor(seq), seqTTL.Milliseconds()).Slice()
+		flag(p.ID == ""), s.floor(seq), seqTTL.Milliseconds()).Slice()
 	if err != nil {
 		return read{}, err
 	}
@@ -712,9 +722,12 @@ func (s *Store) readContact(ctx context.Context, p beginParams) (read, error) {
 		}
 		r.guards = append(r.guards, guard{callKey, d})
 	}
-	if reserved {
+	switch {
+	case reserved:
 		r.self = self
-	} else {
+	case p.ID != "":
+		r.self = p.ID
+	default:
 		r.self = s.formatID(p.Now, p.Province, p.Shard, n)
 	}
 	return r, nil
@@ -735,6 +748,9 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 		r, err := s.readContact(ctx, p)
 		if err != nil {
 			return contact{}, fmt.Errorf("take contact: %w", err)
+		}
+		if p.ID == "" && !strings.HasPrefix(r.call, callReserved) {
+			p.ID = r.self // a retry keeps the id: nothing is drawn twice
 		}
 		if strings.HasPrefix(r.call, callCreated) {
 			return contact{Taken: r.self}, nil
@@ -795,7 +811,7 @@ func (s *Store) archiveKey(shard int) string {
 	return fmt.Sprintf("%s:{%d}:archive_due", s.prefix, shard)
 }
 
-// writeArchiveDue queues, inside the caller's MULTI, o's place among the
+// writeArchiveDue queues, in the caller's batch, o's place among the
 // orders to archive: due archiveAfter after it became resolved, gone once
 // it is in any other status.
 func (s *Store) writeArchiveDue(ctx context.Context, pipe redis.Pipeliner, shard int, o *Order) {
