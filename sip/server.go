@@ -185,75 +185,68 @@ func New(p Params) (*Server, error) {
 	for _, c := range sc.TrustedProxies {
 		s.admit.proxies = append(s.admit.proxies, netip.MustParsePrefix(c)) // validated by configs
 	}
-	s.metrics = metrics{
-		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hotlined_sip_calls_total",
-			Help: "Hotline calls by outcome.",
-		}, []string{"outcome"}),
-		active: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hotlined_sip_active_calls",
-			Help: "Calls currently in progress.",
-		}),
-	}
-	s.metrics.fallback = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hotlined_ivr_fallback_total",
-		Help: "Calls that failed the menu and went to the fallback leaf, by reason.",
-	}, []string{"reason"})
-	s.metrics.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hotlined_sip_transfers_total",
-		Help: "How calls left the IVR: accepted, refused, failed, resolved_in_ivr, no_transfer.",
-	}, []string{"result"})
-	s.metrics.limited = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_rate_limited_total",
-		Help: "Requests refused by the per-source rate limit.",
-	})
-	s.metrics.pendingOrders = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hotlined_sip_orders_pending",
-		Help: "Calls whose work order is being written (waiting on Redis); at sip.max_pending_orders new INVITEs get 503.",
-	}, func() float64 { return float64(s.pendingOrders.Load()) })
-	s.metrics.halfOpen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hotlined_sip_half_open_calls",
-		Help: "Calls ringing or answered whose INVITE has not been ACKed yet.",
-	}, func() float64 { return float64(s.admit.halfOpenCount()) })
-	s.metrics.ackLost = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_ack_timeouts_total",
-		Help: "Answered INVITEs whose ACK did not come within sip.ack_timeout; their slots were freed.",
-	})
-	s.metrics.acceptErr = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_accept_errors_total",
-		Help: "Failed TCP/TLS accepts (e.g. EMFILE), each retried after a backoff.",
-	})
-	s.metrics.tcpRefuse = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_tcp_refused_total",
-		Help: "TCP/TLS connections closed at once: their source had its cap of connections open.",
-	})
-	s.metrics.rtpDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_rtp_dropped_total",
-		Help: "RTP packets dropped because they came from another address than the call's media (symmetric RTP latching).",
-	})
-	s.metrics.stackMuted = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_stack_log_suppressed_total",
-		Help: "Log lines of the SIP library dropped by its rate limit.",
-	})
-	s.metrics.transferFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hotlined_sip_transfers_failed_total",
-		Help: "Transfers to an agent that failed, by mode (bridge, refer) and reason (busy, no_answer, refused, error, caller_hung_up, refused_NNN).",
-	}, []string{"mode", "reason"})
-	s.metrics.rtpRelayed = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "hotlined_sip_rtp_relayed_total",
-		Help: "RTP packets relayed between the legs of bridged calls, both ways.",
-	})
-	s.metrics.bridged = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "hotlined_sip_bridged_calls",
-		Help: "Calls bridged to an agent now (bridge transfer mode).",
-	})
-	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
-	for _, c := range []prometheus.Collector{s.metrics.calls, s.metrics.active, s.metrics.fallback, s.metrics.transfers, s.metrics.limited,
-		s.metrics.halfOpen, s.metrics.pendingOrders, s.metrics.ackLost, s.metrics.acceptErr, s.metrics.tcpRefuse, s.metrics.rtpDropped, s.metrics.stackMuted,
-		s.metrics.transferFailed, s.metrics.rtpRelayed, s.metrics.bridged} {
-		if err := p.Registerer.Register(c); err != nil {
-			return nil, fmt.Errorf("register sip metrics: %w", err)
+	// Every metric is registered as it is made; the first failure stops New.
+	var regErr error
+	reg := func(c prometheus.Collector) {
+		if err := p.Registerer.Register(c); err != nil && regErr == nil {
+			regErr = fmt.Errorf("register sip metrics: %w", err)
 		}
+	}
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		reg(c)
+		return c
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		reg(c)
+		return c
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		reg(g)
+		return g
+	}
+	gaugeFunc := func(name, help string, f func() float64) prometheus.GaugeFunc {
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+		reg(g)
+		return g
+	}
+	s.metrics.calls = counterVec("hotlined_sip_calls_total",
+		"Hotline calls by outcome.", "outcome")
+	s.metrics.active = gauge("hotlined_sip_active_calls",
+		"Calls currently in progress.")
+	s.metrics.fallback = counterVec("hotlined_ivr_fallback_total",
+		"Calls that failed the menu and went to the fallback leaf, by reason.", "reason")
+	s.metrics.transfers = counterVec("hotlined_sip_transfers_total",
+		"How calls left the IVR: accepted, refused, failed, resolved_in_ivr, no_transfer.", "result")
+	s.metrics.limited = counter("hotlined_sip_rate_limited_total",
+		"Requests refused by the per-source rate limit.")
+	s.metrics.pendingOrders = gaugeFunc("hotlined_sip_orders_pending",
+		"Calls whose work order is being written (waiting on Redis); at sip.max_pending_orders new INVITEs get 503.",
+		func() float64 { return float64(s.pendingOrders.Load()) })
+	s.metrics.halfOpen = gaugeFunc("hotlined_sip_half_open_calls",
+		"Calls ringing or answered whose INVITE has not been ACKed yet.",
+		func() float64 { return float64(s.admit.halfOpenCount()) })
+	s.metrics.ackLost = counter("hotlined_sip_ack_timeouts_total",
+		"Answered INVITEs whose ACK did not come within sip.ack_timeout; their slots were freed.")
+	s.metrics.acceptErr = counter("hotlined_sip_accept_errors_total",
+		"Failed TCP/TLS accepts (e.g. EMFILE), each retried after a backoff.")
+	s.metrics.tcpRefuse = counter("hotlined_sip_tcp_refused_total",
+		"TCP/TLS connections closed at once: their source had its cap of connections open.")
+	s.metrics.rtpDropped = counter("hotlined_sip_rtp_dropped_total",
+		"RTP packets dropped because they came from another address than the call's media (symmetric RTP latching).")
+	s.metrics.stackMuted = counter("hotlined_sip_stack_log_suppressed_total",
+		"Log lines of the SIP library dropped by its rate limit.")
+	s.metrics.transferFailed = counterVec("hotlined_sip_transfers_failed_total",
+		"Transfers to an agent that failed, by mode (bridge, refer) and reason (busy, no_answer, refused, error, caller_hung_up, refused_NNN).", "mode", "reason")
+	s.metrics.rtpRelayed = counter("hotlined_sip_rtp_relayed_total",
+		"RTP packets relayed between the legs of bridged calls, both ways.")
+	s.metrics.bridged = gauge("hotlined_sip_bridged_calls",
+		"Calls bridged to an agent now (bridge transfer mode).")
+	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
+	if regErr != nil {
+		return nil, regErr
 	}
 	return s, nil
 }
