@@ -178,6 +178,7 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 			}
 			o, err := s.create(ctx, in, c, now)
 			if rbatch.IsConflict(err) && attempts < 10 {
+				s.store.conflict(conflictCreate)
 				// The customer's state changed between the read and the
 				// write (another contact of theirs): decide again, with
 				// the same id.

@@ -50,6 +50,7 @@ type env struct {
 	// policies are the SLA policies of svc (another daemon's service,
 	// secondService, shares them).
 	policies *escalation.Policies
+	reg      *prometheus.Registry // svc's metrics
 	outbox   *queue.Outbox
 	clock    *clock
 	schemas  *testenv.Schemas
@@ -96,11 +97,35 @@ func newEnvWith(t *testing.T, edit func(*classifier.Rules), wrap func(*workorder
 	if wrap != nil {
 		groups = wrap(workorder.NewRedisGroups(r.Client, "t", rules.GroupComplaint.KeepAfterPeriod.D()))
 	}
-	e.policies = policies
+	e.policies, e.reg = policies, prometheus.NewRegistry()
 	e.svc = workorder.NewService(workorder.ServiceParams{Store: e.store, Router: queue.NewRouter(cfg.Kafka.Routes),
-		Config: cfg, Rules: rules, Policies: policies, Groups: groups, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry()})
+		Config: cfg, Rules: rules, Policies: policies, Groups: groups, Now: e.clock.Now, Logger: zerolog.Nop(), Registerer: e.reg})
 	t.Cleanup(e.checkEvents)
 	return e
+}
+
+// gathered is the value of the counter name with label=value in reg (0
+// when absent).
+func gathered(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					v = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return v
 }
 
 // secondService is another daemon's service on the same Redis and clock:
@@ -416,6 +441,10 @@ func TestTwoDaemonsUpdateOneOrder(t *testing.T) {
 	// A refusal is made on the stored order: archived is final.
 	if err := change(other, "accepted"); err == nil {
 		t.Error("accepted an archived order")
+	}
+	// The on-call sees the stale copies: two updates decided again.
+	if n := gathered(t, e.reg, "hotlined_workorder_write_conflicts_total", "step", "update"); n != 2 {
+		t.Errorf("update conflicts counted %v, want 2", n)
 	}
 
 	// Purged by another daemon: not found, and no remembered copy comes

@@ -111,6 +111,12 @@ func NewService(p ServiceParams) *Service {
 		Help: "Archived work orders purged after their retention (retention.after_archive).",
 	})
 	p.Registerer.MustRegister(purged)
+	p.Store.conflicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hotlined_workorder_write_conflicts_total",
+		Help: "Guarded writes that found what they were decided on changed and were decided again, by step " +
+			"(reserve, create: the customer's state; update: the order, changed by another daemon or since this one's remembered copy).",
+	}, []string{"step"})
+	p.Registerer.MustRegister(p.Store.conflicts)
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}

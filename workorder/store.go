@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/classifier"
@@ -59,6 +60,23 @@ type Store struct {
 	// recent are the orders this process last wrote or read, the start of
 	// its next update (see recentOrders).
 	recent *recentOrders
+	// conflicts counts the guarded writes that found what they were
+	// decided on changed, by step (NewService registers it).
+	conflicts *prometheus.CounterVec
+}
+
+// Steps of the conflicts counter.
+const (
+	conflictReserve = "reserve" // a complaint's reservation: the customer's state changed
+	conflictCreate  = "create"  // an order's write: the customer's state changed
+	conflictUpdate  = "update"  // an update: the order changed (another daemon, or a stale remembered copy)
+)
+
+// conflict counts one guarded write that failed its guards at step.
+func (s *Store) conflict(step string) {
+	if s.conflicts != nil {
+		s.conflicts.WithLabelValues(step).Inc()
+	}
 }
 
 // keyedMutex is a mutex per key, held only while some goroutine wants it.
@@ -316,6 +334,7 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	for attempt := 0; attempt < 10; attempt++ {
 		err := s.update(ctx, id, key, changeID, applied, shard, attempt == 0, mutate, &result)
 		if rbatch.IsConflict(err) {
+			s.conflict(conflictUpdate)
 			s.recent.drop(id)
 			continue // the order changed while we looked: read it again
 		}
@@ -782,6 +801,7 @@ func (s *Store) begin(ctx context.Context, p beginParams) (contact, error) {
 			err = b.Run(ctx, s.rdb)
 		}
 		if rbatch.IsConflict(err) {
+			s.conflict(conflictReserve)
 			continue // the customer's state changed while we decided: decide again
 		}
 		if err != nil {
