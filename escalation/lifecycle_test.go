@@ -604,3 +604,56 @@ func TestReloadCalendarMovesOpenTimers(t *testing.T) {
 		t.Error("the bad file replaced the calendar in use")
 	}
 }
+
+// TestNextKnownAfterTick: after a scheduler round, with nobody else
+// writing timers, the earliest due time the scheduler knows of is never
+// later than the store's (hotlined replay ticks there instead of asking
+// the store), and a round there makes it the store's own, all the way
+// through warnings, breaches and ladder climbs on 4 shards.
+func TestNextKnownAfterTick(t *testing.T) {
+	e := newEnv(t, 4)
+	ctx := context.Background()
+	t0 := cst(t, "2026-03-09 10:00")
+	e.clock.Set(t0)
+	for i := range 8 {
+		wo := fmt.Sprintf("WO-20260309-GD-%06d", 100+i)
+		class := []string{"complaint", "major_complaint", "consultation", "fault_report"}[i%4]
+		in := PlanInput{WorkOrderID: wo, Key: "k", Class: class, Tier: "province", Province: "GD",
+			Priority: 2, Status: "new", CreatedAt: t0.Add(time.Duration(i) * 7 * time.Minute)}
+		e.apply(i%4, wo, e.p.Plan(in, in.CreatedAt))
+	}
+	ticks := 0
+	for ; ticks < 200; ticks++ {
+		due, ok, err := e.s.NextDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		e.tick(due)
+		known, kok := e.sched.NextKnown()
+		fresh, fok, err := e.s.NextDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fok && (!kok || known.After(fresh)) {
+			t.Fatalf("tick %d at %s: the scheduler knows %s (%v), later than the store's %s", ticks, due, known, kok, fresh)
+		}
+		if kok && known.Before(fresh) {
+			// A round at the time it knows fires nothing and learns the
+			// store's earliest.
+			seen := len(e.events())
+			e.tick(known)
+			if n := len(e.events()); n != seen {
+				t.Fatalf("tick %d: a round at %s, before the store's earliest %s, wrote %d events", ticks, known, fresh, n-seen)
+			}
+			if again, _ := e.sched.NextKnown(); !again.Equal(fresh) {
+				t.Fatalf("tick %d: after a round at %s the scheduler knows %s, the store says %s", ticks, known, again, fresh)
+			}
+		}
+	}
+	if ticks < 20 {
+		t.Errorf("only %d ticks: the plans made too few timers to test", ticks)
+	}
+}

@@ -361,6 +361,24 @@ func (s *Scheduler) Tick(ctx context.Context) {
 	s.mergeWoken()
 }
 
+// NextKnown is the earliest due time this scheduler knows of after its
+// last Tick (every shard's earliest timer left by the claim, its own
+// leases included, lowered by the next steps of the timers it fired), and
+// false when it knows of none. When nobody else wrote timers since that
+// Tick (hotlined replay between two of its own steps, where Store.NextDue
+// would cost a round trip) it is never later than the store's earliest
+// timer; it may be earlier (the lease end of a timer it claimed and
+// fired), and a Tick then fires nothing and learns the truth. Blind to
+// timers written since: read Store.NextDue then.
+func (s *Scheduler) NextKnown() (time.Time, bool) {
+	s.mergeWoken()
+	n := s.next()
+	if n == noTimer {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
 // round claims and fires the due timers of shards, as Tick, and records
 // each shard's earliest due time. It reports false when a claim failed.
 func (s *Scheduler) round(ctx context.Context, shards []int) bool {

@@ -237,12 +237,15 @@ func (r *run) advance(ctx context.Context, target time.Time) error {
 	if r.now.IsZero() {
 		r.now = target
 	}
+	// The earliest timer: read once, then known from each scheduler round
+	// (nothing else writes timers until the archive sweeps, after which it
+	// is read again): a round trip less for every tick.
+	due, ok, err := r.timers.NextDue(ctx)
+	if err != nil {
+		return err
+	}
 	ticks := 0
 	for {
-		due, ok, err := r.timers.NextDue(ctx)
-		if err != nil {
-			return err
-		}
 		at, has := due, ok
 		if len(r.archiveAt) > 0 && (!has || r.archiveAt[0].Before(at)) {
 			at, has = r.archiveAt[0], true
@@ -256,8 +259,10 @@ func (r *run) advance(ctx context.Context, target time.Time) error {
 		if ticks++; ticks > maxTicksAtOnce {
 			return fmt.Errorf("timers due at %s do not fire", r.now.Format(time.RFC3339Nano))
 		}
+		swept := false
 		for len(r.archiveAt) > 0 && !r.archiveAt[0].After(r.now) {
 			r.archiveAt = r.archiveAt[1:]
+			swept = true
 			for {
 				n, err := r.svc.ArchiveDue(ctx)
 				if err != nil {
@@ -268,8 +273,14 @@ func (r *run) advance(ctx context.Context, target time.Time) error {
 				}
 			}
 		}
+		if swept { // archiving re-plans the orders' timers
+			if due, ok, err = r.timers.NextDue(ctx); err != nil {
+				return err
+			}
+		}
 		if ok && !due.After(r.now) {
 			r.sched.Tick(ctx)
+			due, ok = r.sched.NextKnown()
 		}
 	}
 	if target.After(r.now) {
