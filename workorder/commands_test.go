@@ -153,23 +153,23 @@ func TestRedisCommandsPerContact(t *testing.T) {
 		// 12/29/60, urge 7/15/25, raising 20/59/125.
 		return []shape{
 			{name: "query", in: in("province", "0000001", "q1", queryBilling), outcome: workorder.OutcomeCreated,
-				trips: 2, sent: 2, server: 22},
+				trips: 2, sent: 2, server: 23},
 			{name: "retried query call", in: in("province", "0000001", "q1", queryBilling), outcome: workorder.OutcomeCreated,
 				trips: 2, sent: 2, server: 3},
 			{name: "first complaint", in: in("province", "0000002", "c1", complaintBilling), outcome: workorder.OutcomeCreated,
-				trips: 7, sent: 11, server: 60},
+				trips: 7, sent: 11, server: 62},
 			{name: "retried complaint call", in: in("province", "0000002", "c1", complaintBilling), outcome: workorder.OutcomeCreated,
 				trips: 2, sent: 2, server: 3},
 			{name: "urge of the open complaint", in: in("province", "0000002", "c2", complaintBilling), outcome: workorder.OutcomeUrged,
-				trips: 2, sent: 2, server: 27},
+				trips: 2, sent: 2, server: 28},
 			{name: "group-tier complaint escalating the open one", in: in("group", "0000002", "c3", complaintBilling), outcome: workorder.OutcomeCreated,
 				flag:  configs.FlagEscalated,
-				trips: 7, sent: 13, server: 85},
+				trips: 7, sent: 13, server: 88},
 			{name: "group-tier complaint, below the threshold", in: in("group", "0000003", "g1", complaintNetwork), outcome: workorder.OutcomeCreated,
-				trips: 6, sent: 12, server: 72},
+				trips: 6, sent: 12, server: 74},
 			{name: "group-tier complaint raising an incident", in: in("appeal", "0000004", "g2", complaintNetwork), outcome: workorder.OutcomeCreated,
 				flag:  configs.FlagSuspectedGroup,
-				trips: 11, sent: 25, server: 123},
+				trips: 11, sent: 25, server: 127},
 		}
 	}
 	ctx := context.Background()

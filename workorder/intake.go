@@ -168,12 +168,13 @@ func (s *Service) submit(ctx context.Context, in Intake) (Result, error) {
 		}
 		if c.Decision.Urge == "" {
 			if complaint {
-				// A complaint counts its group windows before its write,
-				// under its id: a write that failed its guards and was
-				// decided again would count it twice. One that reserved
-				// its id is protected by the reservation; one with nothing
-				// to reserve under (no service number, no call id) is
-				// written unguarded, as before the guards.
+				// A complaint counts its group windows before its write:
+				// one decided again after a failed guard could count in
+				// other windows (a new now) or turn into an urge, leaving
+				// its first count behind. One that reserved its id is
+				// protected by the reservation; one with nothing to
+				// reserve under (no service number, no call id) is written
+				// unguarded, as before the guards.
 				c.guards = nil
 			}
 			o, err := s.create(ctx, in, c, now)

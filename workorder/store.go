@@ -333,8 +333,10 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	var result *Order
 	for attempt := 0; attempt < 10; attempt++ {
 		err := s.update(ctx, id, key, changeID, applied, shard, attempt == 0, mutate, &result)
-		if rbatch.IsConflict(err) {
-			s.conflict(conflictUpdate)
+		if rbatch.IsConflict(err) || errors.Is(err, errRecheck) {
+			if !errors.Is(err, errRecheck) {
+				s.conflict(conflictUpdate)
+			}
 			s.recent.drop(id)
 			continue // the order changed while we looked: read it again
 		}
@@ -348,6 +350,10 @@ func (s *Store) Update(ctx context.Context, id, changeID string, mutate func(o *
 	}
 	return nil, fmt.Errorf("update work order %s: too much contention", id)
 }
+
+// errRecheck: mutate refused the remembered copy of an order; the refusal
+// stands only on the stored order (Update reads it and tries again).
+var errRecheck = errors.New("refused on a remembered copy: read the order")
 
 // update is one attempt of Update: from the remembered copy of the order
 // when trusting it (the first attempt) and there is one, else from a read
@@ -404,7 +410,7 @@ func (s *Store) update(ctx context.Context, id, key, changeID, applied string, s
 		if guess {
 			// Refused on what may be a stale copy: decide on the stored
 			// order before saying no.
-			return &rbatch.Conflict{}
+			return errRecheck
 		}
 		return err
 	}

@@ -21,10 +21,11 @@
 // command whose keys Record cannot name, so a batch never splits, and
 // every key is declared in KEYS.
 //
-// A batch that succeeded also marks a key of its own (its nonce, in the
-// batch's slot, for a minute): go-redis sends a script call again when the
-// connection dropped before the reply, and that second run finds the mark
-// and answers success instead of a Conflict with its own write.
+// A batch that ran also marks a key of its own (its nonce, in the batch's
+// slot, for a minute) with its outcome: go-redis sends a script call again
+// when the connection dropped before the reply, and that second run finds
+// the mark first and answers the same outcome without running anything
+// again (not a Conflict with its own writes).
 package rbatch
 
 import (
@@ -80,7 +81,7 @@ func position(src string) (int, bool) {
 // members (and values or scores), each with its length before it, in a
 // canonical order (byte order for hashes and sets, score order for sorted
 // sets); any other type is an error reply (a guard on it could not see a
-// change). A script that reads
+// change; Run returns the error). A script that reads
 // what a caller will guard on includes it and returns digest(key) with the
 // data, so the caller needs no second read to build its guard.
 const DigestLua = `
@@ -121,12 +122,19 @@ func StringDigest(value []byte) string {
 // per write: kind ("c": a command, else the position of a registered
 // script), item count, items (a command's name and arguments; a script's
 // key count, keys, arguments).
-// Returns {"ok", 0}; {"ok", 1} when a guard failed but the nonce is
-// marked (this very batch ran before: a client's retry); {"conflict", n}
-// for the first guard n (from 1) that failed (nothing written). Every
-// write runs even when an earlier one fails, as in a MULTI; the first
-// failure is then returned as an error reply.
+// A nonce already marked means this very batch ran before (a client's
+// retry): nothing runs again and its outcome is answered again ({"ok", 1},
+// or its first failure as an error reply). Otherwise it returns {"ok", 0};
+// {"conflict", n} for the first guard n (from 1) that failed (nothing
+// written); the error reply of a digest that cannot be taken. Every write
+// runs even when an earlier one fails, as in a MULTI; the first failure
+// is marked on the nonce and returned as an error reply.
 const batchBody = `
+local done = redis.call('GET', ARGV[1])
+if done then
+  if done == 'ok' then return {'ok', 1} end
+  return redis.error_reply(done)
+end
 local i = 3
 for g = 1, tonumber(ARGV[2]) do
   local kind, key, want = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -135,12 +143,11 @@ for g = 1, tonumber(ARGV[2]) do
   if kind == 'a' then
     holds = redis.call('EXISTS', key) == 0
   else
-    holds = digest(key) == want
+    local d = digest(key)
+    if type(d) == 'table' then return d end
+    holds = d == want
   end
-  if not holds then
-    if redis.call('EXISTS', ARGV[1]) == 1 then return {'ok', 1} end
-    return {'conflict', g}
-  end
+  if not holds then return {'conflict', g} end
 end
 local failed = nil
 while i <= #ARGV do
@@ -167,8 +174,11 @@ while i <= #ARGV do
   end
   if failed == nil and type(r) == 'table' and r['err'] then failed = r end
 end
-redis.call('SET', ARGV[1], '1', 'PX', 60000)
-if failed then return failed end
+if failed then
+  redis.call('SET', ARGV[1], tostring(failed['err']), 'PX', 60000)
+  return failed
+end
+redis.call('SET', ARGV[1], 'ok', 'PX', 60000)
 return {'ok', 0}
 `
 
@@ -344,9 +354,10 @@ func IsConflict(err error) bool {
 // write runs, atomically. A failed guard returns a *Conflict and writes
 // nothing. Every write runs even when one before it failed (a Redis error
 // reply, an error of a registered script), as in a MULTI; the first
-// failure comes back. A batch runs once: a call sent again (a retry of the
-// client after a dropped connection, or Run called again) after it
-// succeeded finds its nonce and returns nil without writing.
+// failure comes back. A batch runs once: a call sent again within a minute
+// (a retry of the client after a dropped connection, or Run called again)
+// finds its nonce and answers the first run's outcome without writing
+// again. Do not change a Batch after its Run.
 func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 	if b.err != nil {
 		return b.err
@@ -358,6 +369,9 @@ func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 		var r [12]byte
 		_, _ = rand.Read(r[:]) // never fails (crypto/rand)
 		b.nonce = b.nonceKey(hex.EncodeToString(r[:]))
+		if b.nonce == "" {
+			return fmt.Errorf("rbatch: no key of the hash slot of %q can mark the batch", b.keys[0])
+		}
 	}
 	s, _ := script()
 	args := make([]any, 0, 2+len(b.guards)+len(b.ops))
@@ -376,7 +390,7 @@ func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 }
 
 // nonceKey is the key that marks this batch done: beside the batch's
-// first key, in its hash tag.
+// first key, in its hash tag ("" when no such key can be made).
 func (b *Batch) nonceKey(nonce string) string {
 	first := b.keys[0]
 	if i := strings.IndexByte(first, '{'); i >= 0 {
@@ -384,7 +398,10 @@ func (b *Batch) nonceKey(nonce string) string {
 			return first[:i+1+j+1] + ":rbatch:" + nonce
 		}
 	}
-	return "{" + first + "}:rbatch:" + nonce
+	if k := "{" + b.tag + "}:rbatch:" + nonce; hashTag(k) == b.tag {
+		return k
+	}
+	return ""
 }
 
 // recordKey carries, in a context, where the recorder puts what it saw.

@@ -164,6 +164,49 @@ func exercise(t *testing.T, c redis.UniversalClient) {
 	if c.Get(ctx, "t:{7}:before").Val() != "1" || c.Get(ctx, "t:{7}:after").Val() != "1" {
 		t.Error("the writes around the failures did not all run")
 	}
+	// Sent again (a lost reply), it answers the same failure and runs
+	// nothing twice.
+	c.Del(ctx, "t:{7}:after")
+	if err := failing.Run(ctx, c); err == nil || !strings.Contains(err.Error(), "bump refused") {
+		t.Errorf("the failing batch sent again: %v, want its first failure again", err)
+	}
+	if c.Exists(ctx, "t:{7}:after").Val() != 0 {
+		t.Error("the failing batch sent again ran its writes again")
+	}
+
+	// A batch whose guards do not cover its writes, sent again, does not
+	// write again: the nonce is looked at first.
+	var unguarded rbatch.Batch
+	unguarded.Absent("t:{7}:never")
+	if err := unguarded.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Incr(ctx, "t:{7}:n2")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := unguarded.Run(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.Get(ctx, "t:{7}:n2").Val(); n != "1" {
+		t.Errorf("an unguarded batch sent twice counted %s, want 1", n)
+	}
+
+	// A guard on a key without a digest fails the batch with the reason,
+	// not as a conflict to retry.
+	var listGuard rbatch.Batch
+	listGuard.Digest("t:{7}:list", "whatever")
+	if err := listGuard.Record(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Incr(ctx, "t:{7}:n3")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.RPush(ctx, "t:{7}:list", "a")
+	if err := listGuard.Run(ctx, c); err == nil || rbatch.IsConflict(err) || !strings.Contains(err.Error(), "no digest") {
+		t.Errorf("a guard on a list: %v, want the digest's error", err)
+	}
 
 	// Digests: a set's members and a sorted set's scores count; a list
 	// cannot be guarded (its digest is an error, never a silent match).
