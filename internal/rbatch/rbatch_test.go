@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -89,6 +90,26 @@ func exercise(t *testing.T, c redis.UniversalClient) {
 	}
 	if n := c.Get(ctx, counter).Val(); n != "12" {
 		t.Errorf("the batch sent again wrote again: counter = %s", n)
+	}
+	// The nonce sits beside the batch's keys, in their slot, and goes.
+	var nonces []string
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		_ = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			keys := m.Keys(ctx, "t:{7}:rbatch:*").Val()
+			mu.Lock()
+			defer mu.Unlock()
+			nonces = append(nonces, keys...)
+			return nil
+		})
+	} else {
+		nonces = c.Keys(ctx, "t:{7}:rbatch:*").Val()
+	}
+	if len(nonces) != 1 {
+		t.Fatalf("nonces %v, want the one batch's", nonces)
+	}
+	if ttl := c.PTTL(ctx, nonces[0]).Val(); ttl <= 0 || ttl > rbatch.NonceTTL {
+		t.Errorf("nonce kept for %v, want at most %v", ttl, rbatch.NonceTTL)
 	}
 
 	// Another batch of the same writes: the order exists now (guard 1) and
