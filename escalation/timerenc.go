@@ -34,6 +34,9 @@ import (
 //	  varint Used (ns), only with timerHasUsed
 //	  varint Overdue (ns), only with timerHasOverdue
 //
+// A timer whose stage carries its own limit (StageState.Limit: an appeal
+// centre's deadline) is stored as JSON too.
+//
 // A string is one byte: below 0x80 the length of the bytes that follow,
 // from 0x80 the word timerWords[b-0x80]. Varints are encoding/binary's
 // zig-zag varints. A timer the layout cannot hold exactly (a string over
@@ -117,6 +120,11 @@ func appendTimer(b []byte, t Timer) ([]byte, bool) {
 		flags |= timerHasNames
 	}
 	sla := t.SLA
+	if sla != nil && sla.Limit != 0 {
+		// An appeal centre's deadline (StageState.Limit) has no place in
+		// the layout: such timers, few, are stored as JSON.
+		return nil, false
+	}
 	var start int64
 	if sla != nil {
 		flags |= timerHasSLA

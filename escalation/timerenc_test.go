@@ -61,7 +61,10 @@ func TestTimerEncodingRoundTrip(t *testing.T) {
 		"names not in the id":      {with(func(t *Timer) { t.ID = "odd/id/with/slashes" }), 80},
 		"no key, Chinese province": {with(func(t *Timer) { t.Key, t.Province = "", "广东" }), 40},
 		"string too long":          {with(func(t *Timer) { t.Key = strings.Repeat("k", 200) }), 0},
-		"due out of range":         {with(func(t *Timer) { t.Due = time.Time{} }), 0},
+		"an appeal centre's deadline": {with(func(t *Timer) {
+			t.SLA = &StageState{Policy: "complaint_appeal", Run: 1, Start: start, Since: start, Limit: 40 * time.Minute}
+		}), 0},
+		"due out of range": {with(func(t *Timer) { t.Due = time.Time{} }), 0},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -83,6 +86,45 @@ func TestTimerEncodingRoundTrip(t *testing.T) {
 				t.Errorf("round trip\n got %+v %+v\nwant %+v %+v", got, got.SLA, want, want.SLA)
 			}
 		})
+	}
+}
+
+// TestTimerEncodingKeepsEveryStageField sets each field of StageState in
+// turn and reads the timer back: a field added to StageState that the
+// compact layout does not store (as Limit once was: an appeal's deadline
+// lost, its alerts on the policy's schedule) fails here.
+func TestTimerEncodingKeepsEveryStageField(t *testing.T) {
+	start := time.Date(2026, 11, 30, 18, 20, 0, 0, time.UTC)
+	typ := reflect.TypeOf(StageState{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		sla := StageState{Policy: "complaint", Run: 1, Start: start, Since: start}
+		v := reflect.ValueOf(&sla).Elem().Field(i)
+		switch {
+		case f.Type == reflect.TypeOf(time.Time{}):
+			v.Set(reflect.ValueOf(start.Add(time.Hour)))
+		case f.Type == reflect.TypeOf(time.Duration(0)):
+			v.SetInt(int64(42 * time.Minute))
+		case f.Type.Kind() == reflect.Int:
+			v.SetInt(3)
+		case f.Type.Kind() == reflect.String:
+			v.SetString("complaint_appeal")
+		default:
+			t.Fatalf("StageState.%s is a %s: teach this test (and the layout) about it", f.Name, f.Type)
+		}
+		timer := Timer{ID: "WO-20261130-GD-0000100001/resolve", WorkOrderID: "WO-20261130-GD-0000100001", Stage: "resolve",
+			Due: start.Add(2 * time.Hour), Class: "complaint", Tier: "appeal", SLA: &sla}
+		data, err := encodeTimer(timer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeTimer(timer.ID, 0, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(utc(got).SLA, utc(timer).SLA) {
+			t.Errorf("StageState.%s lost: stored %+v, read %+v", f.Name, *timer.SLA, *got.SLA)
+		}
 	}
 }
 
