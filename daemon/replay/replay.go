@@ -89,7 +89,7 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 
 	r := &run{cfg: &cfg, rdb: rdb, log: p.Logger.With().Str("component", "replay").Logger(),
 		labels: map[string]string{}, labelOf: map[string]label{}}
-	clock := func() time.Time { return r.now }
+	clock := func() time.Time { return r.now.In(cfg.Location) } // event times in the operator's zone, as the daemon's
 	r.outbox = queue.NewOutbox(cfg.Redis.Prefix, 1)
 	r.timers = escalation.NewStore(rdb, cfg.Redis.Prefix, 1, r.outbox,
 		escalation.WithAlertEvents(cfg.Kafka.Source, cfg.Kafka.AlertsTopic))
