@@ -244,6 +244,18 @@ func New(p Params) (*Server, error) {
 		"RTP packets relayed between the legs of bridged calls, both ways.")
 	s.metrics.bridged = gauge("hotlined_sip_bridged_calls",
 		"Calls bridged to an agent now (bridge transfer mode).")
+	// The series an alert rule watches exist from the start, at 0, not
+	// only after the first failure.
+	for _, mode := range []string{configs.TransferBridge, configs.TransferRefer} {
+		for _, reason := range []string{workorder.TransferBusy, workorder.TransferNoAnswer, workorder.TransferRefused,
+			workorder.TransferError, workorder.TransferCallerHungUp} {
+			s.metrics.transferFailed.WithLabelValues(mode, reason)
+		}
+	}
+	for _, outcome := range []string{outcomeOrderCreated, outcomeOrderUrged, outcomeOrderFailed, outcomeUnavailable,
+		outcomeStorageBusy, outcomeBusy} {
+		s.metrics.calls.WithLabelValues(outcome)
+	}
 	s.stackLog = newStackLog(s.log, s.metrics.stackMuted)
 	if regErr != nil {
 		return nil, regErr

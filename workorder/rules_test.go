@@ -406,6 +406,20 @@ func TestHotCallerUrgesQueue(t *testing.T) {
 // order: no lost change, no refusal made on a stale copy.
 func TestTwoDaemonsUpdateOneOrder(t *testing.T) {
 	e := newEnv(t, nil)
+	// The series an alert rule watches exist from the start, at 0.
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "hotlined_workorder_write_conflicts_total" {
+			series = len(mf.GetMetric())
+		}
+	}
+	if series != 3 {
+		t.Errorf("conflict series at start: %d, want 3 (reserve, create, update)", series)
+	}
 	other := e.secondService()
 	ctx := context.Background()
 	id := e.submit(intake("province", "18912345678", complaintBilling)).Order.ID
@@ -455,9 +469,9 @@ func TestTwoDaemonsUpdateOneOrder(t *testing.T) {
 	if err := e.redis.Client.Del(ctx, fmt.Sprintf("t:{%d}:wo:%s", e.store.Shard(gone), gone)).Err(); err != nil {
 		t.Fatal(err)
 	}
-	o, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: gone, Status: "accepted", Actor: "billing"})
-	if !errors.Is(err, workorder.ErrNotFound) || o != nil {
-		t.Errorf("update of a purged order: %v, %v; want ErrNotFound and no order", o, err)
+	purged, err := e.svc.ChangeStatus(ctx, workorder.StatusChange{WorkOrderID: gone, Status: "accepted", Actor: "billing"})
+	if !errors.Is(err, workorder.ErrNotFound) || purged != nil {
+		t.Errorf("update of a purged order: %v, %v; want ErrNotFound and no order", purged, err)
 	}
 }
 

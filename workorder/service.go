@@ -117,6 +117,9 @@ func NewService(p ServiceParams) *Service {
 			"(reserve, create: the customer's state; update: the order, changed by another daemon or since this one's remembered copy).",
 	}, []string{"step"})
 	p.Registerer.MustRegister(p.Store.conflicts)
+	for _, step := range []string{conflictReserve, conflictCreate, conflictUpdate} {
+		p.Store.conflicts.WithLabelValues(step) // the series exist from the start, at 0
+	}
 	if p.Groups == nil {
 		p.Groups = NewRedisGroups(p.Store.rdb, p.Store.prefix, rules.GroupComplaint.KeepAfterPeriod.D())
 	}
