@@ -25,7 +25,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "configs/hotlined.yaml", "path to the YAML config whose rules are replayed")
-	redisAddr := fs.String("redis", "", "host:port of a Redis to replay into; empty: an embedded one in this process")
+	redisAddr := fs.String("redis", "", "host:port, or the path of a unix socket, of a Redis to replay into; empty: an embedded one in this process")
 	force := fs.Bool("force", false, "replay into a Redis that holds hotlined keys (they stay, and count)")
 	format := fs.String("format", "json", "json (JSON Lines) or table")
 	logLevel := fs.String("log-level", "error", "log level on stderr (trace, debug, info, warn, error); the events are on stdout")
