@@ -185,7 +185,7 @@ return {'ok', 0}
 `
 
 // script returns the batch script over the registered scripts.
-func script() (*redis.Script, map[string]int) {
+func script() *redis.Script {
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.script == nil {
@@ -198,7 +198,7 @@ func script() (*redis.Script, map[string]int) {
 		b.WriteString(batchBody)
 		registry.script = redis.NewScript(b.String())
 	}
-	return registry.script, registry.index
+	return registry.script
 }
 
 // Batch is a set of guards and the writes they protect, all in one hash
@@ -230,13 +230,6 @@ func (b *Batch) guard(kind, key, want string) {
 	b.guards = append(b.guards, kind, key, want)
 	b.ng++
 }
-
-// Guards is the number of guards, in the order they were added (a
-// Conflict names one by its position, from 1).
-func (b *Batch) Guards() int { return b.ng }
-
-// Empty reports whether the batch writes nothing.
-func (b *Batch) Empty() bool { return len(b.ops) == 0 }
 
 // key declares a key of the batch; one of another hash tag is an error of
 // the batch (returned by Record and Run).
@@ -381,7 +374,7 @@ func (b *Batch) Run(ctx context.Context, c redis.Scripter) error {
 			return fmt.Errorf("rbatch: no key of the hash slot of %q can mark the batch", b.keys[0])
 		}
 	}
-	s, _ := script()
+	s := script()
 	args := make([]any, 0, 2+len(b.guards)+len(b.ops))
 	args = append(args, b.nonce, b.ng, NonceTTL.Milliseconds())
 	args = append(args, b.guards...)
