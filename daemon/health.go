@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/hotlined/hotlined/internal/storage"
 	"github.com/hotlined/hotlined/internal/tickloop"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -23,8 +25,11 @@ import (
 // for Redis being slow: a ping that failed or did not answer within
 // timeout is a failure. And the daemon's real commands (a go-redis hook):
 // an answer, even an error reply or redis.Nil, is a success and resets the
-// count; a network error is a failure; a refused connection counts as
-// downAfter failures at once (nothing listens: not slowness). A command
+// count; a network error, or a reply saying Redis cannot serve
+// (storage.DownReply: CLUSTERDOWN, LOADING, ...), is a failure; a refused
+// connection counts as downAfter failures at once (nothing listens: not
+// slowness). On a Redis Cluster the ping asks for cluster_state, since a
+// node answers PING while the cluster is down. A command
 // that timed out, was cancelled or waited too long for a pooled
 // connection (redis.ErrPoolTimeout) counts neither way: it measures the
 // caller's deadline and our own pool, and the ping decides for a hung
@@ -82,7 +87,7 @@ func (h *redisHealth) Check(context.Context) error {
 // failure counts, timeouts included.
 func (h *redisHealth) observe(err error) {
 	var reply redis.Error
-	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &reply) {
+	if err == nil || errors.Is(err, redis.Nil) || (errors.As(err, &reply) && !storage.DownReply(err)) {
 		if h.fails.Swap(0) >= h.downAfter || !h.up.Load() {
 			if !h.up.Swap(true) {
 				h.log.Info().Msg("redis reachable again: taking calls")
@@ -150,9 +155,30 @@ func (h *redisHealth) pingOnce(ctx context.Context) {
 		_ = h.rdb.Ping(pctx).Err()
 		return
 	}
-	if err := h.ping.Ping(pctx).Err(); ctx.Err() == nil {
+	if err := pingRedis(pctx, h.ping); ctx.Err() == nil {
 		h.observe(err)
 	}
+}
+
+// errClusterNotOK: a cluster node answers, but not every slot is served
+// (its keyed commands get CLUSTERDOWN).
+var errClusterNotOK = errors.New("redis cluster: cluster_state is not ok (not every slot is served)")
+
+// pingRedis asks c whether it can serve: PING, and on a Redis Cluster the
+// node's cluster_state (a node answers PING while the cluster is down).
+func pingRedis(ctx context.Context, c redis.UniversalClient) error {
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return c.Ping(ctx).Err()
+	}
+	info, err := cc.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errClusterNotOK
+	}
+	return nil
 }
 
 // Shutdown stops the ping loop and closes the health check's own client.

@@ -7,7 +7,9 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/hotlined/hotlined/internal/testenv"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
@@ -85,5 +87,60 @@ func TestRedisHealthIgnoresCommandTimeouts(t *testing.T) {
 	}
 	if h.Up() {
 		t.Fatal("up after three ping timeouts")
+	}
+}
+
+// replyErr is an error reply of Redis (a redis.Error).
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+// A Redis that answers that it cannot serve (a cluster with a master
+// gone: CLUSTERDOWN) is down after three such answers, however many
+// other error replies came between; an ordinary error reply is an answer.
+func TestRedisHealthCountsDownReplies(t *testing.T) {
+	h := &redisHealth{log: zerolog.Nop(), downAfter: 3}
+	h.up.Store(true)
+	down := replyErr("CLUSTERDOWN The cluster is down")
+	for i := range 2 {
+		h.observeCommand(down)
+		if !h.Up() {
+			t.Fatalf("down after %d CLUSTERDOWN replies", i+1)
+		}
+	}
+	h.observeCommand(down)
+	if h.Up() {
+		t.Fatal("up after three CLUSTERDOWN replies in a row")
+	}
+	h.observeCommand(replyErr("LOADING Redis is loading the dataset in memory"))
+	if h.Up() {
+		t.Fatal("a LOADING reply brought it back")
+	}
+	h.observeCommand(replyErr("WRONGTYPE Operation against a key holding the wrong kind of value"))
+	if !h.Up() {
+		t.Fatal("an ordinary error reply (an answer) did not bring it back")
+	}
+}
+
+// On a Redis Cluster the ping asks for cluster_state: a node that answers
+// PING while a master is gone (the cluster down) fails it.
+func TestPingRedisClusterState(t *testing.T) {
+	rc := testenv.StartRedisCluster(t)
+	ctx := context.Background()
+	if err := pingRedis(ctx, rc.Client); err != nil {
+		t.Fatalf("healthy cluster: %v", err)
+	}
+	rc.KillNode(0)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := pingRedis(ctx, rc.Client)
+		if errors.Is(err, errClusterNotOK) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a master gone 15 s: ping says %v, want %v", err, errClusterNotOK)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -137,6 +137,11 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	return rc
 }
 
+// KillNode stops node i (0 to 2) at once, as a crashed master: with no
+// replicas its slots go unserved and the cluster is down after the node
+// timeout (2 s).
+func (rc *RedisCluster) KillNode(i int) { rc.nodes[i].Kill() }
+
 // FlushAll empties every master, as a cluster restarted without its data
 // would be.
 func (rc *RedisCluster) FlushAll(t testing.TB) {
