@@ -104,7 +104,7 @@ func (s *server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	alerts, err := s.p.Alerts.Store.Alerts(r.Context(), state, limit)
 	if err != nil {
 		s.log.Error().Err(err).Str("state", state).Msg("list alerts")
-		writeError(w, http.StatusInternalServerError, "could not read the alerts", "")
+		writeServerError(w, err, "could not read the alerts")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
@@ -143,7 +143,7 @@ func (s *server) ackAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "alert "+id+" is resolved", "id")
 	case err != nil:
 		s.log.Error().Err(err).Str("alert", id).Msg("ack alert")
-		writeError(w, http.StatusInternalServerError, "could not acknowledge the alert", "")
+		writeServerError(w, err, "could not acknowledge the alert")
 	default:
 		s.log.Info().Str("alert", id).Str("work_order", a.WorkOrderID).Str("by", s.caller(r)).Msg("alert acknowledged")
 		writeJSON(w, http.StatusOK, a)

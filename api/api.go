@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/storage"
 	"github.com/hotlined/hotlined/workorder"
 )
 
@@ -218,7 +220,7 @@ func (s *server) getWorkOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Error().Err(err).Str("work_order", id).Msg("get work order")
-		writeError(w, http.StatusInternalServerError, "could not read the work order", "")
+		writeServerError(w, err, "could not read the work order")
 		return
 	}
 	writeJSON(w, http.StatusOK, o)
@@ -229,6 +231,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// writeServerError answers a request that failed on our side: 503 with
+// Retry-After when storage could not serve it (Redis down, a cluster
+// missing a master, a timeout: storage.Unavailable), so the client
+// retries later, else 500. msg says what could not be done.
+func writeServerError(w http.ResponseWriter, err error, msg string) {
+	if storage.Unavailable(err) {
+		w.Header().Set("Retry-After", strconv.Itoa(storageRetryAfter))
+		writeError(w, http.StatusServiceUnavailable, msg+": storage unavailable, retry later", "")
+		return
+	}
+	writeError(w, http.StatusInternalServerError, msg, "")
+}
+
+// storageRetryAfter is the Retry-After (s) of a 503 for storage.
+const storageRetryAfter = 5
 
 func writeError(w http.ResponseWriter, status int, msg, field string) {
 	body := map[string]string{"error": msg}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +31,9 @@ const (
 	unknownID = "WO-20261123-GD-999999"
 	// brokenID makes the fake store fail as if Redis were unreachable.
 	brokenID = "WO-20261123-BJ-000001"
+	// unreachableID makes the fake store fail with the network error of a
+	// Redis that is down.
+	unreachableID = "WO-20261123-BJ-000002"
 	// storeErrText is the store's error; it must never reach a client.
 	storeErrText = "dial tcp 10.1.2.3:6379: connect: connection refused"
 
@@ -54,6 +61,10 @@ func (f *fakeOrders) Get(_ context.Context, id string) (*workorder.Order, error)
 	f.mu.Unlock()
 	if id == brokenID {
 		return nil, errors.New(storeErrText)
+	}
+	if id == unreachableID {
+		return nil, fmt.Errorf("get work order %s: %w", id,
+			&net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
 	}
 	o, ok := f.orders[id]
 	if !ok {
@@ -388,6 +399,20 @@ func TestGetWorkOrderStoreError(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "connection refused") {
 		t.Errorf("store error was not logged; logs: %q", f.logs.String())
+	}
+}
+
+// Storage that cannot serve is 503 with Retry-After (the client retries
+// later), not 500, and still says nothing of Redis.
+func TestGetWorkOrderStorageUnavailable(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	rec := f.do(t, http.MethodGet, "/v1/workorders/"+unreachableID, "Bearer "+systemToken)
+	wantError(t, rec, http.StatusServiceUnavailable, "")
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if strings.Contains(rec.Body.String(), "connection refused") || !strings.Contains(rec.Body.String(), "retry later") {
+		t.Errorf("body %q", rec.Body.String())
 	}
 }
 

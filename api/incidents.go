@@ -50,7 +50,7 @@ func (s *server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	list, err := s.p.Incidents.Incidents(r.Context(), state)
 	if err != nil {
 		s.log.Error().Err(err).Msg("list incidents")
-		writeError(w, http.StatusInternalServerError, "could not list the incidents", "")
+		writeServerError(w, err, "could not list the incidents")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
@@ -103,6 +103,6 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request, do func(contex
 		writeError(w, http.StatusConflict, err.Error(), "id")
 	default:
 		s.log.Error().Err(err).Str("incident", id).Msg("incident")
-		writeError(w, http.StatusInternalServerError, "could not read the incident", "")
+		writeServerError(w, err, "could not read the incident")
 	}
 }

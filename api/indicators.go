@@ -44,7 +44,7 @@ func (s *server) indicators(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "province must be a code like GD", "province")
 	case err != nil:
 		s.log.Error().Err(err).Msg("indicators")
-		writeError(w, http.StatusInternalServerError, "could not read the indicators", "")
+		writeServerError(w, err, "could not read the indicators")
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"indicators": rows})
 	}

@@ -125,7 +125,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 	byStatus, full, err := s.ordersByStatus(ctx)
 	if err != nil {
 		s.log.Error().Err(err).Msg("board data")
-		writeError(w, http.StatusInternalServerError, "could not list the work orders", "")
+		writeServerError(w, err, "could not list the work orders")
 		return
 	}
 	snap.Truncated = full
@@ -156,7 +156,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 		open, err := s.p.Alerts.Store.Alerts(ctx, escalation.StateOpen, defaultAlertLimit)
 		if err != nil {
 			s.log.Error().Err(err).Msg("board data: alerts")
-			writeError(w, http.StatusInternalServerError, "could not read the alerts", "")
+			writeServerError(w, err, "could not read the alerts")
 			return
 		}
 		for _, a := range open {
@@ -181,7 +181,7 @@ func (s *server) boardData(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			s.log.Error().Err(err).Msg("board data: incidents")
-			writeError(w, http.StatusInternalServerError, "could not list the incidents", "")
+			writeServerError(w, err, "could not list the incidents")
 			return
 		}
 	}

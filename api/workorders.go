@@ -112,7 +112,7 @@ func (s *server) changeStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, o) // the same Idempotency-Key again: already done
 	default:
 		s.log.Error().Err(err).Str("work_order", id).Msg("change status")
-		writeError(w, http.StatusInternalServerError, "could not change the status", "")
+		writeServerError(w, err, "could not change the status")
 	}
 }
 
@@ -145,7 +145,7 @@ func (s *server) reclassify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, err.Error(), "class")
 	default:
 		s.log.Error().Err(err).Str("work_order", id).Msg("reclassify")
-		writeError(w, http.StatusInternalServerError, "could not reclassify", "")
+		writeServerError(w, err, "could not reclassify")
 	}
 }
 
@@ -275,7 +275,7 @@ func (s *server) createWorkOrder(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			s.log.Error().Err(err).Str("channel", b.Channel).Msg("create work order")
-			writeError(w, http.StatusInternalServerError, "could not create the work order", "")
+			writeServerError(w, err, "could not create the work order")
 			return
 		}
 		w.Header().Set("X-Hotlined-Outcome", string(res.Outcome))
@@ -313,7 +313,7 @@ func (s *server) listWorkOrders(w http.ResponseWriter, r *http.Request) {
 		orders, err := s.p.Lister.List(r.Context(), number, f)
 		if err != nil {
 			s.log.Error().Err(err).Msg("list work orders")
-			writeError(w, http.StatusInternalServerError, "could not list the work orders", "")
+			writeServerError(w, err, "could not list the work orders")
 			return
 		}
 		if orders == nil {
@@ -365,7 +365,7 @@ func (s *server) orderAction(w http.ResponseWriter, r *http.Request, body any, b
 		writeError(w, http.StatusConflict, err.Error(), "")
 	default:
 		s.log.Error().Err(err).Str("work_order", id).Msg("work order action")
-		writeError(w, http.StatusInternalServerError, "could not update the work order", "")
+		writeServerError(w, err, "could not update the work order")
 	}
 }
 
