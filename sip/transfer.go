@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/internal/storage"
 	"github.com/hotlined/hotlined/workorder"
 )
 
@@ -94,21 +95,42 @@ func (s *Server) recordTransfer(log zerolog.Logger, o *workorder.Order, target, 
 	if s.transfers == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-	defer cancel()
-	var err error
-	switch {
-	case result == transferAccepted:
-		_, err = s.transfers.Transferred(ctx, o.ID, target, mode)
-	case reason == workorder.TransferCallerHungUp:
-		_, err = s.transfers.TransferAbandoned(ctx, o.ID, target, mode)
-	default:
-		_, err = s.transfers.TransferFailed(ctx, o.ID, reason)
+	write := func() error {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
+		var err error
+		switch {
+		case result == transferAccepted:
+			_, err = s.transfers.Transferred(ctx, o.ID, target, mode)
+		case reason == workorder.TransferCallerHungUp:
+			_, err = s.transfers.TransferAbandoned(ctx, o.ID, target, mode)
+		default:
+			_, err = s.transfers.TransferFailed(ctx, o.ID, reason)
+		}
+		return err
+	}
+	// Redis down for a moment must not lose the outcome (a failed
+	// transfer's call-back): retried while storage cannot serve, for up
+	// to recordFor; the call stays in progress meanwhile, so a shutdown
+	// waits for it.
+	backoff, deadline := 250*time.Millisecond, time.Now().Add(recordFor)
+	err := write()
+	for storage.Unavailable(err) && time.Now().Add(backoff).Before(deadline) && s.ctx.Err() == nil {
+		log.Warn().Err(err).Str("result", result).Msg("transfer outcome not recorded yet: retrying")
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 4*time.Second)
+		err = write()
 	}
 	if err != nil && !errors.Is(err, workorder.ErrUnchanged) {
 		log.Error().Err(err).Str("result", result).Msg("transfer outcome not recorded on the order")
 	}
 }
+
+// recordFor bounds the retries of a transfer outcome's write.
+const recordFor = 20 * time.Second
 
 // failureReason names a final status of the agent side: busy (486, 600),
 // no_answer (408, 480, 487), else refused_NNN.
