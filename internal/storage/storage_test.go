@@ -23,7 +23,7 @@ func TestUnavailable(t *testing.T) {
 	master.Client.Set(ctx, "k", "v", 0)
 	wrongType := master.Client.HGet(ctx, "k", "f").Err()
 	host, port, _ := net.SplitHostPort(master.Addr)
-	if err := replica.Client.SlaveOf(ctx, host, port).Err(); err != nil {
+	if err := replica.Client.ReplicaOf(ctx, host, port).Err(); err != nil {
 		t.Fatal(err)
 	}
 	readOnly := replica.Client.Set(ctx, "k", "w", 0).Err()
