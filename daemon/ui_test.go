@@ -220,6 +220,27 @@ func (b *browser) text(selector string) string {
 	return s
 }
 
+// seedIncidentAndOrder creates, through the API at base, 20 billing
+// complaints in GD this month (a suspected group complaint: rules.yaml
+// same_month, a supervisor confirms it) and one network complaint of
+// 13900000099, whose id it returns.
+func seedIncidentAndOrder(t *testing.T, base string) (single struct{ ID string }) {
+	t.Helper()
+	for i := range 20 {
+		resp := postJSON(t, base+"/v1/workorders", agentToken, fmt.Sprintf(`{"channel":"web","tier":"province","province":"GD",
+			"service_number":"139000000%02d","category":"complaint","subcategory":"billing","description":"多收了流量费"}`, i))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create order %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
+		"service_number":"13900000099","category":"complaint","subcategory":"network"}`)
+	if err := json.NewDecoder(resp.Body).Decode(&single); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create order: %d %v", resp.StatusCode, err)
+	}
+	return single
+}
+
 func postJSON(t *testing.T, url, token, body string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
@@ -461,21 +482,7 @@ func TestBrowserWorkOrderPageAndBoard(t *testing.T) {
 func TestBrowserReclassifyAndConfirmIncident(t *testing.T) {
 	h := boot(t, nil)
 	base := "http://" + h.d.HTTPAddr()
-	// 20 billing complaints in GD this month: a suspected group complaint
-	// (rules.yaml same_month: a supervisor confirms it).
-	for i := range 20 {
-		resp := postJSON(t, base+"/v1/workorders", agentToken, fmt.Sprintf(`{"channel":"web","tier":"province","province":"GD",
-			"service_number":"139000000%02d","category":"complaint","subcategory":"billing","description":"多收了流量费"}`, i))
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create order %d: %d", i, resp.StatusCode)
-		}
-	}
-	resp := postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
-		"service_number":"13900000099","category":"complaint","subcategory":"network"}`)
-	var single struct{ ID string }
-	if err := json.NewDecoder(resp.Body).Decode(&single); err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create order: %d %v", resp.StatusCode, err)
-	}
+	single := seedIncidentAndOrder(t, base)
 	// An English browser; the page's own link switches to Chinese and the
 	// choice is kept.
 	b := newBrowser(t, "en-US")
@@ -508,7 +515,7 @@ func TestBrowserReclassifyAndConfirmIncident(t *testing.T) {
 	if got := b.text("#class"); got != "重大投诉" {
 		t.Errorf("class after the refused lowering %q", got)
 	}
-	resp = get(t, base+"/v1/workorders/"+single.ID, testToken)
+	resp := get(t, base+"/v1/workorders/"+single.ID, testToken)
 	var o struct{ Class string }
 	_ = json.NewDecoder(resp.Body).Decode(&o)
 	if o.Class != "major_complaint" {
@@ -570,21 +577,9 @@ func (b *browser) answerDialogs(text string) {
 func TestBrowserOrderActionsRejectAndIndicators(t *testing.T) {
 	h := boot(t, nil)
 	base := "http://" + h.d.HTTPAddr()
-	for i := range 20 { // a suspected group complaint (rules.yaml same_month)
-		resp := postJSON(t, base+"/v1/workorders", agentToken, fmt.Sprintf(`{"channel":"web","tier":"province","province":"GD",
-			"service_number":"139000000%02d","category":"complaint","subcategory":"billing","description":"多收了流量费"}`, i))
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create order %d: %d", i, resp.StatusCode)
-		}
-	}
-	resp := postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
-		"service_number":"13900000099","category":"complaint","subcategory":"network"}`)
-	var single struct{ ID string }
-	if err := json.NewDecoder(resp.Body).Decode(&single); err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create order: %d %v", resp.StatusCode, err)
-	}
+	single := seedIncidentAndOrder(t, base)
 	// The customer writes again about it: an urge, its note written by the daemon.
-	resp = postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
+	resp := postJSON(t, base+"/v1/workorders", agentToken, `{"channel":"web","tier":"province","province":"GD",
 		"service_number":"13900000099","category":"complaint","subcategory":"network","description":"还是没有信号"}`)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hotlined-Outcome") != "urged" {
 		t.Fatalf("second contact: %d %s, want an urge", resp.StatusCode, resp.Header.Get("X-Hotlined-Outcome"))
