@@ -657,3 +657,37 @@ func TestNextKnownAfterTick(t *testing.T) {
 		t.Errorf("only %d ticks: the plans made too few timers to test", ticks)
 	}
 }
+
+// TestNextKnownSeesTimersAdded: timers this process writes through the
+// store after a round (a new order's plan, earlier than anything the
+// round left) lower what the scheduler knows, without a round or a read,
+// so the replay needs no Store.NextDue between its steps.
+func TestNextKnownSeesTimersAdded(t *testing.T) {
+	e := newEnv(t, 4)
+	ctx := context.Background()
+	t0 := cst(t, "2026-03-09 10:00")
+	e.clock.Set(t0)
+	plan := func(i int, at time.Time) {
+		wo := fmt.Sprintf("WO-20260309-GD-%06d", 200+i)
+		in := PlanInput{WorkOrderID: wo, Key: "k", Class: "major_complaint", Tier: "province", Province: "GD",
+			Priority: 1, Status: "new", CreatedAt: at}
+		e.apply(i%4, wo, e.p.Plan(in, at))
+	}
+	plan(0, t0.Add(48*time.Hour))
+	e.tick(t0) // nothing due: the round learns the store's earliest
+	before, ok := e.sched.NextKnown()
+	if !ok {
+		t.Fatal("after a round the scheduler knows of no timer")
+	}
+	for i := 1; i <= 3; i++ {
+		plan(i, t0.Add(time.Duration(i)*time.Minute)) // on shards 1 to 3, earlier than what the round saw
+		known, _ := e.sched.NextKnown()
+		fresh, _, err := e.s.NextDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if known.After(fresh) || !known.Before(before) {
+			t.Fatalf("after adding order %d the scheduler knows %s; the store's earliest is %s (before: %s)", i, known, fresh, before)
+		}
+	}
+}

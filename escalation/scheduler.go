@@ -143,6 +143,7 @@ func NewScheduler(p SchedulerParams) (*Scheduler, error) {
 	for i := range s.woken {
 		s.woken[i] = noTimer
 	}
+	p.Store.onAdded(s.added)
 	return s, nil
 }
 
@@ -225,6 +226,15 @@ func (s *Scheduler) wake(shard int, due int64) {
 	case s.kick <- struct{}{}:
 	default:
 	}
+}
+
+// added records a timer this process wrote (Store.Add), as a wake-up
+// heard, but without kicking the loop: the write's own wake-up does when
+// it is the shard's earliest.
+func (s *Scheduler) added(shard int, due int64) {
+	s.mu.Lock()
+	s.woken[shard] = min(s.woken[shard], due)
+	s.mu.Unlock()
 }
 
 // loop claims and fires until ctx ends; see Start.
@@ -361,15 +371,16 @@ func (s *Scheduler) Tick(ctx context.Context) {
 	s.mergeWoken()
 }
 
-// NextKnown is the earliest due time this scheduler knows of after its
-// last Tick (every shard's earliest timer left by the claim, its own
-// leases included, lowered by the next steps of the timers it fired), and
-// false when it knows of none. When nobody else wrote timers since that
-// Tick (hotlined replay between two of its own steps, where Store.NextDue
-// would cost a round trip) it is never later than the store's earliest
-// timer; it may be earlier (the lease end of a timer it claimed and
-// fired), and a Tick then fires nothing and learns the truth. Blind to
-// timers written since: read Store.NextDue then.
+// NextKnown is the earliest due time this scheduler knows of: every
+// shard's earliest timer left by its last claim (its own leases included),
+// lowered by the next steps of the timers it fired and by every timer this
+// process wrote through its Store since (Add, Recompute); false when it
+// knows of none, and the zero time before the first Tick. When no other
+// process writes timers (hotlined replay, where Store.NextDue at every
+// step would cost a round trip) it is never later than the store's
+// earliest timer; it may be earlier (a timer cancelled since, the lease
+// end of one it fired), and a Tick there fires nothing and learns the
+// truth. Blind to timers other processes wrote: read Store.NextDue then.
 func (s *Scheduler) NextKnown() (time.Time, bool) {
 	s.mergeWoken()
 	n := s.next()

@@ -36,8 +36,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -91,6 +93,35 @@ type Store struct {
 	alertsTopic string
 	feedLen     int64
 	retention   time.Duration
+	// added are told of every timer this process writes (Add, Recompute):
+	// the schedulers built on the store (NewScheduler).
+	added atomic.Pointer[[]func(shard int, due int64)]
+}
+
+// onAdded registers f to be told of every timer this process writes: its
+// shard and due time (unix ms), when the write is queued (it may then
+// fail: f must take the due time as a time to look, not as a fact).
+func (s *Store) onAdded(f func(shard int, due int64)) {
+	for {
+		old := s.added.Load()
+		var fs []func(int, int64)
+		if old != nil {
+			fs = slices.Clone(*old)
+		}
+		fs = append(fs, f)
+		if s.added.CompareAndSwap(old, &fs) {
+			return
+		}
+	}
+}
+
+// noteAdded tells the registered functions of a timer written.
+func (s *Store) noteAdded(shard int, due int64) {
+	if fs := s.added.Load(); fs != nil {
+		for _, f := range *fs {
+			f(shard, due)
+		}
+	}
 }
 
 // StoreOption configures a Store.
@@ -225,6 +256,7 @@ func (s *Store) Add(ctx context.Context, pipe redis.Pipeliner, timers ...Timer) 
 			byShard[t.Shard] = []any{s.WakeChannel(t.Shard)}
 		}
 		byShard[t.Shard] = append(byShard[t.Shard], t.ID, t.Due.UnixMilli(), data)
+		s.noteAdded(t.Shard, t.Due.UnixMilli())
 	}
 	for _, shard := range order {
 		addScript.Eval(ctx, pipe, []string{s.timersKey(shard), s.dataKey(shard)}, byShard[shard]...)
@@ -915,6 +947,7 @@ func (s *Store) Recompute(ctx context.Context, p *Policies) (RecomputeStats, err
 				if err != nil {
 					return st, err
 				}
+				s.noteAdded(shard, moved.Due.UnixMilli())
 				n, err := moveScript.Run(ctx, s.rdb, []string{s.timersKey(shard), s.dataKey(shard)},
 					kv[i], kv[i+1], moved.Due.UnixMilli(), data, s.WakeChannel(shard)).Int()
 				if err != nil {
