@@ -1,5 +1,5 @@
 // Package affinity puts a client that waits on every reply and the server
-// it waits on on one CPU, and the rest of the process on the others.
+// it waits on on one CPU.
 //
 // On a virtual machine a wake-up across CPUs costs tens of µs: a Redis
 // round trip on a unix socket took 46 µs between the two CPUs of the
@@ -15,14 +15,16 @@ import "errors"
 // is Linux only).
 var ErrUnsupported = errors.New("affinity: pairing needs Linux and at least two CPUs")
 
-// Pair locks the calling goroutine to its OS thread (runtime.LockOSThread)
-// and moves that thread to one CPU of those the process may use (the one
-// it is running on) and every other thread of the process to the rest:
-// the garbage collector and other goroutines run beside it, not in its
-// way. A process the calling goroutine starts while paired (os/exec)
-// starts on the paired CPU, with its threads. It returns that CPU and
-// undo, which the same goroutine calls to give every thread of the process
-// the CPUs it had and unlock the goroutine (the started processes stay on
-// the CPU). Errors: ErrUnsupported, or the OS's refusal to read or set an
-// affinity (nothing changed then).
+// Pair moves every thread of the process to one of the CPUs it may use
+// (the one the caller runs on) and sets GOMAXPROCS to 1, so that a
+// process started while paired (os/exec), with its threads, shares that
+// CPU: a round trip between the two is a switch on one CPU, not a wake-up
+// across two. Keeping this process's other threads on the other CPUs
+// (the caller locked to its thread) measured slower: each reply then
+// passes from the thread that polls the network to the locked one. It
+// returns the CPU and undo, which gives every thread of the process the
+// CPUs it had and GOMAXPROCS its value (started processes stay on the
+// CPU). Errors: ErrUnsupported, or the OS's refusal to read or set an
+// affinity (nothing changed then). The process is paired as a whole:
+// pair once at a time.
 func Pair() (cpu int, undo func(), err error) { return pair() }

@@ -18,7 +18,6 @@ func pair() (int, func(), error) {
 	if all.Count() < 2 {
 		return 0, nil, ErrUnsupported
 	}
-	runtime.LockOSThread()
 	cpu := current()
 	if cpu < 0 || !all.IsSet(cpu) {
 		for cpu = 0; !all.IsSet(cpu); cpu++ {
@@ -26,32 +25,26 @@ func pair() (int, func(), error) {
 	}
 	var one unix.CPUSet
 	one.Set(cpu)
-	rest := all
-	rest.Clear(cpu)
 	if err := unix.SchedSetaffinity(0, &one); err != nil {
-		runtime.UnlockOSThread()
 		return 0, nil, fmt.Errorf("affinity: set: %w", err)
 	}
-	self := unix.Gettid()
+	procs := runtime.GOMAXPROCS(1)
 	// Twice: a thread started by one not yet moved takes the CPUs it had.
 	for range 2 {
-		others(self, &rest)
+		setAll(&one)
 	}
 	return cpu, func() {
-		others(self, &all)
-		_ = unix.SchedSetaffinity(0, &all)
-		runtime.UnlockOSThread()
+		setAll(&all)
+		runtime.GOMAXPROCS(procs)
 	}, nil
 }
 
-// others sets the affinity of every thread of the process but self; a
-// thread that ended meanwhile is no error.
-func others(self int, set *unix.CPUSet) {
+// setAll sets the affinity of every thread of the process; a thread that
+// ended meanwhile is no error.
+func setAll(set *unix.CPUSet) {
 	tids, _ := readTasks()
 	for _, tid := range tids {
-		if tid != self {
-			_ = unix.SchedSetaffinity(tid, set)
-		}
+		_ = unix.SchedSetaffinity(tid, set)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,14 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestPair: while paired the calling thread runs on one CPU, the process's
-// other threads on the rest, a process started then on the paired CPU;
-// undo gives every thread the CPUs it had.
+// TestPair: while paired every thread of the process runs on one CPU,
+// with GOMAXPROCS 1, and a process started then on the same CPU; undo
+// gives every thread the CPUs it had and GOMAXPROCS its value.
 func TestPair(t *testing.T) {
 	var before unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &before); err != nil {
 		t.Fatal(err)
 	}
+	procsBefore := runtime.GOMAXPROCS(0)
 	cpu, undo, err := Pair()
 	if errors.Is(err, ErrUnsupported) && before.Count() < 2 {
 		return // a one-CPU machine: nothing to pair, and Pair says so
@@ -33,11 +35,14 @@ func TestPair(t *testing.T) {
 	if mine.Count() != 1 || !mine.IsSet(cpu) {
 		t.Fatalf("paired thread may run on %d CPUs, want only %d", mine.Count(), cpu)
 	}
-	self := unix.Gettid()
+	procs := runtime.GOMAXPROCS(0)
+	if procs != 1 {
+		t.Errorf("GOMAXPROCS %d while paired, want 1", procs)
+	}
 	moved := 0
 	forEachThread(t, func(tid int, set unix.CPUSet) {
-		if tid != self && set.IsSet(cpu) {
-			t.Errorf("thread %d may still run on the paired CPU %d", tid, cpu)
+		if set.Count() != 1 || !set.IsSet(cpu) {
+			t.Errorf("thread %d may run on %d CPUs, want only %d", tid, set.Count(), cpu)
 		}
 		moved++
 	})
@@ -58,6 +63,9 @@ func TestPair(t *testing.T) {
 		t.Errorf("a process started while paired may run on other CPUs than %d:\n%s", cpu, status)
 	}
 	undo()
+	if got := runtime.GOMAXPROCS(0); got != procsBefore {
+		t.Errorf("GOMAXPROCS %d after undo, want the %d it was", got, procsBefore)
+	}
 	forEachThread(t, func(tid int, set unix.CPUSet) {
 		if set != before {
 			t.Errorf("after undo thread %d may run on %d CPUs, want the %d it had", tid, set.Count(), before.Count())
