@@ -25,12 +25,14 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "configs/hotlined.yaml", "path to the YAML config whose rules are replayed")
-	redisAddr := fs.String("redis", "", "host:port, or the path of a unix socket, of a Redis to replay into; empty: an embedded one in this process")
+	redisAddr := fs.String("redis", "", "host:port, or the path of a unix socket, of a Redis to replay into; empty: one of the replay's own (-embedded)")
+	embedded := fs.String("embedded", replay.EmbeddedAuto, "the replay's own Redis without -redis: redis-server (from PATH, on a private unix socket), miniredis (in this process; slow for volume), or auto (redis-server when on PATH)")
+	pair := fs.Bool("pair", true, "run this process and its own redis-server on one CPU (faster: the replay waits on every reply)")
 	force := fs.Bool("force", false, "replay into a Redis that holds hotlined keys (they stay, and count)")
 	format := fs.String("format", "json", "json (JSON Lines) or table")
 	logLevel := fs.String("log-level", "error", "log level on stderr (trace, debug, info, warn, error); the events are on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hotlined replay [-config PATH] [-redis ADDR [-force]] [-format json|table] TIMELINE.jsonl (- for stdin)")
+		fmt.Fprintln(stderr, "usage: hotlined replay [-config PATH] [-redis ADDR [-force] | -embedded auto|redis-server|miniredis] [-format json|table] TIMELINE.jsonl (- for stdin)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,7 +71,7 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	err = replay.Run(ctx, replay.Params{Config: cfg, Rules: files.Rules, Policies: files.Policies,
-		RedisAddr: *redisAddr, Force: *force, Format: *format,
+		RedisAddr: *redisAddr, Force: *force, Embedded: *embedded, NoPair: !*pair, Format: *format,
 		Logger: zerolog.New(stderr).Level(level).With().Timestamp().Logger()}, in, out)
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = ferr

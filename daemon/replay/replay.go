@@ -25,7 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -48,14 +47,35 @@ type Params struct {
 	Rules    *classifier.Rules
 	Policies *escalation.Policies
 	// RedisAddr names a Redis (host:port, or the path of a unix socket) to
-	// replay into; empty starts an embedded one in this process. A Redis holding keys under the
-	// config's prefix is refused unless Force.
+	// replay into; empty starts one of the replay's own (Embedded). A Redis
+	// holding keys under the config's prefix is refused unless Force.
 	RedisAddr string
 	Force     bool
+	// Embedded is the Redis started when RedisAddr is empty, gone when the
+	// replay ends: EmbeddedServer, a redis-server from PATH on a unix
+	// socket in a temporary directory; EmbeddedMemory, miniredis in this
+	// process (exact, but slow for volume: it sorts a whole sorted set on
+	// every range read); EmbeddedAuto or "", the server when PATH has one,
+	// else miniredis.
+	Embedded string
+	// NoPair leaves the CPUs alone. By default, while the replay runs on
+	// a redis-server of its own, this process and the server share one
+	// CPU (internal/affinity.Pair: GOMAXPROCS 1, the whole process): the
+	// replay waits on every reply, and a round trip within one CPU is
+	// about three times cheaper than across two on a virtual machine.
+	// Nothing is paired with RedisAddr, miniredis or fewer than two CPUs.
+	NoPair bool
 	// Format is "json" (JSON Lines, the default) or "table" (for people).
 	Format string
 	Logger zerolog.Logger
 }
+
+// The Redis a replay starts for itself (Params.Embedded).
+const (
+	EmbeddedAuto   = "auto"
+	EmbeddedServer = "redis-server"
+	EmbeddedMemory = "miniredis"
+)
 
 // ErrRedisInUse is returned for a Redis that holds hotlined keys.
 var ErrRedisInUse = errors.New("redis holds hotlined keys")
@@ -183,15 +203,11 @@ type label struct {
 }
 
 // openRedis connects to p.RedisAddr, refusing one with hotlined keys
-// unless p.Force, or starts an embedded Redis; stop closes what it opened.
+// unless p.Force, or starts the replay's own Redis (openEmbedded); stop
+// closes what it opened.
 func openRedis(ctx context.Context, cfg *configs.Config, p Params) (redis.UniversalClient, func(), error) {
 	if p.RedisAddr == "" {
-		mr := miniredis.NewMiniRedis()
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
-		}
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+		return openEmbedded(ctx, p)
 	}
 	tlsCfg, err := cfg.Redis.TLS.Config()
 	if err != nil {

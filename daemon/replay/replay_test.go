@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,21 +103,63 @@ func TestGoldenTable(t *testing.T) {
 }
 
 // TestSameTimelineSameBytes replays one timeline twice in one process
-// (Go's map order differs between the runs) and once into a redis-server
-// instead of the embedded Redis: the three outputs are the same bytes.
+// (Go's map order differs between the runs), into miniredis, into the
+// replay's own redis-server and into a redis-server named by -redis: the
+// outputs are the same bytes.
 func TestSameTimelineSameBytes(t *testing.T) {
 	const tl = "testdata/group_same_day.jsonl"
-	first := replayFile(t, params(t), tl)
-	if second := replayFile(t, params(t), tl); !bytes.Equal(first, second) {
+	p := params(t)
+	p.Embedded = replay.EmbeddedServer
+	first := replayFile(t, p, tl)
+	if second := replayFile(t, p, tl); !bytes.Equal(first, second) {
 		t.Fatal("two replays of the same timeline differ")
 	}
-	p := params(t)
+	p.Embedded = replay.EmbeddedMemory
+	if memory := replayFile(t, p, tl); !bytes.Equal(first, memory) {
+		t.Fatal("the replay on miniredis differs from the one on redis-server")
+	}
 	p.RedisAddr = testenv.StartRedis(t).Addr
-	if server := replayFile(t, p, tl); !bytes.Equal(first, server) {
-		t.Fatal("the replay on redis-server differs from the embedded one")
+	if named := replayFile(t, p, tl); !bytes.Equal(first, named) {
+		t.Fatal("the replay on a named redis-server differs from the one on its own")
 	}
 	if !bytes.Contains(first, []byte(`"state":"confirmed"`)) {
 		t.Fatal("the timeline no longer confirms its incident: not a useful check")
+	}
+}
+
+// TestEmbeddedRedis: the replay's own Redis is the redis-server on PATH
+// by default, miniredis without one, and a clear error when the server
+// is asked for and missing or the kind is unknown; the server is gone
+// when the replay ends.
+func TestEmbeddedRedis(t *testing.T) {
+	const tl = `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"1","caller":"18912340001"}}`
+	run := func(embedded string) (string, error) {
+		p := params(t)
+		p.Embedded = embedded
+		var out bytes.Buffer
+		err := replay.Run(context.Background(), p, strings.NewReader(tl), &out)
+		return out.String(), err
+	}
+	servers := func() int {
+		out, _ := exec.Command("pgrep", "-f", "hotlined-replay-.*/redis.sock").Output()
+		return len(strings.Fields(string(out)))
+	}
+	before := servers()
+	if out, err := run(""); err != nil || !strings.Contains(out, "hotline.workorder.created") {
+		t.Fatalf("default: %v\n%s", err, out)
+	}
+	if n := servers(); n != before {
+		t.Errorf("%d redis-servers of replays left running, %d before", n, before)
+	}
+	if _, err := run("valkey"); err == nil || !strings.Contains(err.Error(), `embedded "valkey": want auto, redis-server or miniredis`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	if out, err := run(replay.EmbeddedAuto); err != nil || !strings.Contains(out, "hotline.workorder.created") {
+		t.Fatalf("auto without redis-server on PATH: %v\n%s", err, out)
+	}
+	if _, err := run(replay.EmbeddedServer); err == nil || !strings.Contains(err.Error(), "embedded redis-server:") {
+		t.Errorf("redis-server asked for and not on PATH: %v", err)
 	}
 }
 
