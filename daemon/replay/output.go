@@ -114,11 +114,15 @@ func (s *summary) add(e queue.Event, data []byte) error {
 	s.events++
 	switch {
 	case strings.HasPrefix(e.Type, "hotline.workorder."):
-		var o struct{ ID, Class, Status string }
-		if err := json.Unmarshal(data, &o); err != nil {
+		head, err := topFields(data, "id", "class", "status")
+		if err != nil {
 			return fmt.Errorf("event %s: decode work order: %w", e.ID, err)
 		}
-		s.orders[o.ID] = [2]string{o.Class, o.Status}
+		// A route's field view may leave class or status out: only what
+		// carries both says what the order is.
+		if head[0] != nil && head[1] != nil && head[2] != nil {
+			s.orders[*head[0]] = [2]string{*head[1], *head[2]}
+		}
 	case e.Type == queue.TypeIncidentGroupComplaint:
 		var inc struct{ ID, State string }
 		if err := json.Unmarshal(data, &inc); err != nil {
@@ -160,6 +164,38 @@ func (s *summary) add(e queue.Event, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// topFields reads the string values of the top-level keys of the JSON
+// object data, in the order asked (nil for a key it lacks), and stops
+// reading once it has them all: a work order's id, class and status come
+// before its history, most of its bytes. Errors: data is not a JSON
+// object, or a key asked for holds no string.
+func topFields(data []byte, keys ...string) ([]*string, error) {
+	out := make([]*string, len(keys))
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("want a JSON object (%v)", err)
+	}
+	for found := 0; found < len(keys) && dec.More(); {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.Index(keys, t.(string)); i >= 0 && out[i] == nil {
+			out[i] = new(string)
+			if err := dec.Decode(out[i]); err != nil {
+				return nil, fmt.Errorf("%s: %w", keys[i], err)
+			}
+			found++
+			continue
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // openAlerts are the ids of the open alerts of an order's stage, sorted.
