@@ -138,3 +138,9 @@ func NewService(p ServiceParams) *Service {
 
 // Get reads an order.
 func (s *Service) Get(ctx context.Context, id string) (*Order, error) { return s.store.Get(ctx, id) }
+
+// GetMany reads orders by id in one round trip (Store.GetMany): out[i] is
+// the order of ids[i], nil when there is none.
+func (s *Service) GetMany(ctx context.Context, ids []string) ([]*Order, error) {
+	return s.store.GetMany(ctx, ids)
+}

@@ -569,6 +569,39 @@ func (s *Store) Get(ctx context.Context, id string) (*Order, error) {
 	return &o, nil
 }
 
+// GetMany reads orders by id in one round trip (a pipeline of GETs, which
+// a cluster client splits by node): out[i] is the order of ids[i], nil
+// when none is stored. Errors: Redis, or a stored order that does not
+// decode (its id named).
+func (s *Store) GetMany(ctx context.Context, ids []string) ([]*Order, error) {
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = pipe.Get(ctx, s.orderKey(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("get work orders: %w", err)
+	}
+	out := make([]*Order, len(ids))
+	for i, c := range cmds {
+		data, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get work order %s: %w", ids[i], err)
+		}
+		var o Order
+		if err := json.Unmarshal(data, &o); err != nil {
+			return nil, fmt.Errorf("decode work order %s: %w", ids[i], err)
+		}
+		out[i] = &o
+	}
+	return out, nil
+}
+
 // A call's key remembers what became of it, so a retried Create of the same
 // call (the SIP edge retries a failed one) returns the same order instead of
 // a second one, and counts the order it reserved only once.

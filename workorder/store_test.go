@@ -150,3 +150,45 @@ func TestIDsNeverRepeatAfterRedisLosesWrites(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestGetMany: orders of several shards in the order asked, nil for an id
+// with no order; on a real cluster too (the pipeline splits by node).
+func TestGetMany(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.StartRedisCluster(t)
+	outbox := queue.NewOutbox("t", 4)
+	s := workorder.NewStore(c.Client, "t", 4, outbox, escalation.NewStore(c.Client, "t", 4, outbox))
+	day := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	var ids []string
+	for shard := range 4 {
+		id, err := s.NextID(ctx, day, "GD", shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := &workorder.Order{ID: id, Class: "query", Status: configs.StatusNew, ServiceNumber: fmt.Sprintf("1891234000%d", shard)}
+		if err := s.Create(ctx, o, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	missing := "WO-20261123-GD-3600000099"
+	ask := []string{ids[3], missing, ids[0], ids[2], ids[1]}
+	got, err := s.GetMany(ctx, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ask) {
+		t.Fatalf("%d orders for %d ids", len(got), len(ask))
+	}
+	for i, id := range ask {
+		switch {
+		case id == missing && got[i] != nil:
+			t.Errorf("got[%d] = %s for an id with no order", i, got[i].ID)
+		case id != missing && (got[i] == nil || got[i].ID != id):
+			t.Errorf("got[%d] = %+v, want %s", i, got[i], id)
+		}
+	}
+	if none, err := s.GetMany(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("GetMany(nil) = %v, %v", none, err)
+	}
+}

@@ -645,13 +645,23 @@ func (r *run) skip(ctx context.Context, s step, why string) error {
 
 // finish writes each label's order as it ended and the summary.
 func (r *run) finish(ctx context.Context) error {
-	for _, name := range r.labelOrder {
-		o, err := r.svc.Get(ctx, r.labels[name])
-		if err != nil {
-			return fmt.Errorf("final state of %s: %w", name, err)
+	const chunk = 500 // orders read in one round trip
+	for names := range slices.Chunk(r.labelOrder, chunk) {
+		ids := make([]string, len(names))
+		for i, name := range names {
+			ids[i] = r.labels[name]
 		}
-		if err := r.out.final(name, o); err != nil {
-			return err
+		orders, err := r.svc.GetMany(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("final state: %w", err)
+		}
+		for i, o := range orders {
+			if o == nil {
+				return fmt.Errorf("final state of %s: %s: %w", names[i], ids[i], workorder.ErrNotFound)
+			}
+			if err := r.out.final(names[i], o); err != nil {
+				return err
+			}
 		}
 	}
 	return r.out.summary(r.sum.report())
