@@ -64,7 +64,7 @@ func breachAlert(t Timer, now time.Time) Alert {
 		severity = SeverityBreach
 	}
 	return Alert{
-		ID:          alertID(t.WorkOrderID, t.Stage, 1, severity),
+		ID:          alertID(t.WorkOrderID, t.Stage, max(t.Run, 1), severity),
 		WorkOrderID: t.WorkOrderID,
 		Stage:       t.Stage,
 		Level:       1,

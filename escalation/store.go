@@ -71,6 +71,11 @@ type Timer struct {
 	SLA *StageState `json:"sla,omitempty"`
 	// Severity of the alert of a timer without SLA: "" is a breach.
 	Severity string `json:"severity,omitempty"`
+	// Run of a timer without SLA whose stage raises its alert more than
+	// once on one order (a second call's failed transfer): from 2 on the
+	// alert is a new one (alertID's run form), not a duplicate of the
+	// last. 0 and 1 are the first.
+	Run int `json:"run,omitempty"`
 }
 
 // TimerID names the timer of a stage of an order.

@@ -120,9 +120,10 @@ func appendTimer(b []byte, t Timer) ([]byte, bool) {
 		flags |= timerHasNames
 	}
 	sla := t.SLA
-	if sla != nil && sla.Limit != 0 {
-		// An appeal centre's deadline (StageState.Limit) has no place in
-		// the layout: such timers, few, are stored as JSON.
+	if sla != nil && sla.Limit != 0 || t.Run > 1 {
+		// An appeal centre's deadline (StageState.Limit) and an alert's
+		// later run have no place in the layout: such timers, few, are
+		// stored as JSON.
 		return nil, false
 	}
 	var start int64

@@ -65,6 +65,9 @@ func TestTimerEncodingRoundTrip(t *testing.T) {
 			t.SLA = &StageState{Policy: "complaint_appeal", Run: 1, Start: start, Since: start, Limit: 40 * time.Minute}
 		}), 0},
 		"due out of range": {with(func(t *Timer) { t.Due = time.Time{} }), 0},
+		"a later run of an alert at once": {with(func(t *Timer) {
+			t.ID, t.Stage, t.Severity, t.Run = "WO-20261123-GD-000123/transfer_failed/2", "transfer_failed", "warning", 2
+		}), 0},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -124,6 +127,41 @@ func TestTimerEncodingKeepsEveryStageField(t *testing.T) {
 		}
 		if !reflect.DeepEqual(utc(got).SLA, utc(timer).SLA) {
 			t.Errorf("StageState.%s lost: stored %+v, read %+v", f.Name, *timer.SLA, *got.SLA)
+		}
+	}
+}
+
+// TestTimerEncodingKeepsEveryTimerField does the same for the fields of
+// Timer itself.
+func TestTimerEncodingKeepsEveryTimerField(t *testing.T) {
+	due := time.Date(2026, 11, 30, 18, 20, 0, 0, time.UTC)
+	typ := reflect.TypeOf(Timer{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		timer := Timer{ID: "WO-20261130-GD-0000100001/reply", WorkOrderID: "WO-20261130-GD-0000100001", Stage: "reply", Due: due}
+		v := reflect.ValueOf(&timer).Elem().Field(i)
+		switch {
+		case f.Name == "ID" || f.Name == "WorkOrderID" || f.Name == "Stage" || f.Name == "Shard" || f.Name == "Due":
+			continue // the timer's names and place: given to decodeTimer, or tested above
+		case f.Type == reflect.TypeOf(&StageState{}):
+			v.Set(reflect.ValueOf(&StageState{Policy: "complaint", Run: 1, Start: due.Add(-time.Hour), Since: due.Add(-time.Hour)}))
+		case f.Type.Kind() == reflect.Int:
+			v.SetInt(3)
+		case f.Type.Kind() == reflect.String:
+			v.SetString("major_complaint")
+		default:
+			t.Fatalf("Timer.%s is a %s: teach this test (and the layout) about it", f.Name, f.Type)
+		}
+		data, err := encodeTimer(timer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeTimer(timer.ID, 0, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(utc(got), utc(timer)) {
+			t.Errorf("Timer.%s lost: stored %+v, read %+v", f.Name, timer, got)
 		}
 	}
 }
