@@ -39,15 +39,15 @@ func (f *flakyTransfers) write(what string) (*workorder.Order, error) {
 	return &workorder.Order{}, nil
 }
 
-func (f *flakyTransfers) TransferPending(context.Context, string, time.Time) error { return nil }
-func (f *flakyTransfers) Transferred(_ context.Context, id, _, _ string) (*workorder.Order, error) {
-	return f.write("transferred " + id)
+func (f *flakyTransfers) TransferPending(context.Context, string, string, time.Time) error { return nil }
+func (f *flakyTransfers) Transferred(_ context.Context, id, callID, _, _ string) (*workorder.Order, error) {
+	return f.write("transferred " + id + " " + callID)
 }
-func (f *flakyTransfers) TransferFailed(_ context.Context, id, reason string) (*workorder.Order, error) {
-	return f.write("failed " + id + " " + reason)
+func (f *flakyTransfers) TransferFailed(_ context.Context, id, callID, reason string) (*workorder.Order, error) {
+	return f.write("failed " + id + " " + callID + " " + reason)
 }
-func (f *flakyTransfers) TransferAbandoned(_ context.Context, id, _, _ string) (*workorder.Order, error) {
-	return f.write("abandoned " + id)
+func (f *flakyTransfers) TransferAbandoned(_ context.Context, id, callID, _, _ string) (*workorder.Order, error) {
+	return f.write("abandoned " + id + " " + callID)
 }
 
 // A failed transfer's outcome (its call-back) survives Redis being down
@@ -58,14 +58,14 @@ func TestTransferOutcomeRetriedWhileStorageIsDown(t *testing.T) {
 	flaky := &flakyTransfers{fails: 3}
 	ts.transfers = flaky
 	o := &workorder.Order{ID: "WO-20261130-GD-0000100001"}
-	ts.recordTransfer(zerolog.Nop(), o, "sip:billing@acd", "bridge", transferRefused, workorder.TransferBusy)
-	if flaky.attempts != 4 || len(flaky.recorded) != 1 || flaky.recorded[0] != "failed "+o.ID+" busy" {
+	ts.recordTransfer(zerolog.Nop(), "call-1@host", o, "sip:billing@acd", "bridge", transferRefused, workorder.TransferBusy)
+	if flaky.attempts != 4 || len(flaky.recorded) != 1 || flaky.recorded[0] != "failed "+o.ID+" call-1@host busy" {
 		t.Errorf("attempts %d, recorded %v; want 4 and the failure once", flaky.attempts, flaky.recorded)
 	}
 
 	other := &flakyTransfers{err: errors.New("work order not found")}
 	ts.transfers = other
-	ts.recordTransfer(zerolog.Nop(), o, "sip:billing@acd", "bridge", transferAccepted, "")
+	ts.recordTransfer(zerolog.Nop(), "call-1@host", o, "sip:billing@acd", "bridge", transferAccepted, "")
 	if other.attempts != 1 {
 		t.Errorf("an error that is not storage's was tried %d times, want 1", other.attempts)
 	}

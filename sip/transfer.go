@@ -23,17 +23,22 @@ import (
 // Transfers records on the order how its call's transfer to an agent went
 // (DESIGN "Transfer"); *workorder.Service implements it. When Params.Orders
 // implements it too it is used unless Params.Transfers is set.
+//
+// Each method names the order (id) and the call (callID, its SIP Call-ID):
+// an order takes a call per contact (a complaint urged), and each call's
+// transfer has its own outcome, recorded once (workorder.ErrUnchanged for
+// a second report of it).
 type Transfers interface {
-	// TransferPending marks the transfer under way until deadline (a
-	// sweeper takes it as lost past it).
-	TransferPending(ctx context.Context, id string, deadline time.Time) error
+	// TransferPending marks the call's transfer under way until deadline
+	// (a sweeper takes it as lost past it).
+	TransferPending(ctx context.Context, id, callID string, deadline time.Time) error
 	// Transferred: the agent answered (bridge) or the final NOTIFY said 2xx
 	// (refer).
-	Transferred(ctx context.Context, id, target, mode string) (*workorder.Order, error)
+	Transferred(ctx context.Context, id, callID, target, mode string) (*workorder.Order, error)
 	// TransferFailed: flag, alert and call-back request.
-	TransferFailed(ctx context.Context, id, reason string) (*workorder.Order, error)
+	TransferFailed(ctx context.Context, id, callID, reason string) (*workorder.Order, error)
 	// TransferAbandoned: the caller hung up before an agent answered.
-	TransferAbandoned(ctx context.Context, id, target, mode string) (*workorder.Order, error)
+	TransferAbandoned(ctx context.Context, id, callID, target, mode string) (*workorder.Order, error)
 }
 
 // Transfer results, the label of hotlined_sip_transfers_total besides
@@ -57,13 +62,13 @@ func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, targ
 	log := c.log.With().Str("work_order", o.ID).Str("mode", mode).Str("to", target).Logger()
 	if s.transfers != nil {
 		rctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-		if err := s.transfers.TransferPending(rctx, o.ID, time.Now().Add(s.cfg.SIP.TransferTimeout.D()+pendingMargin)); err != nil {
+		if err := s.transfers.TransferPending(rctx, o.ID, c.id, time.Now().Add(s.cfg.SIP.TransferTimeout.D()+pendingMargin)); err != nil {
 			log.Warn().Err(err).Msg("pending transfer not marked: a crash now would go unnoticed")
 		}
 		cancel()
 	}
 	var result, reason string
-	answered := func() { s.recordTransfer(log, o, target, mode, transferAccepted, "") }
+	answered := func() { s.recordTransfer(log, c.id, o, target, mode, transferAccepted, "") }
 	if mode == configs.TransferRefer {
 		result, reason = s.refer(ctx, log, c, o, target)
 		if result == transferAccepted {
@@ -74,14 +79,14 @@ func (s *Server) transfer(ctx context.Context, c *call, o *workorder.Order, targ
 	}
 	s.metrics.transfers.WithLabelValues(result).Inc()
 	if result != transferAccepted {
-		s.recordTransfer(log, o, target, mode, result, reason)
+		s.recordTransfer(log, c.id, o, target, mode, result, reason)
 	}
 	return result == transferAccepted
 }
 
-// recordTransfer writes the outcome on the order, with a bounded context
-// of its own: the call may be gone already.
-func (s *Server) recordTransfer(log zerolog.Logger, o *workorder.Order, target, mode, result, reason string) {
+// recordTransfer writes the outcome of call callID's transfer on the
+// order, with a bounded context of its own: the call may be gone already.
+func (s *Server) recordTransfer(log zerolog.Logger, callID string, o *workorder.Order, target, mode, result, reason string) {
 	switch {
 	case reason == workorder.TransferCallerHungUp:
 		s.metrics.transferFailed.WithLabelValues(mode, reason).Inc()
@@ -101,11 +106,11 @@ func (s *Server) recordTransfer(log zerolog.Logger, o *workorder.Order, target, 
 		var err error
 		switch {
 		case result == transferAccepted:
-			_, err = s.transfers.Transferred(ctx, o.ID, target, mode)
+			_, err = s.transfers.Transferred(ctx, o.ID, callID, target, mode)
 		case reason == workorder.TransferCallerHungUp:
-			_, err = s.transfers.TransferAbandoned(ctx, o.ID, target, mode)
+			_, err = s.transfers.TransferAbandoned(ctx, o.ID, callID, target, mode)
 		default:
-			_, err = s.transfers.TransferFailed(ctx, o.ID, reason)
+			_, err = s.transfers.TransferFailed(ctx, o.ID, callID, reason)
 		}
 		return err
 	}

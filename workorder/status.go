@@ -62,6 +62,11 @@ type Change struct {
 	// before they existed.
 	NoteKey  string            `json:"note_key,omitempty"`
 	NoteArgs map[string]string `json:"note_args,omitempty"`
+	// CallID is the SIP Call-ID of the call a transfer entry is about
+	// (actions transfer, transfer_abandoned, and flag transfer_failed): an
+	// order takes a call per contact (urges), each with its own transfer.
+	// Absent on other entries and on those written before it existed.
+	CallID string `json:"call_id,omitempty"`
 }
 
 // StatusChange asks for an order to move to Status.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,24 +64,29 @@ type CallbackRequest struct {
 	ServiceNumber string    `json:"service_number,omitempty"`
 }
 
-// TransferFailed records on order id that its call could not reach an
-// agent, for reason (TransferBusy, TransferNoAnswer, ...): in one
-// transaction the transfer_failed flag, a history entry, the
-// hotline.workorder.updated event, a hotline.workorder.callback_requested
-// event on the order's topics with the number to call back (none when the
-// customer left no number), and the alert timer of StageTransferFailed
-// (due at once, severity warning). The order's pending mark goes. Errors:
-// ErrUnchanged when the order is flagged already (a second report of the
-// same failure: nothing is written), ErrNotFound.
-func (s *Service) TransferFailed(ctx context.Context, id, reason string) (*Order, error) {
+// TransferFailed records on order id that call callID (its SIP Call-ID)
+// could not reach an agent, for reason (TransferBusy, TransferNoAnswer,
+// ...): in one transaction the transfer_failed flag (set already when an
+// earlier call of the order failed too), a history entry naming the call,
+// the hotline.workorder.updated event, a
+// hotline.workorder.callback_requested event on the order's topics with
+// the number to call back (none when the customer left no number), and
+// the alert timer of StageTransferFailed (due at once, severity warning;
+// the order's nth failed call raises its nth alert, Timer.Run). The
+// call's pending mark goes. Errors: ErrUnchanged when the call's outcome
+// is recorded already (a second report of the same failure, or of a call
+// transferred: nothing is written; with no callID, when the order is
+// flagged already), ErrNotFound.
+func (s *Service) TransferFailed(ctx context.Context, id, callID, reason string) (*Order, error) {
 	now := s.now().In(s.loc)
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
-		if !o.SetFlag(configs.FlagTransferFailed) {
-			return Mutation{}, fmt.Errorf("%w: flagged %s", ErrUnchanged, configs.FlagTransferFailed)
+		flagged := !o.SetFlag(configs.FlagTransferFailed)
+		if callID == "" && flagged || callID != "" && transferOutcome(o, callID) {
+			return Mutation{}, fmt.Errorf("%w: the transfer's outcome is recorded", ErrUnchanged)
 		}
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "flag", To: configs.FlagTransferFailed}.
-			with(transferFailedNote(reason)))
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "flag", To: configs.FlagTransferFailed,
+			CallID: callID}.with(transferFailedNote(reason)))
 		evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
 		if err != nil {
 			return Mutation{}, err
@@ -93,73 +99,100 @@ func (s *Service) TransferFailed(ctx context.Context, id, reason string) (*Order
 		}
 		t := s.timer(o, StageTransferFailed, now)
 		t.Severity = escalation.SeverityWarning
+		if run := failedTransfers(o); run > 1 {
+			t.ID, t.Run = fmt.Sprintf("%s/%d", t.ID, run), run
+		}
 		m.AddTimers = []escalation.Timer{t}
 		return m, nil
 	})
 	if err != nil {
 		return o, err
 	}
-	s.log.Warn().Str("work_order", o.ID).Str("call_id", o.CallID).Str("reason", reason).
+	s.log.Warn().Str("work_order", o.ID).Str("call_id", callID).Str("reason", reason).
 		Str("number", Mask(callbackNumber(o))).Msg("transfer failed: call-back requested")
-	if err := s.store.clearTransferPending(ctx, id); err != nil {
+	if err := s.store.clearTransferPending(ctx, id, callID); err != nil {
 		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
 	}
 	return o, nil
 }
 
-// Transferred records on order id that its call reached an agent (the
-// target is the order's transfer already; target and mode go to the log), (bridge: the agent answered; refer: the final NOTIFY
-// said 2xx): a history entry (action transfer) and
-// hotline.workorder.updated in one transaction; the pending mark goes.
-// Errors: ErrNotFound.
-func (s *Service) Transferred(ctx context.Context, id, target, mode string) (*Order, error) {
+// Transferred records on order id that call callID reached an agent (the
+// target is the order's transfer already; target and mode go to the
+// log), (bridge: the agent answered; refer: the final NOTIFY said 2xx): a
+// history entry (action transfer, naming the call), no event; the call's
+// pending mark goes. Errors: ErrUnchanged when the call's outcome is
+// recorded already (a write retried after its reply was lost),
+// ErrNotFound.
+func (s *Service) Transferred(ctx context.Context, id, callID, target, mode string) (*Order, error) {
+	return s.transferEnded(ctx, id, callID, "transfer", func(log *zerolog.Event) {
+		log.Str("to", target).Str("mode", mode).Msg("transfer recorded")
+	})
+}
+
+// transferEnded writes the history entry action of call callID on order
+// id unless the call's outcome is recorded, then logs with done and
+// clears the call's pending mark.
+func (s *Service) transferEnded(ctx context.Context, id, callID, action string, done func(*zerolog.Event)) (*Order, error) {
 	now := s.now().In(s.loc)
 	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
+		if callID != "" && transferOutcome(o, callID) {
+			return Mutation{}, fmt.Errorf("%w: the transfer's outcome is recorded", ErrUnchanged)
+		}
 		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer"})
+		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: action, CallID: callID})
 		return Mutation{}, nil
 	})
 	if err != nil {
 		return o, err
 	}
-	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer recorded")
-	if err := s.store.clearTransferPending(ctx, id); err != nil {
+	done(s.log.Info().Str("work_order", id).Str("call_id", callID))
+	if err := s.store.clearTransferPending(ctx, id, callID); err != nil {
 		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
 	}
 	return o, nil
 }
 
-// TransferAbandoned records on order id that the caller hung up while the
-// transfer was under way (before an agent answered): a history entry
-// (action transfer_abandoned; target and mode go to the log), no flag, no event, no call-back (the
-// customer chose to leave); the pending mark goes. Errors: ErrNotFound.
-func (s *Service) TransferAbandoned(ctx context.Context, id, target, mode string) (*Order, error) {
-	now := s.now().In(s.loc)
-	o, err := s.store.Update(ctx, id, "", func(o *Order) (Mutation, error) {
-		o.UpdatedAt = now
-		o.History = append(o.History, Change{At: now, Actor: actorTransfer, Action: "transfer_abandoned"})
-		return Mutation{}, nil
+// TransferAbandoned records on order id that the caller of call callID
+// hung up while the transfer was under way (before an agent answered): a
+// history entry (action transfer_abandoned, naming the call; target and
+// mode go to the log), no flag, no event, no call-back (the customer
+// chose to leave); the call's pending mark goes. Errors: ErrUnchanged
+// when the call's outcome is recorded already, ErrNotFound.
+func (s *Service) TransferAbandoned(ctx context.Context, id, callID, target, mode string) (*Order, error) {
+	return s.transferEnded(ctx, id, callID, "transfer_abandoned", func(log *zerolog.Event) {
+		log.Str("to", target).Str("mode", mode).Msg("transfer abandoned by the caller")
 	})
-	if err != nil {
-		return o, err
-	}
-	s.log.Info().Str("work_order", id).Str("to", target).Str("mode", mode).Msg("transfer abandoned by the caller")
-	if err := s.store.clearTransferPending(ctx, id); err != nil {
-		s.log.Warn().Err(err).Str("work_order", id).Msg("pending transfer mark left to the sweeper")
-	}
-	return o, nil
 }
 
-// TransferPending marks order id's transfer as under way until deadline:
-// past it, with no outcome recorded (Transferred or TransferFailed), the
+// TransferPending marks the transfer of call callID (its SIP Call-ID) on
+// order id as under way until deadline: past it, with no outcome of the
+// call recorded (Transferred, TransferFailed, TransferAbandoned), the
 // TransferSweeper takes the call as lost. The SIP edge calls it before it
-// starts a transfer.
-func (s *Service) TransferPending(ctx context.Context, id string, deadline time.Time) error {
+// starts a transfer. Errors: Redis.
+func (s *Service) TransferPending(ctx context.Context, id, callID string, deadline time.Time) error {
 	shard := s.store.Shard(id)
-	if err := s.store.rdb.ZAdd(ctx, s.store.transfersKey(shard), redis.Z{Score: float64(deadline.UnixMilli()), Member: id}).Err(); err != nil {
+	if err := s.store.rdb.ZAdd(ctx, s.store.transfersKey(shard),
+		redis.Z{Score: float64(deadline.UnixMilli()), Member: pendingMember(id, callID)}).Err(); err != nil {
 		return fmt.Errorf("mark transfer pending %s: %w", id, err)
 	}
 	return nil
+}
+
+// pendingMember is the member of a pending transfer in its shard's sorted
+// set: the order id, a space and the call's id (ids hold no spaces, RFC
+// 3261 section 25.1 "word"); the order id alone when the call is unknown
+// (and in marks written before calls were told apart).
+func pendingMember(id, callID string) string {
+	if callID == "" {
+		return id
+	}
+	return id + " " + callID
+}
+
+// parsePending splits a pending member into its order and call ids.
+func parsePending(member string) (id, callID string) {
+	id, callID, _ = strings.Cut(member, " ")
+	return id, callID
 }
 
 // SweepTransfers treats every order whose transfer is past its pending
@@ -178,26 +211,27 @@ func (s *Service) SweepTransfers(ctx context.Context, limit int) (int, error) {
 			errs = append(errs, fmt.Errorf("read pending transfers: %w", err))
 			continue
 		}
-		for _, id := range ids {
+		for _, member := range ids {
+			id, callID := parsePending(member)
 			o, err := s.store.Get(ctx, id)
 			switch {
 			case errors.Is(err, ErrNotFound):
-				errs = append(errs, s.store.clearTransferPending(ctx, id))
+				errs = append(errs, s.store.clearTransferPending(ctx, id, callID))
 				continue
 			case err != nil:
 				errs = append(errs, err)
 				continue
 			}
-			if transferOutcome(o) {
-				errs = append(errs, s.store.clearTransferPending(ctx, id))
+			if transferOutcome(o, callID) {
+				errs = append(errs, s.store.clearTransferPending(ctx, id, callID))
 				continue
 			}
-			_, err = s.TransferFailed(ctx, id, TransferCallLost)
+			_, err = s.TransferFailed(ctx, id, callID, TransferCallLost)
 			switch {
 			case err == nil:
 				n++
 			case errors.Is(err, ErrUnchanged):
-				errs = append(errs, s.store.clearTransferPending(ctx, id))
+				errs = append(errs, s.store.clearTransferPending(ctx, id, callID))
 			default:
 				errs = append(errs, err)
 			}
@@ -206,17 +240,32 @@ func (s *Service) SweepTransfers(ctx context.Context, limit int) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// transferOutcome reports whether o records how its transfer ended.
-func transferOutcome(o *Order) bool {
-	if o.HasFlag(configs.FlagTransferFailed) {
+// transferOutcome reports whether o records how the transfer of call
+// callID ended; with no callID (a mark written before calls were told
+// apart), whether it records any transfer's outcome.
+func transferOutcome(o *Order, callID string) bool {
+	if callID == "" && o.HasFlag(configs.FlagTransferFailed) {
 		return true
 	}
 	for _, c := range o.History {
-		if c.Action == "transfer" || c.Action == "transfer_abandoned" {
+		outcome := c.Action == "transfer" || c.Action == "transfer_abandoned" ||
+			c.Action == "flag" && c.To == configs.FlagTransferFailed
+		if outcome && (callID == "" || c.CallID == callID) {
 			return true
 		}
 	}
 	return false
+}
+
+// failedTransfers counts the failed transfers o records.
+func failedTransfers(o *Order) int {
+	n := 0
+	for _, c := range o.History {
+		if c.Action == "flag" && c.To == configs.FlagTransferFailed {
+			n++
+		}
+	}
+	return n
 }
 
 // callbackNumber is the number to call o's customer back on: the caller,
@@ -250,8 +299,8 @@ func (s *Store) transfersKey(shard int) string {
 	return fmt.Sprintf("%s:{%d}:transfers:pending", s.prefix, shard)
 }
 
-func (s *Store) clearTransferPending(ctx context.Context, id string) error {
-	if err := s.rdb.ZRem(ctx, s.transfersKey(s.Shard(id)), id).Err(); err != nil {
+func (s *Store) clearTransferPending(ctx context.Context, id, callID string) error {
+	if err := s.rdb.ZRem(ctx, s.transfersKey(s.Shard(id)), pendingMember(id, callID)).Err(); err != nil {
 		return fmt.Errorf("clear pending transfer %s: %w", id, err)
 	}
 	return nil
