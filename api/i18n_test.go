@@ -278,7 +278,7 @@ func TestHistoryNote(t *testing.T) {
 			map[string]string{"hotline": "10000", "channel": "hotline", "status": "in_progress", "urges": "2", "call": "call-2", "description": "还是没退款"}),
 			"第2次催办：客户经热线电话（10000）再次联系（当时状态：处理中），通话 call-2：还是没退款",
 			"Urge 2: the customer contacted us again by Hotline call (10000) while the order was In progress, call call-2: 还是没退款"},
-		{sys(workorder.NoteKeyUrge, "contact on  while accepted (urge 1)", map[string]string{"channel": "web", "status": "accepted", "urges": "1"}),
+		{sys(workorder.NoteKeyUrge, "contact by web while accepted (urge 1)", map[string]string{"channel": "web", "status": "accepted", "urges": "1"}),
 			"第1次催办：客户经网厅再次联系（当时状态：已受理）",
 			"Urge 1: the customer contacted us again by Web while the order was Accepted"},
 		{sys(workorder.NoteKeyEscalated, "the customer took the problem to the appeal tier (12300): WO-20261110-GD-3960000001",

@@ -92,9 +92,15 @@ func noteArgs(kv ...string) map[string]string {
 	return m
 }
 
-// urgeNote: "contact on 10000 while accepted (urge 2), call c-1: still no signal".
+// urgeNote: "contact on 10000 while accepted (urge 2), call c-1: still no
+// signal"; a contact without a hotline says its channel: "contact by web
+// while accepted (urge 1)".
 func urgeNote(hotline, channel, status string, urges int, callID, description string) systemNote {
-	text := fmt.Sprintf("contact on %s while %s (urge %d)", hotline, status, urges)
+	via := "on " + hotline
+	if hotline == "" {
+		via = "by " + channel
+	}
+	text := fmt.Sprintf("contact %s while %s (urge %d)", via, status, urges)
 	if callID != "" {
 		text += ", call " + callID
 	}

@@ -19,7 +19,7 @@ func TestSystemNotes(t *testing.T) {
 			"contact on 10000 while in_progress (urge 2), call call-2: 还是没退款", NoteKeyUrge,
 			map[string]string{"hotline": "10000", "channel": "hotline", "status": "in_progress", "urges": "2", "call": "call-2", "description": "还是没退款"}},
 		{urgeNote("", "web", "accepted", 1, "", ""),
-			"contact on  while accepted (urge 1)", NoteKeyUrge,
+			"contact by web while accepted (urge 1)", NoteKeyUrge,
 			map[string]string{"channel": "web", "status": "accepted", "urges": "1"}},
 		{escalatedNote("appeal", "12300", "WO-20261110-GD-3960000001"),
 			"the customer took the problem to the appeal tier (12300): WO-20261110-GD-3960000001", NoteKeyEscalated,
