@@ -39,7 +39,9 @@ func (f *flakyTransfers) write(what string) (*workorder.Order, error) {
 	return &workorder.Order{}, nil
 }
 
-func (f *flakyTransfers) TransferPending(context.Context, string, string, time.Time) error { return nil }
+func (f *flakyTransfers) TransferPending(context.Context, string, string, time.Time) error {
+	return nil
+}
 func (f *flakyTransfers) Transferred(_ context.Context, id, callID, _, _ string) (*workorder.Order, error) {
 	return f.write("transferred " + id + " " + callID)
 }
