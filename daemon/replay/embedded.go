@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -71,13 +72,27 @@ func openEmbedded(ctx context.Context, p Params) (redis.UniversalClient, func(),
 		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
 	cmd.Stdout, cmd.Stderr = &output, &output
 	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
+	started, exited := make(chan error, 1), make(chan struct{})
+	go func() {
+		// The kernel kills the server when the thread that started it
+		// ends (dieWithParent), and the Go runtime ends a thread whose
+		// goroutine returns locked to it: start the server from a thread
+		// of its own that waits for it, so it lives until the server is
+		// gone (or the process is).
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
 		_ = os.RemoveAll(dir)
 		undo()
 		return nil, nil, fmt.Errorf("start embedded redis-server: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
 	stop := func() {
 		_ = rdb.Close()

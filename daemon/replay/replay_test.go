@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -238,6 +242,52 @@ func TestErrorsNameTheLine(t *testing.T) {
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %s:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestKilledReplayTakesItsServer: a replay killed outright (kill -9, a
+// crash) does not leave its redis-server running: the kernel kills it
+// with the thread that started it.
+func TestKilledReplayTakesItsServer(t *testing.T) {
+	if os.Getenv("REPLAY_HELPER_WAIT") != "" {
+		// The child: replay a timeline that never ends (stdin stays open).
+		_ = replay.Run(context.Background(), params(t), os.Stdin, io.Discard)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledReplayTakesItsServer$")
+	cmd.Env = append(os.Environ(), "REPLAY_HELPER_WAIT=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var server int
+	for deadline := time.Now().Add(10 * time.Second); server == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("the replay started no redis-server")
+		}
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(cmd.Process.Pid), "redis-server").Output()
+		if f := strings.Fields(string(out)); len(f) > 0 {
+			server, _ = strconv.Atoi(f[0])
+		}
+	}
+	// Go's runtime may end threads meanwhile: give it some work first.
+	_, _ = io.WriteString(stdin, `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"1","caller":"18912340001"}}`+"\n")
+	time.Sleep(200 * time.Millisecond)
+	if err := syscall.Kill(server, 0); err != nil {
+		t.Fatalf("the replay's redis-server %d is gone while the replay runs: %v", server, err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); syscall.Kill(server, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(server, syscall.SIGKILL)
+			t.Fatalf("redis-server %d still runs after its replay was killed", server)
 		}
 	}
 }
