@@ -29,22 +29,33 @@ func pair() (int, func(), error) {
 		return 0, nil, fmt.Errorf("affinity: set: %w", err)
 	}
 	procs := runtime.GOMAXPROCS(1)
-	// Twice: a thread started by one not yet moved takes the CPUs it had.
-	for range 2 {
-		setAll(&one)
-	}
+	setAll(&one)
 	return cpu, func() {
 		setAll(&all)
 		runtime.GOMAXPROCS(procs)
 	}, nil
 }
 
-// setAll sets the affinity of every thread of the process; a thread that
-// ended meanwhile is no error.
+// setAll sets the affinity of every thread of the process, again until a
+// pass finds none to change (a thread started meanwhile by one not yet
+// moved takes the CPUs it had), at most a few passes; a thread that ended
+// meanwhile is no error.
 func setAll(set *unix.CPUSet) {
-	tids, _ := readTasks()
-	for _, tid := range tids {
-		_ = unix.SchedSetaffinity(tid, set)
+	for range 5 {
+		tids, _ := readTasks()
+		changed := 0
+		for _, tid := range tids {
+			var cur unix.CPUSet
+			if err := unix.SchedGetaffinity(tid, &cur); err == nil && cur == *set {
+				continue
+			}
+			if unix.SchedSetaffinity(tid, set) == nil {
+				changed++
+			}
+		}
+		if changed == 0 {
+			return
+		}
 	}
 }
 
