@@ -463,8 +463,7 @@ func (d *Daemon) startRedis(ctx context.Context) error {
 		// on a cluster).
 		PoolSize: d.cfg.Redis.Shards + 32,
 	}
-	goRedisLog.use(d.log)
-	setGoRedisLog.Do(func() { redis.SetLogger(goRedisLog) })
+	RouteGoRedisLog(d.log)
 	d.rdb = newRedisClient(d.cfg.Redis.Mode(), opts)
 	d.onShutdown("redis client", func(context.Context) error { return d.rdb.Close() })
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/hotlined/hotlined/internal/phone"
@@ -66,3 +67,12 @@ var (
 	goRedisLog    = newRedisLog(zerolog.Nop())
 	setGoRedisLog sync.Once
 )
+
+// RouteGoRedisLog makes log the target of go-redis's own log lines, in
+// this process, from now on: at warn, phone numbers masked, at most one a
+// second (the daemon does this when it starts; hotlined replay, which
+// has no daemon, calls it itself).
+func RouteGoRedisLog(log zerolog.Logger) {
+	goRedisLog.use(log)
+	setGoRedisLog.Do(func() { redis.SetLogger(goRedisLog) })
+}

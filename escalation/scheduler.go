@@ -375,10 +375,10 @@ func (s *Scheduler) Tick(ctx context.Context) {
 // shard's earliest timer left by its last claim (its own leases included),
 // lowered by the next steps of the timers it fired and by every timer this
 // process wrote through its Store since (Add, Recompute); false when it
-// knows of none, and the zero time before the first Tick. When no other
-// process writes timers (hotlined replay, where Store.NextDue at every
-// step would cost a round trip) it is never later than the store's
-// earliest timer; it may be earlier (a timer cancelled since, the lease
+// knows of none; before the first Tick, the Unix epoch (a Tick at once
+// learns the truth). When no other process writes timers (hotlined
+// replay, where Store.NextDue at every step would cost a round trip) it
+// is never later than the store's earliest timer; it may be earlier (a timer cancelled since, the lease
 // end of one it fired), and a Tick there fires nothing and learns the
 // truth. Blind to timers other processes wrote: read Store.NextDue then.
 func (s *Scheduler) NextKnown() (time.Time, bool) {

@@ -70,9 +70,11 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := bufio.NewWriterSize(stdout, 64<<10)
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Logger()
+	daemon.RouteGoRedisLog(log) // not go-redis's plain-text lines on stderr
 	err = replay.Run(ctx, replay.Params{Config: cfg, Rules: files.Rules, Policies: files.Policies,
 		RedisAddr: *redisAddr, Force: *force, Embedded: *embedded, NoPair: !*pair, Format: *format,
-		Logger: zerolog.New(stderr).Level(level).With().Timestamp().Logger()}, in, out)
+		Logger: log}, in, out)
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = ferr
 	}

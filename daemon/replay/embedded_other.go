@@ -4,5 +4,5 @@ package replay
 
 import "os/exec"
 
-// dieWithParent: only Linux can tie a child's life to its parent's.
-func dieWithParent(*exec.Cmd) {}
+// ownServer: only Linux can tie a child's life to its parent's.
+func ownServer(*exec.Cmd) {}

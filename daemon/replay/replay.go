@@ -11,9 +11,9 @@
 //
 // Time reaches the rules only through the injected clock and reaches Redis
 // only as script arguments; the clock jumps from one line to the next,
-// stopping at every timer's due time (escalation.Store.NextDue) to run
-// one Scheduler.Tick, and at every resolved order's archive time to run
-// the sweeper's Service.ArchiveDue.
+// stopping at every timer's due time (escalation.Scheduler.NextKnown) to
+// run one Scheduler.Tick, and at every resolved order's archive time to
+// run the sweeper's Service.ArchiveDue.
 package replay
 
 import (
@@ -101,11 +101,19 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 	}
 	cfg := *p.Config
 	cfg.Redis.Shards = 1
-	rdb, stop, err := openRedis(ctx, &cfg, p)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rdb, stop, err := openRedis(ctx, &cfg, p, cancel)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	defer func() {
+		// The replay's own server gone: say so, whatever the line met.
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrServerExited) && !errors.Is(err, ErrServerExited) {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
+	}()
 
 	r := &run{cfg: &cfg, rdb: rdb, log: p.Logger.With().Str("component", "replay").Logger(),
 		labels: map[string]string{}, labelOf: map[string]label{}}
@@ -203,11 +211,12 @@ type label struct {
 }
 
 // openRedis connects to p.RedisAddr, refusing one with hotlined keys
-// unless p.Force, or starts the replay's own Redis (openEmbedded); stop
-// closes what it opened.
-func openRedis(ctx context.Context, cfg *configs.Config, p Params) (redis.UniversalClient, func(), error) {
+// unless p.Force, or starts the replay's own Redis (openEmbedded, which
+// calls lost if its server exits before stop); stop closes what it
+// opened.
+func openRedis(ctx context.Context, cfg *configs.Config, p Params, lost func(error)) (redis.UniversalClient, func(), error) {
 	if p.RedisAddr == "" {
-		return openEmbedded(ctx, p)
+		return openEmbedded(ctx, p, lost)
 	}
 	tlsCfg, err := cfg.Redis.TLS.Config()
 	if err != nil {
@@ -257,7 +266,7 @@ func (r *run) advance(ctx context.Context, target time.Time) error {
 	// learns it from each round and from every timer this process writes
 	// (Scheduler.NextKnown; nothing else writes timers here), a round
 	// trip less for every line. Before the first round it knows nothing
-	// and says so with the zero time: a round at once.
+	// and says 1970 (every shard's earliest starts at 0): a round at once.
 	due, ok := r.sched.NextKnown()
 	ticks := 0
 	for {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -132,9 +133,10 @@ func TestSameTimelineSameBytes(t *testing.T) {
 }
 
 // TestEmbeddedRedis: the replay's own Redis is the redis-server on PATH
-// by default, miniredis without one, and a clear error when the server
-// is asked for and missing or the kind is unknown; the server is gone
-// when the replay ends.
+// by default, miniredis without one or when it cannot start, and a clear
+// error when the server is asked for and missing or failing, or the kind
+// is unknown; the server is gone when the replay ends; a TMPDIR too long
+// for a unix socket moves the socket to /tmp.
 func TestEmbeddedRedis(t *testing.T) {
 	const tl = `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"1","caller":"18912340001"}}`
 	run := func(embedded string) (string, error) {
@@ -144,19 +146,39 @@ func TestEmbeddedRedis(t *testing.T) {
 		err := replay.Run(context.Background(), p, strings.NewReader(tl), &out)
 		return out.String(), err
 	}
-	servers := func() int {
-		out, _ := exec.Command("pgrep", "-f", "hotlined-replay-.*/redis.sock").Output()
-		return len(strings.Fields(string(out)))
+	servers := func() string { // this process's redis-server children
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid()), "redis-server").Output()
+		return strings.TrimSpace(string(out))
 	}
-	before := servers()
+	long := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.Mkdir(long, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
 	if out, err := run(""); err != nil || !strings.Contains(out, "hotline.workorder.created") {
-		t.Fatalf("default: %v\n%s", err, out)
+		t.Fatalf("default, TMPDIR of %d bytes: %v\n%s", len(long), err, out)
 	}
-	if n := servers(); n != before {
-		t.Errorf("%d redis-servers of replays left running, %d before", n, before)
+	if left := servers(); left != "" {
+		t.Errorf("redis-servers %s left running", left)
+	}
+	if entries, _ := os.ReadDir(long); len(entries) != 0 {
+		t.Errorf("left in TMPDIR: %v", entries)
 	}
 	if _, err := run("valkey"); err == nil || !strings.Contains(err.Error(), `embedded "valkey": want auto, redis-server or miniredis`) {
 		t.Errorf("unknown kind: %v", err)
+	}
+	// A redis-server that cannot start: auto gives way to miniredis, a
+	// server asked for is an error that says what the server said.
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "redis-server"), []byte("#!/bin/sh\necho 'FATAL: no memory for you' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":/usr/bin:/bin")
+	if out, err := run(replay.EmbeddedAuto); err != nil || !strings.Contains(out, "hotline.workorder.created") {
+		t.Fatalf("auto with a failing redis-server: %v\n%s", err, out)
+	}
+	if _, err := run(replay.EmbeddedServer); !errors.Is(err, replay.ErrServerExited) || !strings.Contains(err.Error(), "no memory for you") {
+		t.Errorf("a failing redis-server asked for: %v", err)
 	}
 	t.Setenv("PATH", t.TempDir())
 	if out, err := run(replay.EmbeddedAuto); err != nil || !strings.Contains(out, "hotline.workorder.created") {
@@ -164,6 +186,47 @@ func TestEmbeddedRedis(t *testing.T) {
 	}
 	if _, err := run(replay.EmbeddedServer); err == nil || !strings.Contains(err.Error(), "embedded redis-server:") {
 		t.Errorf("redis-server asked for and not on PATH: %v", err)
+	}
+}
+
+// TestReplayWhoseServerDies: the replay's own redis-server killed while it
+// runs stops the replay with an error that says so.
+func TestReplayWhoseServerDies(t *testing.T) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- replay.Run(context.Background(), params(t), pr, io.Discard) }()
+	line := `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"1","caller":"1891234%04d"}}` + "\n"
+	if _, err := fmt.Fprintf(pw, line, 1); err != nil {
+		t.Fatal(err)
+	}
+	var server int
+	for deadline := time.Now().Add(10 * time.Second); server == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay started no redis-server")
+		}
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid()), "redis-server").Output()
+		if f := strings.Fields(string(out)); len(f) > 0 {
+			server, _ = strconv.Atoi(f[0])
+		}
+	}
+	if err := syscall.Kill(server, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // lines until the replay stops taking them
+		for i := 2; ; i++ {
+			if _, err := fmt.Fprintf(pw, line, i); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		_ = pr.Close()
+		if !errors.Is(err, replay.ErrServerExited) {
+			t.Fatalf("err = %v, want one wrapping ErrServerExited", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the replay goes on without its server")
 	}
 }
 
