@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +102,11 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 	}
 	cfg := *p.Config
 	cfg.Redis.Shards = 1
+	w, err := newWriter(p.Format, out, cfg.Location)
+	if err != nil {
+		return err
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rdb, stop, err := openRedis(ctx, &cfg, p, cancel)
@@ -108,15 +114,35 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		return err
 	}
 	defer stop()
+	line := 0 // the timeline's line being replayed
 	defer func() {
-		// The replay's own server gone: say so, whatever the line met.
-		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrServerExited) && !errors.Is(err, ErrServerExited) {
+		switch cause := context.Cause(ctx); {
+		case err == nil:
+		case errors.Is(cause, ErrServerExited) && !errors.Is(err, ErrServerExited):
+			// The replay's own server gone: say so, whatever the line met.
 			err = fmt.Errorf("%w (%w)", err, cause)
+		case parent.Err() != nil:
+			// Interrupted: whatever the line met on the way out (a
+			// cancelled call, timers that could not fire) is not the
+			// news.
+			err = &LineError{Line: line, Err: fmt.Errorf("interrupted: %w", parent.Err())}
 		}
 	}()
 
 	r := &run{cfg: &cfg, rdb: rdb, log: p.Logger.With().Str("component", "replay").Logger(),
-		labels: map[string]string{}, labelOf: map[string]label{}}
+		labels: map[string]string{}, labelOf: map[string]label{}, out: w}
+	// The contacts' call ids (the call key remembers what became of a
+	// call) are this run's own when an earlier replay left its calls in
+	// this Redis (-force): replay-line-N on the first, replay-K-line-N on
+	// the K-th, so line N never takes the order of an earlier run's line N.
+	runs, err := rdb.Incr(ctx, cfg.Redis.Prefix+":replay:runs").Result()
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	r.callPrefix = "replay-line-"
+	if runs > 1 {
+		r.callPrefix = fmt.Sprintf("replay-%d-line-", runs)
+	}
 	clock := func() time.Time { return r.now.In(cfg.Location) } // event times in the operator's zone, as the daemon's
 	r.outbox = queue.NewOutbox(cfg.Redis.Prefix, 1)
 	r.timers = escalation.NewStore(rdb, cfg.Redis.Prefix, 1, r.outbox,
@@ -137,10 +163,6 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 	})
 	r.ivrOptions = ivr.Options{FirstDigitTimeout: cfg.SIP.IVR.FirstDigitTimeout.D(), InterDigitTimeout: cfg.SIP.IVR.InterDigitTimeout.D(),
 		MaxRetries: cfg.SIP.IVR.MaxRetries, MaxDuration: cfg.SIP.IVR.MaxDuration.D()}
-	r.out, err = newWriter(p.Format, out, cfg.Location)
-	if err != nil {
-		return err
-	}
 
 	tl := newReader(in)
 	for {
@@ -151,6 +173,7 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		if err != nil {
 			return err
 		}
+		line = s.Line
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
@@ -192,6 +215,7 @@ type run struct {
 	ivrOptions ivr.Options
 	out        writer
 	steps      int
+	callPrefix string // of the call ids of contacts without one (Run)
 
 	// labels maps a label to its order id, in the order labels came.
 	labels     map[string]string
@@ -280,8 +304,11 @@ func (r *run) advance(ctx context.Context, target time.Time) error {
 		if at.After(r.now) {
 			r.now, ticks = at, 0
 		}
+		if err := ctx.Err(); err != nil {
+			return err // the scheduler does not say its calls failed: stop here
+		}
 		if ticks++; ticks > maxTicksAtOnce {
-			return fmt.Errorf("timers due at %s do not fire", r.now.Format(time.RFC3339Nano))
+			return fmt.Errorf("timers due at %s do not fire", r.now.In(r.cfg.Location).Format(time.RFC3339Nano))
 		}
 		swept := false
 		for len(r.archiveAt) > 0 && !r.archiveAt[0].After(r.now) {
@@ -499,7 +526,7 @@ func (r *run) call(c *contactStep, line int) (workorder.Intake, error) {
 	}
 	callID := c.CallID
 	if callID == "" {
-		callID = fmt.Sprintf("replay-line-%d", line)
+		callID = r.callPrefix + strconv.Itoa(line)
 	}
 	l := *leaf
 	l.Transfer, _ = r.cfg.Transfer(&l) // the order records where the call would go, as the SIP edge does

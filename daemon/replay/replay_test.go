@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -189,6 +190,28 @@ func TestEmbeddedRedis(t *testing.T) {
 	}
 }
 
+// TestInterruptedReplay: a replay stopped by its caller (Ctrl-C) says it
+// was interrupted, at which line, whatever call the stop cut short.
+func TestInterruptedReplay(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- replay.Run(ctx, params(t), pr, io.Discard) }()
+	for i := 1; i <= 3; i++ {
+		if _, err := fmt.Fprintf(pw, `{"at":"2026-11-02T10:00:00+08:00","contact":{"hotline":"10000","ivr_path":"41","caller":"1891234%04d"}}`+"\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	go func() { _, _ = io.WriteString(pw, `{"at":"2026-11-03T10:00:00+08:00","until":"2026-11-03T10:00:00+08:00"}`+"\n") }()
+	err := <-done
+	_ = pr.Close()
+	var le *replay.LineError
+	if !errors.As(err, &le) || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || le.Line < 3 {
+		t.Fatalf("err = %v, want an interruption at line 3 or after", err)
+	}
+}
+
 // TestReplayWhoseServerDies: the replay's own redis-server killed while it
 // runs stops the replay with an error that says so.
 func TestReplayWhoseServerDies(t *testing.T) {
@@ -250,6 +273,51 @@ func TestRefusesARedisWithHotlinedKeys(t *testing.T) {
 	if !bytes.Contains(out.Bytes(), []byte(`"type":"hotline.workorder.created"`)) {
 		t.Fatalf("with Force, no order:\n%s", out.String())
 	}
+}
+
+// TestForceOnAnEarlierReplay: a timeline replayed with -force into a Redis
+// where an earlier replay left its orders keeps its contacts apart from
+// the earlier ones of other customers: each label's order is what a
+// fresh replay makes of it (its call is this run's, not the earlier
+// run's line of the same number, which the call key would answer with).
+func TestForceOnAnEarlierReplay(t *testing.T) {
+	p := params(t)
+	fresh := finals(t, replayFile(t, p, "testdata/repeat_day30.jsonl"))
+	p.RedisAddr = testenv.StartRedis(t).Addr
+	replayFile(t, p, "testdata/group_same_day.jsonl") // other customers, the same line numbers
+	p.Force = true
+	second := replayFile(t, p, "testdata/repeat_day30.jsonl")
+	got := finals(t, second)
+	if len(got) != len(fresh) {
+		t.Fatalf("labels %v, a fresh replay's %v", got, fresh)
+	}
+	for label, want := range fresh {
+		if got[label] != want {
+			t.Errorf("%s: %s, in a fresh replay %s", label, got[label], want)
+		}
+	}
+	if !bytes.Contains(second, []byte(`"call_id":"replay-2-line-`)) {
+		t.Error("the second replay's calls are not its own")
+	}
+}
+
+// finals are the caller, class and status of each label's final order.
+func finals(t *testing.T, out []byte) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for l := range bytes.Lines(out) {
+		var f struct {
+			Label string
+			Final *struct{ Caller, Class, Status string }
+		}
+		if err := json.Unmarshal(l, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Final != nil {
+			m[f.Label] = f.Final.Caller + " " + f.Final.Class + " " + f.Final.Status
+		}
+	}
+	return m
 }
 
 // TestErrorsNameTheLine: malformed or impossible lines stop the replay
