@@ -203,7 +203,9 @@ func TestInterruptedReplay(t *testing.T) {
 		}
 	}
 	cancel()
-	go func() { _, _ = io.WriteString(pw, `{"at":"2026-11-03T10:00:00+08:00","until":"2026-11-03T10:00:00+08:00"}`+"\n") }()
+	go func() {
+		_, _ = io.WriteString(pw, `{"at":"2026-11-03T10:00:00+08:00","until":"2026-11-03T10:00:00+08:00"}`+"\n")
+	}()
 	err := <-done
 	_ = pr.Close()
 	var le *replay.LineError
