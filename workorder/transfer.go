@@ -31,6 +31,10 @@ import (
 // at once: a supervisor has the customer called back.
 const StageTransferFailed = "transfer_failed"
 
+// AlertStages are the stages of the alerts the work-order service raises
+// itself, besides those of the SLA policies (escalation.Policy.Stages).
+var AlertStages = []string{StageReportEscalationRisk, StageSetProvince, StageTransferFailed, StageGroupSuspected}
+
 // Why a transfer failed: the reason of TransferFailed, in the history and
 // the call-back event. The SIP edge may give others (e.g. "refused_603").
 const (

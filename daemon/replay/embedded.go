@@ -65,7 +65,11 @@ func openEmbedded(ctx context.Context, p Params, lost func(error)) (redis.Univer
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	log.Info().Str("embedded", EmbeddedMemory).Msg("replaying into miniredis in this process (slow for volume; redis-server on PATH is used when there)")
+	ev := log.Info()
+	if p.Embedded != EmbeddedMemory && server == "" {
+		ev = log.Warn() // auto without a redis-server: say why it is slow
+	}
+	ev.Str("embedded", EmbeddedMemory).Msg("replaying into miniredis in this process (slow for volume; redis-server on PATH is used when there)")
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
 }

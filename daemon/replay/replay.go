@@ -47,8 +47,8 @@ type Params struct {
 	// Rules, Policies: the data files of the config (daemon.LoadFiles).
 	Rules    *classifier.Rules
 	Policies *escalation.Policies
-	// RedisAddr names a Redis (host:port, or the path of a unix socket) to
-	// replay into; empty starts one of the replay's own (Embedded). A Redis
+	// RedisAddr names a Redis (host:port, or the path of a unix socket:
+	// any address without a colon) to replay into; empty starts one of the replay's own (Embedded). A Redis
 	// holding keys under the config's prefix is refused unless Force.
 	RedisAddr string
 	Force     bool
@@ -129,8 +129,15 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		}
 	}()
 
+	// The rules' components log as in the daemon (a group complaint
+	// raised is a warning there); here their news is the output: they
+	// speak from info down, or for errors.
+	rulesLog := p.Logger
+	if p.Logger.GetLevel() >= zerolog.WarnLevel {
+		rulesLog = p.Logger.Level(max(p.Logger.GetLevel(), zerolog.ErrorLevel))
+	}
 	r := &run{cfg: &cfg, rdb: rdb, log: p.Logger.With().Str("component", "replay").Logger(),
-		labels: map[string]string{}, labelOf: map[string]label{}, out: w}
+		labels: map[string]string{}, labelOf: map[string]label{}, out: w, policies: p.Policies}
 	// The contacts' call ids (the call key remembers what became of a
 	// call) are this run's own when an earlier replay left its calls in
 	// this Redis (-force): replay-line-N on the first, replay-K-line-N on
@@ -148,7 +155,7 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 	r.timers = escalation.NewStore(rdb, cfg.Redis.Prefix, 1, r.outbox,
 		escalation.WithAlertEvents(cfg.Kafka.Source, cfg.Kafka.AlertsTopic))
 	r.sched, err = escalation.NewScheduler(escalation.SchedulerParams{
-		Store: r.timers, Logger: p.Logger, Interval: cfg.Escalation.PollInterval.D(), Lease: cfg.Escalation.Lease.D(),
+		Store: r.timers, Logger: rulesLog, Interval: cfg.Escalation.PollInterval.D(), Lease: cfg.Escalation.Lease.D(),
 		Source: cfg.Kafka.Source, AlertsTopic: cfg.Kafka.AlertsTopic, Policies: p.Policies, Now: clock,
 	})
 	if err != nil {
@@ -158,7 +165,7 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 	r.svc = workorder.NewService(workorder.ServiceParams{
 		Store:  workorder.NewStore(rdb, cfg.Redis.Prefix, 1, r.outbox, r.timers),
 		Router: queue.NewRouter(cfg.Kafka.Routes), Config: &cfg, Rules: p.Rules, Policies: p.Policies,
-		Now: clock, Logger: p.Logger, Registerer: prometheus.NewRegistry(),
+		Now: clock, Logger: rulesLog, Registerer: prometheus.NewRegistry(),
 		EventID: func() string { seq++; return fmt.Sprintf("replay-%08d", seq) },
 	})
 	r.ivrOptions = ivr.Options{FirstDigitTimeout: cfg.SIP.IVR.FirstDigitTimeout.D(), InterDigitTimeout: cfg.SIP.IVR.InterDigitTimeout.D(),
@@ -213,6 +220,7 @@ type run struct {
 	sched      *escalation.Scheduler
 	outbox     *queue.Outbox
 	ivrOptions ivr.Options
+	policies   *escalation.Policies
 	out        writer
 	steps      int
 	callPrefix string // of the call ids of contacts without one (Run)
@@ -247,7 +255,7 @@ func openRedis(ctx context.Context, cfg *configs.Config, p Params, lost func(err
 		return nil, nil, fmt.Errorf("redis tls: %w", err)
 	}
 	network := "tcp"
-	if strings.HasPrefix(p.RedisAddr, "/") {
+	if !strings.Contains(p.RedisAddr, ":") { // a path, relative ones too: host:port has its colon
 		network = "unix"
 	}
 	rdb := redis.NewClient(&redis.Options{Network: network, Addr: p.RedisAddr, DB: cfg.Redis.DB, TLSConfig: tlsCfg,
@@ -648,6 +656,9 @@ func (r *run) ack(ctx context.Context, s step) error {
 	if c.Stage == "" {
 		return errors.New("ack: stage: required")
 	}
+	if stages := r.alertStages(); !slices.Contains(stages, c.Stage) {
+		return fmt.Errorf("ack: stage %q: no policy or rule raises alerts at it (stages: %s)", c.Stage, strings.Join(stages, ", "))
+	}
 	// The open alerts are known from the events: read the outbox first.
 	if err := r.drain(ctx); err != nil {
 		return err
@@ -667,6 +678,27 @@ func (r *run) ack(ctx context.Context, s step) error {
 		return r.skip(ctx, s, fmt.Sprintf("ack: %s (%s) has no open alert at stage %s", c.Order, id, c.Stage))
 	}
 	return nil
+}
+
+// alertStages are the stages alerts are raised at under these rules: the
+// policies', the config's deadlines' (the form before policies) and the
+// work-order service's own, sorted.
+func (r *run) alertStages() []string {
+	stages := slices.Clone(workorder.AlertStages)
+	if r.policies != nil {
+		for _, pol := range r.policies.List() {
+			for _, st := range pol.Stages {
+				stages = append(stages, st.Name)
+			}
+		}
+	}
+	for _, byStage := range r.cfg.Escalation.Deadlines { // the form before policies
+		for stage := range byStage {
+			stages = append(stages, stage)
+		}
+	}
+	slices.Sort(stages)
+	return slices.Compact(stages)
 }
 
 // skip reports a line that does not apply to the state the rules made.

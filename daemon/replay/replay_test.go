@@ -347,6 +347,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"label twice", c1 + "\n" + strings.Replace(c1, "18912340001", "18912340002", 1), `line 2: label "C1": used before`},
 		{"followup before resolved", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","followup":{"order":"C1","result":"satisfied"}}`,
 			"the order is not resolved"},
+		{"ack of a stage no rule has", c1 + "\n" + `{"at":"2026-11-02T10:00:00+08:00","ack":{"order":"C1","stage":"reponse"}}`,
+			`line 2: ack: stage "reponse": no policy or rule raises alerts at it (stages: `},
 		{"appeal without regulator_transfer", `{"at":"2026-11-02T10:00:00+08:00","contact":{"channel":"web","tier":"appeal","category":"complaint","subcategory":"billing","appeal":{"authority":"GD CA","case_number":"1","received_at":"2026-11-01T10:00:00+08:00","deadline":"2026-11-10T10:00:00+08:00"}}}`,
 			"line 1: contact: appeal: only with channel regulator_transfer"},
 	} {
@@ -357,6 +359,11 @@ func TestErrorsNameTheLine(t *testing.T) {
 				t.Fatalf("err = %v, want a *LineError containing %q", err, tc.want)
 			}
 		})
+	}
+
+	// A UTF-8 byte order mark before the first line is no error.
+	if err := replay.Run(context.Background(), params(t), strings.NewReader("\xef\xbb\xbf"+c1), &bytes.Buffer{}); err != nil {
+		t.Errorf("a timeline with a byte order mark: %v", err)
 	}
 
 	// An ack with no open alert and a confirmation without an incident do
