@@ -45,6 +45,13 @@ const StageGroupSuspected = "group_suspected"
 func (s *Service) incidentEvent(inc *Incident, state string) (queue.Event, error) {
 	snap := *inc
 	snap.State, snap.Verified = state, state == classifier.IncidentConfirmed && inc.Rule != classifier.RuleBatch
+	// Times in the operator's zone, as in the orders' events (Redis keeps
+	// them as unix ms).
+	snap.RaisedAt, snap.End = snap.RaisedAt.In(s.loc), snap.End.In(s.loc)
+	if snap.DecidedAt != nil {
+		at := snap.DecidedAt.In(s.loc)
+		snap.DecidedAt = &at
+	}
 	data, err := json.Marshal(&snap)
 	if err != nil {
 		return queue.Event{}, fmt.Errorf("encode incident: %w", err)
