@@ -326,6 +326,7 @@ var uiMessages = []uiMessage{
 	{"Transfer to an agent failed: %s", "转接坐席失败：%s", ""},
 	{"Archived automatically: the follow-up period ended without a reopen", "回访期已过且未重开，系统自动归档", ""},
 	{"Follow-up: %s", "回访结果：%s", ""},
+	{"No longer resolved at the first contact: repeat complaint %s", "重复投诉 %s 到达，不再计为一次解决", ""},
 
 	// The board.
 	{"Operations board", "运营看板", ""},
@@ -739,6 +740,10 @@ func (l *locale) HistoryNote(c workorder.Change) string {
 	case workorder.NoteKeyFollowup:
 		if has("result") {
 			return withText(l.T("Follow-up: %s", l.Followup(a["result"])), a["reason"])
+		}
+	case workorder.NoteKeyFCRTakenBack:
+		if has("repeat") {
+			return l.T("No longer resolved at the first contact: repeat complaint %s", a["repeat"])
 		}
 	}
 	return c.Note

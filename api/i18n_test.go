@@ -315,6 +315,9 @@ func TestHistoryNote(t *testing.T) {
 			"回访结果：满意", "Follow-up: Satisfied"},
 		{sys(workorder.NoteKeyFollowup, "follow-up: unsatisfied: 退款少了20元", map[string]string{"result": "unsatisfied", "reason": "退款少了20元"}),
 			"回访结果：不满意：退款少了20元", "Follow-up: Unsatisfied: 退款少了20元"},
+		{sys(workorder.NoteKeyFCRTakenBack, "no longer resolved at the first contact: repeat complaint WO-20261205-GD-8639900001",
+			map[string]string{"repeat": "WO-20261205-GD-8639900001"}),
+			"重复投诉 WO-20261205-GD-8639900001 到达，不再计为一次解决", "No longer resolved at the first contact: repeat complaint WO-20261205-GD-8639900001"},
 		// People's notes, as typed.
 		{workorder.Change{Action: "status", Note: "客户同意退费 50%s"}, "客户同意退费 50%s", "客户同意退费 50%s"},
 		{workorder.Change{Action: "class", Note: "media, 记者"}, "media, 记者", "media, 记者"},

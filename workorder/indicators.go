@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hotlined/hotlined/configs"
+	"github.com/hotlined/hotlined/queue"
 )
 
 // Indicators (DOMAIN.md "Follow-up, satisfaction and indicators", 003
@@ -132,7 +133,9 @@ func firstContactResolved(o *Order) bool {
 
 // takeBackFCR un-counts the first-contact resolution of the archived order
 // a repeat complaint relates to (the problem came back within the window),
-// once.
+// once: the order says so in its history (NoteKeyFCRTakenBack) and with a
+// hotline.workorder.updated event, so consumers holding the order see its
+// first_contact_resolved go false.
 func (s *Service) takeBackFCR(ctx context.Context, repeat *Order) {
 	for _, id := range repeat.Related {
 		var day time.Time
@@ -140,9 +143,17 @@ func (s *Service) takeBackFCR(ctx context.Context, repeat *Order) {
 			if !o.FirstContactResolved {
 				return Mutation{}, errNoChange
 			}
+			day = closedAt(o) // before the history grows: the day it was closed
+			now := s.now().In(s.loc)
 			o.FirstContactResolved = false
-			day = closedAt(o)
-			return Mutation{}, nil
+			o.UpdatedAt = now
+			o.History = append(o.History, Change{At: now, Actor: "classifier", Action: "fcr_taken_back"}.
+				with(fcrTakenBackNote(repeat.ID)))
+			evs, err := s.events(queue.TypeWorkOrderUpdated, o, now)
+			if err != nil {
+				return Mutation{}, err
+			}
+			return Mutation{Events: evs}, nil
 		})
 		if err == nil {
 			s.counts(ctx, prev, day, map[string]int64{indFCR: -1})

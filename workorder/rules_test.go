@@ -1,6 +1,7 @@
 package workorder_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1865,14 +1866,28 @@ func TestIndicatorArithmetic(t *testing.T) {
 			t.Errorf("total %s = %v, want %v (%v)", k, got, want, total.Rates)
 		}
 	}
-	// A repeat of a within 30 days takes its first-contact resolution back.
+	// A repeat of a within 30 days takes its first-contact resolution back,
+	// and says so: a history entry and an updated event of the earlier
+	// order (a consumer holding it sees first_contact_resolved go false).
 	e.clock.Add(24 * time.Hour)
-	if o := e.submit(intake("province", "18900000001", complaintNetwork)).Order; o.Class != "repeat_complaint" {
-		t.Fatalf("repeat: %s", o.Class)
+	repeat := e.submit(intake("province", "18900000001", complaintNetwork)).Order
+	if repeat.Class != "repeat_complaint" || len(repeat.Related) != 1 {
+		t.Fatalf("repeat: %s related %v", repeat.Class, repeat.Related)
 	}
 	rows, _ = e.svc.Indicators(ctx, "GD", day, day)
 	if got := rows[0].Counts["fcr"]; got != 0 {
 		t.Errorf("fcr after the repeat: %d", got)
+	}
+	earlier := e.get(repeat.Related[0])
+	last := earlier.History[len(earlier.History)-1]
+	if earlier.FirstContactResolved || last.Action != "fcr_taken_back" || last.NoteKey != workorder.NoteKeyFCRTakenBack ||
+		last.NoteArgs["repeat"] != repeat.ID {
+		t.Errorf("earlier order: fcr %v, last history %+v", earlier.FirstContactResolved, last)
+	}
+	updated := e.eventsOf(queue.TypeWorkOrderUpdated, earlier.ID)
+	if len(updated) == 0 || !bytes.Contains(updated[len(updated)-1].Data, []byte(`"fcr_taken_back"`)) ||
+		bytes.Contains(updated[len(updated)-1].Data, []byte(`"first_contact_resolved":true`)) {
+		t.Errorf("%d updated events of the earlier order; the last says nothing of the take-back", len(updated))
 	}
 	if _, err := e.svc.Indicators(ctx, "GD", later, day); !errors.Is(err, workorder.ErrBadRange) {
 		t.Errorf("reversed range: %v", err)

@@ -50,11 +50,15 @@ const (
 	// order. result (FollowupResults), reason (opt: why the customer is
 	// unsatisfied, as the agent typed it).
 	NoteKeyFollowup = "followup"
+	// NoteKeyFCRTakenBack: the order no longer counts as resolved at the
+	// first contact: a repeat complaint about it came. repeat (the repeat
+	// complaint's order id).
+	NoteKeyFCRTakenBack = "fcr_taken_back"
 )
 
 // NoteKeys lists the keys of the notes the daemon writes.
 var NoteKeys = []string{NoteKeyUrge, NoteKeyEscalated, NoteKeyPublicOpinion, NoteKeyEscalationRisk,
-	NoteKeyGroupMember, NoteKeyTransferFailed, NoteKeyAutoArchived, NoteKeyFollowup}
+	NoteKeyGroupMember, NoteKeyTransferFailed, NoteKeyAutoArchived, NoteKeyFollowup, NoteKeyFCRTakenBack}
 
 // Sources of a later reason (the source of NoteKeyPublicOpinion and
 // NoteKeyEscalationRisk).
@@ -161,6 +165,12 @@ func transferFailedNote(reason string) systemNote {
 // autoArchivedNote: "archived automatically: the follow-up period ended without a reopen".
 func autoArchivedNote() systemNote {
 	return systemNote{"archived automatically: the follow-up period ended without a reopen", NoteKeyAutoArchived, nil}
+}
+
+// fcrTakenBackNote: "no longer resolved at the first contact: repeat complaint WO-...".
+func fcrTakenBackNote(repeat string) systemNote {
+	return systemNote{"no longer resolved at the first contact: repeat complaint " + repeat, NoteKeyFCRTakenBack,
+		noteArgs("repeat", repeat)}
 }
 
 // followupNote: "follow-up: satisfied", "follow-up: unsatisfied: <reason>"

@@ -39,6 +39,8 @@ func TestSystemNotes(t *testing.T) {
 		{transferFailedNote(TransferNoAnswer), "transfer to an agent failed: no_answer", NoteKeyTransferFailed,
 			map[string]string{"reason": "no_answer"}},
 		{autoArchivedNote(), "archived automatically: the follow-up period ended without a reopen", NoteKeyAutoArchived, nil},
+		{fcrTakenBackNote("WO-20261205-GD-8639900001"), "no longer resolved at the first contact: repeat complaint WO-20261205-GD-8639900001",
+			NoteKeyFCRTakenBack, map[string]string{"repeat": "WO-20261205-GD-8639900001"}},
 		{followupNote(FollowupSatisfied, "ignored: satisfied"), "follow-up: satisfied", NoteKeyFollowup,
 			map[string]string{"result": "satisfied"}},
 		{followupNote(FollowupUnsatisfied, "退款少了20元"), "follow-up: unsatisfied: 退款少了20元", NoteKeyFollowup,
