@@ -91,8 +91,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// its own Redis, which a death by signal would leave behind.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second signal kills at once
 	signal.Ignore(syscall.SIGPIPE)
-	out := bufio.NewWriterSize(stdout, 64<<10)
+	sink := &pipeWriter{w: stdout}
+	out := bufio.NewWriterSize(sink, 64<<10)
 	log := zerolog.New(stderr).Level(level).With().Timestamp().Logger()
 	daemon.RouteGoRedisLog(log) // not go-redis's plain-text lines on stderr
 	err = replay.Run(ctx, replay.Params{Config: cfg, Rules: files.Rules, Policies: files.Policies,
@@ -102,11 +104,26 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = ferr
 	}
 	switch {
-	case errors.Is(err, syscall.EPIPE):
+	case sink.closed: // stdout's reader left (| head): nothing more to say
 		return 141
 	case err != nil:
 		fmt.Fprintf(stderr, "hotlined replay: %s: %v\n", fs.Arg(0), err)
 		return 1
 	}
 	return 0
+}
+
+// pipeWriter notes when its reader has left (EPIPE), so that only
+// stdout's broken pipe, not a Redis connection's, ends the replay quietly.
+type pipeWriter struct {
+	w      io.Writer
+	closed bool
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.closed = true
+	}
+	return n, err
 }

@@ -100,6 +100,7 @@ func startServer(ctx context.Context, server string, pair bool, log zerolog.Logg
 	cmd.Stdout, cmd.Stderr = &output, &output
 	ownServer(cmd)
 	started, exited := make(chan error, 1), make(chan struct{})
+	var waitErr error // how the server ended, once exited is closed
 	go func() {
 		// The kernel kills the server when the thread that started it
 		// ends (ownServer), and the Go runtime ends a thread whose
@@ -112,7 +113,7 @@ func startServer(ctx context.Context, server string, pair bool, log zerolog.Logg
 			return
 		}
 		started <- nil
-		_ = cmd.Wait()
+		waitErr = cmd.Wait()
 		close(exited)
 	}()
 	if err := <-started; err != nil {
@@ -120,8 +121,8 @@ func startServer(ctx context.Context, server string, pair bool, log zerolog.Logg
 		undo()
 		return nil, nil, fmt.Errorf("start embedded redis-server: %w", err)
 	}
-	exitErr := func() error {
-		return fmt.Errorf("%w: %s", ErrServerExited, bytes.TrimSpace(output.Bytes()))
+	exitErr := func() error { // after exited is closed
+		return fmt.Errorf("%w (%v): %s", ErrServerExited, waitErr, bytes.TrimSpace(output.Bytes()))
 	}
 	var stopping atomic.Bool
 	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
@@ -191,17 +192,21 @@ func socketDir() (string, error) {
 	return dir, nil
 }
 
-// limitedBuffer keeps the first 4 KiB written to it, for an error message.
+// limitedBuffer keeps the last 2 KiB written to it (a server's last words,
+// after its banner), for an error message.
 type limitedBuffer struct {
 	mu  sync.Mutex
-	buf bytes.Buffer
+	buf []byte
 }
+
+const limitedBufferSize = 2048
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if room := 4096 - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - limitedBufferSize; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
 	}
 	return len(p), nil
 }
@@ -209,5 +214,5 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 func (b *limitedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
+	return bytes.Clone(b.buf)
 }

@@ -121,6 +121,8 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		case errors.Is(cause, ErrServerExited) && !errors.Is(err, ErrServerExited):
 			// The replay's own server gone: say so, whatever the line met.
 			err = fmt.Errorf("%w (%w)", err, cause)
+		case parent.Err() != nil && line == 0:
+			err = fmt.Errorf("interrupted before the first line: %w", parent.Err())
 		case parent.Err() != nil:
 			// Interrupted: whatever the line met on the way out (a
 			// cancelled call, timers that could not fire) is not the
@@ -172,8 +174,9 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		MaxRetries: cfg.SIP.IVR.MaxRetries, MaxDuration: cfg.SIP.IVR.MaxDuration.D()}
 
 	tl := newReader(in)
+	defer tl.close()
 	for {
-		s, err := tl.next()
+		s, err := tl.next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
 		}

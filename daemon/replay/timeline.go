@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,26 +152,76 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLine = 1 << 20
 
 // reader reads a timeline one step at a time, checking each line's shape
-// and that time never goes back.
+// and that time never goes back. The lines are read by a goroutine of
+// its own, so that a replay waiting for its input (a terminal, a pipe
+// from tail -f) still stops when its context ends.
 type reader struct {
-	sc   *bufio.Scanner
-	line int
-	last time.Time
-	seen int // the line of last
+	lines <-chan scanned
+	done  chan struct{}
+	line  int
+	last  time.Time
+	seen  int // the line of last
 }
 
+// scanned is one line read (a copy), or the error that ended the input
+// (io.EOF at its end).
+type scanned struct {
+	b   []byte
+	err error
+}
+
+// newReader starts reading r; close stops the reading once the read under
+// way returns.
 func newReader(r io.Reader) *reader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	return &reader{sc: sc}
+	lines, done := make(chan scanned, 64), make(chan struct{})
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), maxLine)
+		for sc.Scan() {
+			select {
+			case lines <- scanned{b: bytes.Clone(sc.Bytes())}:
+			case <-done:
+				return
+			}
+		}
+		err := sc.Err()
+		if err == nil {
+			err = io.EOF
+		}
+		select {
+		case lines <- scanned{err: err}:
+		case <-done:
+		}
+	}()
+	return &reader{lines: lines, done: done}
 }
 
-// next returns the next step; io.EOF at the end. Blank lines and lines
-// starting with # are skipped.
-func (r *reader) next() (step, error) {
-	for r.sc.Scan() {
+// close stops the reading goroutine (once its read under way returns).
+func (r *reader) close() { close(r.done) }
+
+// next returns the next step; io.EOF at the end, ctx's error when it ends
+// first. Blank lines and lines starting with # are skipped.
+func (r *reader) next(ctx context.Context) (step, error) {
+	for {
+		var in scanned
+		select {
+		case <-ctx.Done():
+			return step{}, ctx.Err()
+		case l, ok := <-r.lines:
+			if !ok {
+				return step{}, io.EOF
+			}
+			in = l
+		}
+		switch {
+		case errors.Is(in.err, io.EOF):
+			return step{}, io.EOF
+		case in.err != nil:
+			return step{}, &LineError{Line: r.line + 1, Err: fmt.Errorf("read timeline: %w", in.err)}
+		}
 		r.line++
-		b := r.sc.Bytes()
+		b := in.b
 		if r.line == 1 { // a file saved by an editor that marks UTF-8
 			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 		}
@@ -190,10 +241,6 @@ func (r *reader) next() (step, error) {
 		r.last, r.seen = s.At, r.line
 		return s, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		return step{}, &LineError{Line: r.line + 1, Err: fmt.Errorf("read timeline: %w", err)}
-	}
-	return step{}, io.EOF
 }
 
 // parseStep decodes one line: strict JSON (unknown keys are errors), one
