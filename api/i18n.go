@@ -164,6 +164,7 @@ var uiMessages = []uiMessage{
 	{"action.transfer_abandoned", "转接中客户挂机", "Caller hung up during the transfer"},
 	{"action.group", "群体投诉", "Group complaint"},
 	{"action.invalid", "无效投诉认定", "Invalid complaint"},
+	{"action.fcr_taken_back", "撤销一次解决", "First-contact resolution taken back"},
 	{"role.agent", "坐席", "Agent"},
 	{"role.supervisor", "主管", "Supervisor"},
 	{"role.system", "系统", "System"},

@@ -2,6 +2,7 @@ package workorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -155,8 +156,12 @@ func (s *Service) takeBackFCR(ctx context.Context, repeat *Order) {
 			}
 			return Mutation{Events: evs}, nil
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			s.counts(ctx, prev, day, map[string]int64{indFCR: -1})
+		case !errors.Is(err, errNoChange) && !errors.Is(err, ErrUnchanged):
+			s.log.Warn().Err(err).Str("work_order", id).Str("repeat", repeat.ID).
+				Msg("first-contact resolution not taken back: the earlier order still counts it")
 		}
 	}
 }
