@@ -55,8 +55,11 @@ func (s *Service) RecordFollowup(ctx context.Context, id, result, reason, actor 
 		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownFollowup, result, strings.Join(FollowupResults, ", "))
 	}
 	reason, actor = strings.TrimSpace(reason), strings.TrimSpace(actor)
-	if actor == "" || result == FollowupUnsatisfied && reason == "" {
-		return nil, ErrReasonRequired
+	switch {
+	case actor == "":
+		return nil, fmt.Errorf("%w: no actor", ErrReasonRequired)
+	case result == FollowupUnsatisfied && reason == "":
+		return nil, fmt.Errorf("%w: an unsatisfied follow-up needs the customer's reason", ErrReasonRequired)
 	}
 	to, note := configs.StatusArchived, followupNote(result, reason)
 	if result == FollowupUnsatisfied {
