@@ -48,8 +48,9 @@ type Params struct {
 	Rules    *classifier.Rules
 	Policies *escalation.Policies
 	// RedisAddr names a Redis (host:port, or the path of a unix socket:
-	// any address without a colon) to replay into; empty starts one of the replay's own (Embedded). A Redis
-	// holding keys under the config's prefix is refused unless Force.
+	// any address without a colon) to replay into; empty starts one of
+	// the replay's own (Embedded). A Redis holding keys under the
+	// config's prefix is refused unless Force.
 	RedisAddr string
 	Force     bool
 	// Embedded is the Redis started when RedisAddr is empty, gone when the
