@@ -147,10 +147,7 @@ func TestEmbeddedRedis(t *testing.T) {
 		err := replay.Run(context.Background(), p, strings.NewReader(tl), &out)
 		return out.String(), err
 	}
-	servers := func() string { // this process's redis-server children
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid()), "redis-server").Output()
-		return strings.TrimSpace(string(out))
-	}
+	servers := func() []int { return redisServers(t, os.Getpid()) } // this process's children
 	long := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
 	if err := os.Mkdir(long, 0o700); err != nil {
 		t.Fatal(err)
@@ -159,8 +156,8 @@ func TestEmbeddedRedis(t *testing.T) {
 	if out, err := run(""); err != nil || !strings.Contains(out, "hotline.workorder.created") {
 		t.Fatalf("default, TMPDIR of %d bytes: %v\n%s", len(long), err, out)
 	}
-	if left := servers(); left != "" {
-		t.Errorf("redis-servers %s left running", left)
+	if left := servers(); len(left) > 0 {
+		t.Errorf("redis-servers %v left running", left)
 	}
 	if entries, _ := os.ReadDir(long); len(entries) != 0 {
 		t.Errorf("left in TMPDIR: %v", entries)
@@ -252,9 +249,8 @@ func TestReplayWhoseServerDies(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the replay started no redis-server")
 		}
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid()), "redis-server").Output()
-		if f := strings.Fields(string(out)); len(f) > 0 {
-			server, _ = strconv.Atoi(f[0])
+		if pids := redisServers(t, os.Getpid()); len(pids) > 0 {
+			server = pids[0]
 		}
 	}
 	if err := syscall.Kill(server, syscall.SIGKILL); err != nil {
@@ -434,9 +430,8 @@ func TestKilledReplayTakesItsServer(t *testing.T) {
 			_ = cmd.Process.Kill()
 			t.Fatal("the replay started no redis-server")
 		}
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(cmd.Process.Pid), "redis-server").Output()
-		if f := strings.Fields(string(out)); len(f) > 0 {
-			server, _ = strconv.Atoi(f[0])
+		if pids := redisServers(t, cmd.Process.Pid); len(pids) > 0 {
+			server = pids[0]
 		}
 	}
 	// Go's runtime may end threads meanwhile: give it some work first.
@@ -453,4 +448,34 @@ func TestKilledReplayTakesItsServer(t *testing.T) {
 			t.Fatalf("redis-server %d still runs after its replay was killed", server)
 		}
 	}
+}
+
+// redisServers are the pids of the redis-server children of parent, read
+// from /proc (proc(5): /proc/PID/stat's comm and ppid).
+func redisServers(t *testing.T, parent int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("list processes: %v", err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:])) // state, ppid, ...
+		if len(fields) > 1 && string(stat[open+1:end]) == "redis-server" && fields[1] == strconv.Itoa(parent) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
