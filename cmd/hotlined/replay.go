@@ -32,10 +32,10 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	embedded := fs.String("embedded", replay.EmbeddedAuto, "the replay's own Redis without -redis: redis-server (from PATH, on a private unix socket), miniredis (in this process; slow for volume), or auto (redis-server when on PATH and it starts, else miniredis, with a warning)")
 	pair := fs.Bool("pair", true, "run this process and its own redis-server on one CPU (faster: the replay waits on every reply)")
 	force := fs.Bool("force", false, "with -redis: replay into a Redis that holds hotlined keys (they stay, and count)")
-	format := fs.String("format", "json", "json (JSON Lines) or table")
+	format := fs.String("format", "json", "json (JSON Lines), table (the same for people) or summary (json's skipped lines and summary only)")
 	logLevel := fs.String("log-level", "warn", "log level on stderr (trace, debug, info, warn, error); the events are on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hotlined replay [-config PATH] [-redis ADDR [-force] | -embedded auto|redis-server|miniredis] [-format json|table] TIMELINE.jsonl (- for stdin)")
+		fmt.Fprintln(stderr, "usage: hotlined replay [-config PATH] [-redis ADDR [-force] | -embedded auto|redis-server|miniredis] [-format json|table|summary] TIMELINE.jsonl (- for stdin)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,8 +60,8 @@ func runReplay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usage("-embedded is the replay's own Redis: not with -redis")
 	case *redisAddr == "" && *force:
 		return usage("-force is for a Redis named with -redis (the replay's own starts empty)")
-	case *format != "json" && *format != "table":
-		return usage("-format %q: want json or table", *format)
+	case *format != "json" && *format != "table" && *format != "summary":
+		return usage("-format %q: want json, table or summary", *format)
 	case *embedded != replay.EmbeddedAuto && *embedded != replay.EmbeddedServer && *embedded != replay.EmbeddedMemory:
 		return usage("-embedded %q: want %s, %s or %s", *embedded, replay.EmbeddedAuto, replay.EmbeddedServer, replay.EmbeddedMemory)
 	}

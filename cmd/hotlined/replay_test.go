@@ -39,7 +39,7 @@ func TestReplaySubcommand(t *testing.T) {
 		{[]string{"a.jsonl", "-format", "table"}, `one timeline, and the flags before it (got ["-format" "table"] after "a.jsonl")`},
 		{[]string{"-redis", "/tmp/x.sock", "-embedded", "miniredis", "a.jsonl"}, "-embedded is the replay's own Redis: not with -redis"},
 		{[]string{"-force", "a.jsonl"}, "-force is for a Redis named with -redis"},
-		{[]string{"-format", "xml", "a.jsonl"}, `-format "xml": want json or table`},
+		{[]string{"-format", "xml", "a.jsonl"}, `-format "xml": want json, table or summary`},
 		{[]string{"-embedded", "valkey", "a.jsonl"}, `-embedded "valkey": want auto, redis-server or miniredis`},
 		{[]string{"-log-level", "loud", "a.jsonl"}, `-log-level "loud": want trace, debug, info, warn or error`},
 		{[]string{"-config", cfg, "no-such.jsonl"}, "open no-such.jsonl: no such file or directory"},

@@ -67,7 +67,8 @@ type Params struct {
 	// about three times cheaper than across two on a virtual machine.
 	// Nothing is paired with RedisAddr, miniredis or fewer than two CPUs.
 	NoPair bool
-	// Format is "json" (JSON Lines, the default) or "table" (for people).
+	// Format is "json" (JSON Lines, the default), "table" (the same for
+	// people) or "summary" (json's skipped lines and summary only).
 	Format string
 	Logger zerolog.Logger
 }

@@ -108,6 +108,38 @@ func TestGoldenTable(t *testing.T) {
 	golden(t, "testdata/major_ladder.table.golden", replayFile(t, p, "testdata/major_ladder.jsonl"))
 }
 
+// TestSummaryFormat: -format summary is the JSON output's skipped lines
+// and summary, nothing else.
+func TestSummaryFormat(t *testing.T) {
+	// group_same_day with a line that no longer applies (an ack of an
+	// alert never raised) at its end.
+	data, err := os.ReadFile("testdata/group_same_day.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, `{"at":"2026-11-20T00:00:00+08:00","ack":{"order":"G1","stage":"transfer_failed"}}`+"\n"...)
+	tl := filepath.Join(t.TempDir(), "tl.jsonl")
+	if err := os.WriteFile(tl, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	full := replayFile(t, params(t), tl)
+	var want []byte
+	for l := range bytes.Lines(full) {
+		if bytes.HasPrefix(l, []byte(`{"summary":`)) || bytes.Contains(l, []byte(`"skipped":`)) {
+			want = append(want, l...)
+		}
+	}
+	p := params(t)
+	p.Format = "summary"
+	got := replayFile(t, p, tl)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("summary format:\n%s\nwant:\n%s", got, want)
+	}
+	if !bytes.Contains(got, []byte(`"skipped":`)) {
+		t.Fatal("the timeline skips no line: not a test of the skipped lines")
+	}
+}
+
 // TestSameTimelineSameBytes replays one timeline twice in one process
 // (Go's map order differs between the runs), into miniredis, into the
 // replay's own redis-server and into a redis-server named by -redis: the
