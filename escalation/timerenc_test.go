@@ -117,14 +117,7 @@ func TestTimerEncodingKeepsEveryStageField(t *testing.T) {
 		}
 		timer := Timer{ID: "WO-20261130-GD-0000100001/resolve", WorkOrderID: "WO-20261130-GD-0000100001", Stage: "resolve",
 			Due: start.Add(2 * time.Hour), Class: "complaint", Tier: "appeal", SLA: &sla}
-		data, err := encodeTimer(timer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decodeTimer(timer.ID, 0, data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := roundTrip(t, timer)
 		if !reflect.DeepEqual(utc(got).SLA, utc(timer).SLA) {
 			t.Errorf("StageState.%s lost: stored %+v, read %+v", f.Name, *timer.SLA, *got.SLA)
 		}
@@ -152,18 +145,25 @@ func TestTimerEncodingKeepsEveryTimerField(t *testing.T) {
 		default:
 			t.Fatalf("Timer.%s is a %s: teach this test (and the layout) about it", f.Name, f.Type)
 		}
-		data, err := encodeTimer(timer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decodeTimer(timer.ID, 0, data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := roundTrip(t, timer)
 		if !reflect.DeepEqual(utc(got), utc(timer)) {
 			t.Errorf("Timer.%s lost: stored %+v, read %+v", f.Name, timer, got)
 		}
 	}
+}
+
+// roundTrip stores timer in its encoded form and reads it back.
+func roundTrip(t *testing.T, timer Timer) Timer {
+	t.Helper()
+	data, err := encodeTimer(timer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeTimer(timer.ID, timer.Shard, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func TestTimerDecodingRejectsDamage(t *testing.T) {
