@@ -252,8 +252,7 @@ func transferOutcome(o *Order, callID string) bool {
 		return true
 	}
 	for _, c := range o.History {
-		outcome := c.Action == "transfer" || c.Action == "transfer_abandoned" ||
-			c.Action == "flag" && c.To == configs.FlagTransferFailed
+		outcome := c.Action == "transfer" || c.Action == "transfer_abandoned" || transferFailure(c)
 		if outcome && (callID == "" || c.CallID == callID) {
 			return true
 		}
@@ -261,11 +260,14 @@ func transferOutcome(o *Order, callID string) bool {
 	return false
 }
 
+// transferFailure reports whether c records a failed transfer.
+func transferFailure(c Change) bool { return c.Action == "flag" && c.To == configs.FlagTransferFailed }
+
 // failedTransfers counts the failed transfers o records.
 func failedTransfers(o *Order) int {
 	n := 0
 	for _, c := range o.History {
-		if c.Action == "flag" && c.To == configs.FlagTransferFailed {
+		if transferFailure(c) {
 			n++
 		}
 	}
