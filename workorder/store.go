@@ -505,29 +505,14 @@ func (s *Store) ListByStatus(ctx context.Context, status string, limit int, keep
 	return out, nil
 }
 
-// mget reads orders of one shard by id; ids no longer stored are skipped.
+// mget reads orders by id in one round trip (GetMany); ids no longer
+// stored are skipped.
 func (s *Store) mget(ctx context.Context, ids []string) ([]*Order, error) {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.orderKey(id)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result() // one slot: the ids' shard
+	orders, err := s.GetMany(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	out := make([]*Order, 0, len(vals))
-	for i, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			continue
-		}
-		var o Order
-		if err := json.Unmarshal([]byte(str), &o); err != nil {
-			return nil, fmt.Errorf("decode work order %s: %w", ids[i], err)
-		}
-		out = append(out, &o)
-	}
-	return out, nil
+	return slices.DeleteFunc(orders, func(o *Order) bool { return o == nil }), nil
 }
 
 // MaxList caps the orders one listing returns.
