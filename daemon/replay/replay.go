@@ -141,7 +141,8 @@ func Run(ctx context.Context, p Params, in io.Reader, out io.Writer) (err error)
 		rulesLog = p.Logger.Level(max(p.Logger.GetLevel(), zerolog.ErrorLevel))
 	}
 	r := &run{cfg: &cfg, rdb: rdb, log: p.Logger.With().Str("component", "replay").Logger(),
-		labels: map[string]string{}, labelOf: map[string]label{}, out: w, policies: p.Policies}
+		labels: map[string]string{}, labelOf: map[string]label{}, out: w,
+		alertStages: alertStages(&cfg, p.Policies)}
 	// The contacts' call ids (the call key remembers what became of a
 	// call) are this run's own when an earlier replay left its calls in
 	// this Redis (-force): replay-line-N on the first, replay-K-line-N on
@@ -225,10 +226,11 @@ type run struct {
 	sched      *escalation.Scheduler
 	outbox     *queue.Outbox
 	ivrOptions ivr.Options
-	policies   *escalation.Policies
-	out        writer
-	steps      int
-	callPrefix string // of the call ids of contacts without one (Run)
+	// alertStages are the stages an ack may name (alertStages).
+	alertStages []string
+	out         writer
+	steps       int
+	callPrefix  string // of the call ids of contacts without one (Run)
 
 	// labels maps a label to its order id, in the order labels came.
 	labels     map[string]string
@@ -661,8 +663,8 @@ func (r *run) ack(ctx context.Context, s step) error {
 	if c.Stage == "" {
 		return errors.New("ack: stage: required")
 	}
-	if stages := r.alertStages(); !slices.Contains(stages, c.Stage) {
-		return fmt.Errorf("ack: stage %q: no policy or rule raises alerts at it (stages: %s)", c.Stage, strings.Join(stages, ", "))
+	if !slices.Contains(r.alertStages, c.Stage) {
+		return fmt.Errorf("ack: stage %q: no policy or rule raises alerts at it (stages: %s)", c.Stage, strings.Join(r.alertStages, ", "))
 	}
 	// The open alerts are known from the events: read the outbox first.
 	if err := r.drain(ctx); err != nil {
@@ -688,16 +690,16 @@ func (r *run) ack(ctx context.Context, s step) error {
 // alertStages are the stages alerts are raised at under these rules: the
 // policies', the config's deadlines' (the form before policies) and the
 // work-order service's own, sorted.
-func (r *run) alertStages() []string {
+func alertStages(cfg *configs.Config, policies *escalation.Policies) []string {
 	stages := slices.Clone(workorder.AlertStages)
-	if r.policies != nil {
-		for _, pol := range r.policies.List() {
+	if policies != nil {
+		for _, pol := range policies.List() {
 			for _, st := range pol.Stages {
 				stages = append(stages, st.Name)
 			}
 		}
 	}
-	for _, byStage := range r.cfg.Escalation.Deadlines { // the form before policies
+	for _, byStage := range cfg.Escalation.Deadlines { // the form before policies
 		for stage := range byStage {
 			stages = append(stages, stage)
 		}
